@@ -1,0 +1,25 @@
+// WcfsCommandLine - the root of the `wcfs` command tree (API.md §4).
+//
+// Exit codes: 0 success; 1 failure with one clear line on stderr; 2 usage error.
+// Each command group lives in its own file and registers itself here.
+using System.CommandLine;
+
+namespace Wcfs.Host.Cli;
+
+internal static class WcfsCommandLine
+{
+    public const int ExitOk = 0, ExitFailure = 1, ExitUsage = 2;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = new RootCommand("wcfs - transactional big files served to every process through one shared page cache");
+        var result = root.Parse(args);
+        if (result.Errors.Count > 0)
+        {
+            foreach (var e in result.Errors)
+                await Console.Error.WriteLineAsync($"wcfs: {e.Message}");
+            return ExitUsage;
+        }
+        return await result.InvokeAsync();
+    }
+}
