@@ -145,7 +145,7 @@ public sealed record ViewGeometry
             // |step| < n when count > 1, so stride·step stays within the parent's extent.
             strides.Add(count > 1 ? stride * r.Step : stride);
         }
-        return new ViewGeometry(offset, shape.MoveToImmutable(), strides.MoveToImmutable(), ElementSize);
+        return new ViewGeometry(offset, shape.ToImmutable(), strides.ToImmutable(), ElementSize);
     }
 
     /// <summary>The byte distance from element (0, .., 0) to the element at <paramref name="indices"/>
