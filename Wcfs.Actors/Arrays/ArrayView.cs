@@ -3,9 +3,14 @@
 // One geometry, three ways in: Span<T> (contiguous views, memory order), TensorSpan<T> (any view
 // without negative strides) and StridedSpan<T> (any view, ours), plus refs to single elements.
 //
-// TensorSpan<T> in System.Numerics.Tensors 10 accepts only non-overlapping strides and requires the
-// stride of a dimension of length 0 or 1 to be 0 (measured; docs/NOTES.md "Arrays"): AsTensorSpan
-// passes 0 for those dimensions, which changes no element's address.
+// TensorSpan<T> in System.Numerics.Tensors 10 (measured; docs/NOTES.md "Arrays"):
+//   - rejects negative strides: such views use StridedSpan<T>;
+//   - requires, over the dimensions sorted by stride, each stride ≥ the previous stride × its length,
+//     which some non-overlapping views from basic slicing break (a[:, ::2] of a 6×5 C array:
+//     strides [5, 2]): ViewGeometry.FitsTensorSpan says which, the others use StridedSpan<T>;
+//   - requires stride 0 for a dimension of length 0 or 1: AsTensorSpan passes 0 for those dimensions,
+//     which changes no element's address;
+//   - rejects an empty Span<T> as backing memory: empty views are built over an empty array.
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
@@ -111,12 +116,16 @@ public sealed unsafe class ArrayView<T> : IDisposable where T : unmanaged
     /// The view as a <see cref="TensorSpan{T}"/> over the memory (no copy; writes land in the array),
     /// with the view's shape and strides. A 0-d view gives a 1-d tensor of one element.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The view has negative strides (a negative step): use <see cref="AsStrided"/>.</exception>
+    /// <exception cref="InvalidOperationException">The view has negative strides (a negative step), or
+    /// strides TensorSpan does not accept (<see cref="ViewGeometry.FitsTensorSpan"/>): use <see cref="AsStrided"/>.</exception>
     public TensorSpan<T> AsTensorSpan()
     {
         ThrowIfDisposed();
         if (Geometry.HasNegativeStrides)
             throw new InvalidOperationException($"view {Geometry} has negative strides (a negative step), which TensorSpan<T> cannot represent: use AsStrided()");
+        if (!Geometry.FitsTensorSpan)
+            throw new InvalidOperationException(
+                $"view {Geometry} has strides TensorSpan<T> rejects (each stride must be at least the extent of the dimensions with smaller strides): use AsStrided(), or step 1 in inner dimensions");
         var rank = Math.Max(Rank, 1);
         var lengths = new nint[rank];
         var strides = new nint[rank];
@@ -129,7 +138,7 @@ public sealed unsafe class ArrayView<T> : IDisposable where T : unmanaged
             strides[d] = Length == 0 || Geometry.Shape[d] <= 1 ? 0 : (nint)(Geometry.ByteStrides[d] / sizeof(T));
         }
         if (Length == 0)
-            return new TensorSpan<T>(Span<T>.Empty, lengths, strides);
+            return new TensorSpan<T>(Array.Empty<T>(), lengths, strides); // the Span<T> constructor rejects an empty span (measured)
         var dataLength = (nint)(Geometry.Bytes.Count / sizeof(T));
         return new TensorSpan<T>((T*)_origin, dataLength, lengths, strides);
     }

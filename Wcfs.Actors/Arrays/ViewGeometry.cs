@@ -83,6 +83,31 @@ public sealed record ViewGeometry
         }
     }
 
+    /// <summary>
+    /// True when <see cref="System.Numerics.Tensors.TensorSpan{T}"/> (System.Numerics.Tensors 10) accepts
+    /// the view's strides: none negative, and, over the dimensions longer than 1 sorted by stride, each
+    /// stride at least the previous stride times its length (the library's non-overlap check, stricter
+    /// than non-overlap: <c>a[:, ::2]</c> of a 6×5 C array has strides [5, 2] and 5 &lt; 2·3). Every
+    /// contiguous view qualifies, and so does a step in the outermost dimension. Measured; docs/NOTES.md "Arrays".
+    /// </summary>
+    public bool FitsTensorSpan
+    {
+        get
+        {
+            if (Length == 0)
+                return true;
+            if (HasNegativeStrides)
+                return false;
+            var dims = Enumerable.Range(0, Rank).Where(d => Shape[d] > 1).OrderBy(d => ByteStrides[d]).ToArray();
+            for (var k = 1; k < dims.Length; k++)
+            {
+                if (ByteStrides[dims[k]] < ByteStrides[dims[k - 1]] * Shape[dims[k - 1]])
+                    return false;
+            }
+            return true;
+        }
+    }
+
     /// <summary>The bytes [first, last] of the array's file the view touches: its lowest and highest
     /// element's bytes, and every element in between; empty for an empty view. Map these pages
     /// (<see cref="ByteRange.ToPages"/>) and only these to back the view.</summary>
