@@ -89,20 +89,26 @@ public readonly unsafe ref struct StridedSpan<T> where T : unmanaged
             x = value;
     }
 
-    /// <summary>Walks the elements in C order of the indices (an odometer over the shape).</summary>
+    /// <summary>Walks the elements in C order of the indices (an odometer over the shape; the last
+    /// dimension is stepped without touching the odometer).</summary>
     public ref struct Enumerator
     {
         private readonly long[] _shape, _strides;
-        private readonly long[] _index;
+        private readonly long[] _index;   // the odometer over all dimensions but the last
+        private readonly long _innerStride, _innerLength;
         private T* _current;
-        private long _remaining;
+        private long _innerLeft;          // steps left in the last dimension before a carry
+        private long _remaining;          // elements not yet visited
         private bool _started;
 
         internal Enumerator(StridedSpan<T> span)
         {
             _shape = span._shape;
             _strides = span._strides;
-            _index = new long[span.Rank];
+            _index = new long[Math.Max(span.Rank - 1, 0)];
+            _innerStride = span.Rank == 0 ? 0 : _strides[^1];
+            _innerLength = span.Rank == 0 ? 1 : _shape[^1];
+            _innerLeft = _innerLength - 1;
             _current = span._origin;
             _remaining = span.Length;
             _started = false;
@@ -122,7 +128,16 @@ public readonly unsafe ref struct StridedSpan<T> where T : unmanaged
                 _started = true;
                 return true;
             }
-            for (var d = _shape.Length - 1; d >= 0; d--)
+            if (_innerLeft > 0)
+            {
+                _innerLeft--;
+                _current += _innerStride;
+                return true;
+            }
+            // Carry: back to the start of the last dimension, then step the odometer.
+            _current -= (_innerLength - 1) * _innerStride;
+            _innerLeft = _innerLength - 1;
+            for (var d = _index.Length - 1; d >= 0; d--)
             {
                 if (++_index[d] < _shape[d])
                 {
