@@ -141,4 +141,25 @@ public class ArrayLayoutTests
         Assert.Equal(ByteRange.Empty, ByteRange.FromOffset(10, 0));
         Assert.Equal(new ByteRange(10, 19), ByteRange.FromOffset(10, 10));
     }
+
+    [Fact]
+    public void A_stored_array_state_gives_its_layout_only_for_a_matching_element_type()
+    {
+        var state = new ZBigArrayState([3, 4], "float64", ArrayOrder.Fortran, new Oid(7));
+        Assert.Equal(ArrayLayout.For<double>([3, 4], ArrayOrder.Fortran), ArrayLayout.Of<double>(state));
+        var e = Assert.Throws<ArgumentException>(() => ArrayLayout.Of<long>(state));
+        Assert.Contains("array holds float64 elements; it cannot be viewed as Int64 (int64)", e.Message);
+        Assert.Throws<ArgumentException>(() => ArrayLayout.Of<double>(state with { Shape = [3, -4] }));
+    }
+
+    [Fact]
+    public void A_view_maps_only_the_pages_holding_its_bytes()
+    {
+        var layout = ArrayLayout.For<double>([1024, 1024]); // 8 KiB rows, 8 MiB
+        Assert.Equal((2L, 4L), layout.Slice(new Slice(1, 3)).PagesToMap(4096));          // rows 1..2: bytes [8 KiB, 24 KiB)
+        Assert.Equal((0L, 2047L), layout.Slice(Slice.All, 0).PagesToMap(4096));          // a column: pages 0..2046
+        Assert.Equal((2047L, 1L), layout.Slice(-1, new Slice(600, 700)).PagesToMap(4096)); // in the last page
+        Assert.Equal((0L, 0L), layout.Slice(new Slice(5, 5)).PagesToMap(4096));
+        Assert.Equal(new ArrayMemory(42, 3 * 4096, 100), ArrayMemory.FromPages(42, 3, 4096, 100));
+    }
 }

@@ -129,6 +129,17 @@ public sealed record ArrayLayout
         return new ArrayLayout([.. shape], order, elementSize, ImmutableArray.Create(strides), length);
     }
 
+    /// <summary>The layout of a stored array viewed as <typeparamref name="T"/>.</summary>
+    /// <exception cref="ArgumentException">The stored dtype is not <typeparamref name="T"/>'s (see
+    /// <see cref="Dtype.Matches{T}"/>), or the stored shape is invalid.</exception>
+    public static ArrayLayout Of<T>(ZBigArrayState state) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (!Dtype.Matches<T>(state.Dtype))
+            throw new ArgumentException($"array holds {state.Dtype} elements; it cannot be viewed as {typeof(T).Name} ({Dtype.NameOf<T>()})", nameof(state));
+        return For<T>(state.Shape.AsSpan(), state.Order);
+    }
+
     /// <summary>The same order and element size with another shape.</summary>
     /// <exception cref="ArgumentException">As for <see cref="Create"/>.</exception>
     public ArrayLayout WithShape(ReadOnlySpan<long> shape) => Create(shape, Order, ElementSize);

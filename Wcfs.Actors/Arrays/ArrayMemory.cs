@@ -15,6 +15,12 @@ public readonly record struct ArrayMemory(nint Address, long FileOffset, long Le
     /// <summary>A region holding the file from byte 0.</summary>
     public static ArrayMemory FromStart(nint address, long length) => new(address, 0, length);
 
+    /// <summary>A mapping of <paramref name="length"/> bytes from page <paramref name="pgOffset"/> of the
+    /// file (e.g. a Vma: Address, FileRange.PgOffset, PageSize, Length).</summary>
+    /// <exception cref="OverflowException">The file offset does not fit in a long.</exception>
+    public static ArrayMemory FromPages(nint address, long pgOffset, long pageSize, long length) =>
+        new(address, checked(pgOffset * pageSize), length);
+
     /// <summary>The bytes of the file the region holds.</summary>
     public ByteRange Bytes => ByteRange.FromOffset(FileOffset, Length);
 

@@ -140,6 +140,16 @@ public sealed record ViewGeometry
                 $"view spans {bytes.Count} bytes {bytes} of the array, more than the {AddressSpaceLimit}-byte address space: take a smaller slice");
     }
 
+    /// <summary>The pages of the array's file to map for this view and only these: (first page, page
+    /// count), (0, 0) for an empty view.</summary>
+    /// <param name="pageSize">The mapping's page size in bytes.</param>
+    /// <exception cref="InsufficientMemoryException">The view spans more than the address space.</exception>
+    public (long PgOffset, long PgLen) PagesToMap(long pageSize)
+    {
+        EnsureMappable();
+        return Bytes.ToPages(pageSize);
+    }
+
     /// <summary>
     /// The geometry of a sub-view with NumPy basic-slicing semantics: one <see cref="Arrays.Slice"/> per
     /// leading dimension (a single index drops the dimension; a range keeps it, possibly empty or
