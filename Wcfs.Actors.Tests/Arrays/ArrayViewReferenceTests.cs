@@ -182,7 +182,19 @@ public class ArrayViewReferenceTests(ITestOutputHelper output)
             foreach (var x in t)
                 tensorValues.Add(x);
             Assert.True(values.SequenceEqual(tensorValues), $"{what}: tensor values differ");
+            // Writes through the TensorSpan land on the reference's elements, in C order of the view.
+            var i = 0;
+            foreach (ref var x in t)
+                x = -1 - i++;
+            ExpectWritten(block, offsets, what + " via TensorSpan");
+            reference.WriteTo(layout, block);
         }
+        // The same through the strided span.
+        var j = 0;
+        foreach (ref var x in view.AsStrided())
+            x = -1 - j++;
+        ExpectWritten(block, offsets, what + " via StridedSpan");
+        reference.WriteTo(layout, block);
 
         // Memory holding only the view's bytes is enough.
         using var only = new NativeBlock(bytes.Count);
@@ -191,6 +203,16 @@ public class ArrayViewReferenceTests(ITestOutputHelper output)
         using var narrow = ArrayView<double>.Create(layout, new ArrayMemory(only.Address, bytes.First, bytes.Count), ranges);
         Assert.True(values.SequenceEqual(narrow.ToArray()), $"{what}: values over the view's bytes only differ");
         return g;
+    }
+
+    /// <summary>The element at offsets[k] holds -1 - k.</summary>
+    private static void ExpectWritten(NativeBlock block, long[] offsets, string what)
+    {
+        for (var k = 0; k < offsets.Length; k++)
+        {
+            var x = block.At<double>(offsets[k]);
+            Assert.True(x == -1 - k, $"{what}: element {k} at byte {offsets[k]} holds {x}, expected {-1 - k}");
+        }
     }
 
     private static int FlatC(long[] shape, long[] index)

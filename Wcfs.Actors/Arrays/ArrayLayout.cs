@@ -4,7 +4,7 @@
 // byte 0 (shape, order, strides, sizes; ArrayLayout), NumPy basic slicing of it (Slice, ViewGeometry),
 // typed views over a region of memory that holds the file's bytes (ArrayView<T>, StridedSpan<T>,
 // ArrayMemory), and the shape arithmetic of Append and Resize (ArrayGrowth). It does not own the
-// memory: ZBigArray<T> maps the pages a view needs (ViewGeometry.Bytes → ByteRange.ToPages) through
+// memory: ZBigArray<T> maps the pages a view needs (ViewGeometry.PagesToMap, from ViewGeometry.Bytes) through
 // virtmem and hands the mapping to ArrayView<T> as an ArrayMemory.
 //
 // Organization:
