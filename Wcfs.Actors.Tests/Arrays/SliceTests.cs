@@ -265,4 +265,43 @@ public class SliceTests
         Assert.False(default(Slice).IsIndex);
         Assert.Throws<InvalidOperationException>(() => Slice.All.Index);
     }
+
+    [Fact]
+    public void An_ellipsis_stands_for_the_dimensions_the_other_selectors_leave()
+    {
+        var l = ArrayLayout.For<int>([2, 3, 4, 5]);
+        Assert.Equal(l.Slice(Slice.All, Slice.All, Slice.All, 1), l.Slice(Slice.Ellipsis, 1));
+        Assert.Equal(l.Slice(1), l.Slice(1, Slice.Ellipsis));
+        Assert.Equal(l.Slice(0, Slice.All, new Slice(1, 3), 2), l.Slice(0, Slice.Ellipsis, new Slice(1, 3), 2));
+        Assert.Equal(l.Full, l.Slice(Slice.Ellipsis));
+        Assert.Equal(l.Slice(0, 1, 2, 3), l.Slice(0, 1, 2, 3, Slice.Ellipsis));
+        Assert.Equal([2L, 3, 4], l.Slice(Slice.Ellipsis, -1).Shape.ToArray());
+        var e = Assert.Throws<ArgumentException>(() => l.Slice(Slice.Ellipsis, 0, Slice.Ellipsis));
+        Assert.Contains("single ellipsis", e.Message);
+        Assert.Throws<ArgumentException>(() => l.Slice(0, 0, 0, 0, 0, Slice.Ellipsis));
+    }
+
+    [Fact]
+    public void A_new_axis_inserts_a_dimension_of_length_1()
+    {
+        var layout = ArrayLayout.For<double>([3, 4]);
+        using var block = new NativeBlock(layout.ByteSize);
+        ReferenceArray.Counting([3, 4]).WriteTo(layout, block);
+
+        using var column = ArrayView<double>.Create(layout, block.Memory, Slice.NewAxis, Slice.All, Slice.NewAxis, 2);
+        Assert.Equal([1L, 3, 1], column.Shape.ToArray());
+        Assert.Equal([3.0, 7, 11], column.ToArray());
+        Assert.Equal(7, column[0, 1, 0]);
+        Assert.False(column.IsContiguous);
+        Assert.Equal([1, 3, 1], column.AsTensorSpan().Lengths.ToArray());
+
+        using var row = ArrayView<double>.Create(layout, block.Memory, 1, Slice.NewAxis);
+        Assert.Equal([1L, 4], row.Shape.ToArray()); // numpy: a[1, None].shape == (1, 4)
+        Assert.Equal([5.0, 6, 7, 8], row.AsSpan().ToArray());
+
+        Assert.Equal([1L], layout.Slice(Slice.NewAxis, 0, 0).Shape.ToArray()); // new axes select no dimension
+        Assert.Equal("...", Slice.Ellipsis.ToString());
+        Assert.Equal("newaxis", Slice.NewAxis.ToString());
+        Assert.False(Slice.NewAxis.IsIndex);
+    }
 }

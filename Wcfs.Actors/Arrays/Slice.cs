@@ -3,15 +3,20 @@
 // A Slice is either a single index (the dimension disappears from the view; negative counts from the
 // end; out of range is an IndexOutOfRangeException when applied) or a range start:stop:step (start
 // and stop optional and clamped like NumPy, negative counting from the end; step != 0, may be
-// negative). default(Slice) is ":" (the whole dimension). Resolution against a dimension's size is
-// in ViewGeometry.
+// negative). default(Slice) is ":" (the whole dimension). Two markers complete NumPy's basic
+// indexing: Ellipsis ("...", as many ":" as the other selectors leave) and NewAxis (a new dimension
+// of length 1). Resolution against a dimension's size is in ViewGeometry.
 using System.Globalization;
 
 namespace Wcfs.Actors.Arrays;
 
-/// <summary>What one dimension of a view selects: a single index or a NumPy slice <c>start:stop:step</c>.</summary>
+/// <summary>What one dimension of a view selects: a single index or a NumPy slice <c>start:stop:step</c>;
+/// or the markers <see cref="Ellipsis"/> and <see cref="NewAxis"/>.</summary>
 public readonly record struct Slice
 {
+    private enum Marker : byte { None, Ellipsis, NewAxis }
+
+    private readonly Marker _marker;
     private readonly long _index;
     private readonly long? _start, _stop;
     private readonly long _stepMinusOne; // so that default(Slice) is ":" with step 1
@@ -34,8 +39,22 @@ public readonly record struct Slice
         _index = index;
     }
 
+    private Slice(Marker marker) => _marker = marker;
+
     /// <summary>The whole dimension, <c>:</c>.</summary>
     public static Slice All => default;
+
+    /// <summary>NumPy's <c>...</c>: as many whole dimensions as the other selectors leave (at most one per view).</summary>
+    public static Slice Ellipsis => new(Marker.Ellipsis);
+
+    /// <summary>NumPy's <c>newaxis</c>: inserts a dimension of length 1; selects no dimension of the array.</summary>
+    public static Slice NewAxis => new(Marker.NewAxis);
+
+    /// <summary>True for <see cref="Ellipsis"/>.</summary>
+    public bool IsEllipsis => _marker == Marker.Ellipsis;
+
+    /// <summary>True for <see cref="NewAxis"/>.</summary>
+    public bool IsNewAxis => _marker == Marker.NewAxis;
 
     /// <summary>The whole dimension backwards, <c>::-1</c>.</summary>
     public static Slice Reversed => new(null, null, -1);
@@ -73,9 +92,13 @@ public readonly record struct Slice
     /// <summary>The range's step, never 0 (1 for a single index).</summary>
     public long Step => _stepMinusOne + 1;
 
-    /// <summary>NumPy notation: <c>3</c>, <c>1:5:2</c>, <c>::-1</c>, <c>:</c>.</summary>
+    /// <summary>NumPy notation: <c>3</c>, <c>1:5:2</c>, <c>::-1</c>, <c>:</c>, <c>...</c>, <c>newaxis</c>.</summary>
     public override string ToString()
     {
+        if (IsEllipsis)
+            return "...";
+        if (IsNewAxis)
+            return "newaxis";
         if (IsIndex)
             return _index.ToString(CultureInfo.InvariantCulture);
         var s = $"{_start?.ToString(CultureInfo.InvariantCulture)}:{_stop?.ToString(CultureInfo.InvariantCulture)}";

@@ -153,34 +153,68 @@ public sealed record ViewGeometry
     /// <summary>
     /// The geometry of a sub-view with NumPy basic-slicing semantics: one <see cref="Arrays.Slice"/> per
     /// leading dimension (a single index drops the dimension; a range keeps it, possibly empty or
-    /// reversed); dimensions without a selector are taken whole.
+    /// reversed); dimensions without a selector are taken whole. One <see cref="Arrays.Slice.Ellipsis"/>
+    /// stands for as many whole dimensions as the other selectors leave; <see cref="Arrays.Slice.NewAxis"/>
+    /// inserts a dimension of length 1.
     /// </summary>
-    /// <exception cref="ArgumentException">More selectors than dimensions.</exception>
+    /// <exception cref="ArgumentException">More selectors than dimensions, or more than one ellipsis.</exception>
     /// <exception cref="IndexOutOfRangeException">A single index outside [-n, n) of its dimension.</exception>
     public ViewGeometry Slice(params ReadOnlySpan<Slice> ranges)
     {
-        if (ranges.Length > Rank)
-            throw new ArgumentException($"too many indices for array: array is {Rank}-dimensional, but {ranges.Length} were indexed", nameof(ranges));
-        var offset = ByteOffset;
-        var shape = ImmutableArray.CreateBuilder<long>(Rank);
-        var strides = ImmutableArray.CreateBuilder<long>(Rank);
-        for (var d = 0; d < Rank; d++)
+        var selecting = 0;
+        var ellipses = 0;
+        foreach (var r in ranges)
         {
-            var r = d < ranges.Length ? ranges[d] : Arrays.Slice.All;
-            long n = Shape[d], stride = ByteStrides[d];
-            if (r.IsIndex)
-            {
-                offset += NormalizeIndex(r.Index, d, n) * stride;
-                continue;
-            }
-            var (start, count) = Resolve(r, n);
-            if (count > 0)
-                offset += start * stride;
-            shape.Add(count);
-            // |step| < n when count > 1, so stride·step stays within the parent's extent.
-            strides.Add(count > 1 ? stride * r.Step : stride);
+            if (r.IsEllipsis)
+                ellipses++;
+            else if (!r.IsNewAxis)
+                selecting++;
         }
+        if (ellipses > 1)
+            throw new ArgumentException("an index can only have a single ellipsis ('...')", nameof(ranges));
+        if (selecting > Rank)
+            throw new ArgumentException($"too many indices for array: array is {Rank}-dimensional, but {selecting} were indexed", nameof(ranges));
+
+        var offset = ByteOffset;
+        var shape = ImmutableArray.CreateBuilder<long>(Rank + ranges.Length);
+        var strides = ImmutableArray.CreateBuilder<long>(Rank + ranges.Length);
+        var d = 0; // the next dimension of this geometry to select from
+        foreach (var r in ranges)
+        {
+            if (r.IsNewAxis)
+            {
+                shape.Add(1);
+                strides.Add(0);
+            }
+            else if (r.IsEllipsis)
+            {
+                for (var whole = Rank - selecting; whole > 0; whole--, d++)
+                    SelectRange(Arrays.Slice.All, d, ref offset, shape, strides);
+            }
+            else if (r.IsIndex)
+            {
+                offset += NormalizeIndex(r.Index, d, Shape[d]) * ByteStrides[d];
+                d++;
+            }
+            else
+            {
+                SelectRange(r, d++, ref offset, shape, strides);
+            }
+        }
+        for (; d < Rank; d++)
+            SelectRange(Arrays.Slice.All, d, ref offset, shape, strides);
         return new ViewGeometry(offset, shape.ToImmutable(), strides.ToImmutable(), ElementSize);
+    }
+
+    private void SelectRange(Slice r, int d, ref long offset, ImmutableArray<long>.Builder shape, ImmutableArray<long>.Builder strides)
+    {
+        long n = Shape[d], stride = ByteStrides[d];
+        var (start, count) = Resolve(r, n);
+        if (count > 0)
+            offset += start * stride;
+        shape.Add(count);
+        // |step| < n when count > 1, so stride·step stays within the parent's extent.
+        strides.Add(count > 1 ? stride * r.Step : stride);
     }
 
     /// <summary>The byte distance from element (0, .., 0) to the element at <paramref name="indices"/>
