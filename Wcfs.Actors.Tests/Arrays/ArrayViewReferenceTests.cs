@@ -88,6 +88,11 @@ public class ArrayViewReferenceTests(ITestOutputHelper output)
             {
                 throw new Xunit.Sdk.XunitException($"{what}: {e}");
             }
+            // An ellipsis anywhere among the selectors is the whole dimensions they leave.
+            var at = rng.Next(ranges.Length + 1);
+            Slice[] withEllipsis = [.. ranges[..at], Slice.Ellipsis, .. ranges[at..]];
+            Slice[] expanded = [.. ranges[..at], .. Enumerable.Repeat(Slice.All, rank - ranges.Length), .. ranges[at..]];
+            Assert.True(layout.Slice(expanded) == layout.Slice(withEllipsis), $"{what}: ellipsis at {at}");
             empty += g.Length == 0 ? 1 : 0;
             negative += g.HasNegativeStrides ? 1 : 0;
             contiguous += g.IsContiguous && g.Length > 1 ? 1 : 0;
