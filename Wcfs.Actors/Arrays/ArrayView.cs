@@ -1,7 +1,7 @@
 // ArrayView<T> - a typed view of an array over memory holding its bytes; no copies (invariant (4)).
 //
-// One geometry, three ways in: Span<T> (contiguous views, memory order), TensorSpan<T> (any view
-// without negative strides) and StridedSpan<T> (any view, ours), plus refs to single elements.
+// One geometry, three ways in: Span<T> (contiguous views, memory order), TensorSpan<T> (views whose
+// strides TensorSpan accepts, see below) and StridedSpan<T> (any view, ours), plus element refs.
 //
 // TensorSpan<T> in System.Numerics.Tensors 10 (measured; docs/NOTES.md "Arrays"):
 //   - rejects negative strides: such views use StridedSpan<T>;
