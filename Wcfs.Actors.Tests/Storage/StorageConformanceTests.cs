@@ -254,6 +254,21 @@ public abstract class StorageConformanceTests : IDisposable
     }
 
     [Fact]
+    public void A_file_created_and_written_in_one_commit_reads_back_and_is_named_in_the_root()
+    {
+        var f = Storage.NewOid();
+        var t = Storage.Commit(Storage.LastTid,
+            [new ObjectWrite(f, new ZBigFileState(BlockSize)), new ObjectWrite(Oid.Root, new RootState(RootState.Empty.Names.Add("f", f)))],
+            [new BlockWrite(f, 1, Encoding.ASCII.GetBytes("first"))]);
+        Assert.Equal(("first", t), Read(Storage, f, 1, t));
+        Assert.Equal(1, Storage.LastBlock(f, t));
+        var root = Storage.LoadObject(Oid.Root, t)!;
+        Assert.Equal(t, root.Serial);
+        Assert.Equal(f, ((RootState)root.State).Names["f"]);
+        Assert.Equal([Oid.Root, f], Storage.ListObjects(t));
+    }
+
+    [Fact]
     public void Invalid_writes_are_refused_and_nothing_is_written()
     {
         var f = NewFile(Storage);
