@@ -13,6 +13,10 @@ internal static class WcfsCommandLine
     public static async Task<int> RunAsync(string[] args)
     {
         var root = new RootCommand("wcfs - transactional big files served to every process through one shared page cache");
+        root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(StatusCommand.Create());
+        root.Subcommands.Add(StopCommand.Create());
+        root.Subcommands.Add(MountpointCommand.Create());
         var result = root.Parse(args);
         if (result.Errors.Count > 0)
         {
