@@ -23,6 +23,7 @@ internal static class WcfsCommandLine
         root.Subcommands.Add(StatusCommand.Create());
         root.Subcommands.Add(StopCommand.Create());
         root.Subcommands.Add(MountpointCommand.Create());
+        root.Subcommands.Add(ServeTestClientCommand.Create());
         return root;
     }
 
