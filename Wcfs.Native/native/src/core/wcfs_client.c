@@ -36,6 +36,9 @@
  *      eventfd write that cannot block; pin copies beyond WCL_MAX_QUEUED_PINS are dropped and
  *      counted (replies and link-down events are never dropped).
  *  (7) an @rev fd in the cache is closed only on the actor thread (the only user of those fds).
+ *  (8) a pin for a file this link watched and closed is acked without remapping anything: the
+ *      server may have decided that pin before it processed the unwatch (a nak would make it kill
+ *      this process); only a file never opened on this link gets a nak.
  *
  * Threading: public calls come from managed threads and post to the mmap actor through
  * vm_actor_call (wcfs_virtmem.h: the actor never waits on its callers). revmu guards the @rev fd
@@ -137,24 +140,26 @@ int32_t wcl_conn_stats(wcl_conn_t *c, uint64_t *pins, uint64_t *naks, uint64_t *
 
 /* ---- @rev fd cache (invariant 7) ------------------------------------------------------------ */
 
-static int revfd_find(wcl_conn_t *c, uint64_t oid, uint64_t rev, uint64_t *size)
+/* Index of (oid, rev) in the cache, or -1. revmu held. */
+static int revfd_find(wcl_conn_t *c, uint64_t oid, uint64_t rev)
 {
     for (int i = 0; i < c->nrevs; i++)
-        if (c->revs[i].oid == oid && c->revs[i].rev == rev) {
-            if (size)
-                *size = c->revs[i].size;
-            return c->revs[i].fd;
-        }
+        if (c->revs[i].oid == oid && c->revs[i].rev == rev)
+            return i;
     return -1;
 }
 
+/* Opens @rev/bigfile/<oid>: the fd (>= 0), WCL_REV_ABSENT if the file does not exist as of rev (it
+ * was created later: every block reads as zeros there), or -errno. */
+#define WCL_REV_ABSENT (-100000) /* not an errno */
 static int revfd_open(wcl_conn_t *c, uint64_t oid, uint64_t rev, uint64_t *size)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/@%016llx/bigfile/%016llx", c->mnt, (unsigned long long)rev, (unsigned long long)oid);
+    *size = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -errno;
+        return errno == ENOENT || errno == EINVAL ? WCL_REV_ABSENT : -errno; /* PROTOCOL.md §2: both */
     struct stat st;
     if (fstat(fd, &st) < 0) {
         int e = -errno;
@@ -170,12 +175,13 @@ static int revfd_open(wcl_conn_t *c, uint64_t oid, uint64_t rev, uint64_t *size)
 static int revfd_insert(wcl_conn_t *c, uint64_t oid, uint64_t rev, int fd, uint64_t size, int evict)
 {
     pthread_mutex_lock(&c->revmu);
-    uint64_t s;
-    int have = revfd_find(c, oid, rev, &s);
+    int have = revfd_find(c, oid, rev);
     if (have >= 0) {
+        int cached = c->revs[have].fd;
         pthread_mutex_unlock(&c->revmu);
-        close(fd);
-        return have;
+        if (fd >= 0)
+            close(fd);
+        return cached;
     }
     if (c->nrevs == c->caprevs) {
         if (c->caprevs < WCL_MAX_REVFDS) {
@@ -189,11 +195,13 @@ static int revfd_insert(wcl_conn_t *c, uint64_t oid, uint64_t rev, int fd, uint6
         if (c->nrevs == c->caprevs) {
             if (!evict) { /* the pinner never closes cached fds: the actor will open its own */
                 pthread_mutex_unlock(&c->revmu);
-                close(fd);
+                if (fd >= 0)
+                    close(fd);
                 return -ENOSPC;
             }
             for (int i = 0; i < c->nrevs; i++)
-                close(c->revs[i].fd);
+                if (c->revs[i].fd >= 0)
+                    close(c->revs[i].fd);
             c->nrevs = 0;
         }
     }
@@ -205,28 +213,32 @@ static int revfd_insert(wcl_conn_t *c, uint64_t oid, uint64_t rev, int fd, uint6
 int wcl_revfd_ensure(wcl_conn_t *c, uint64_t oid, uint64_t rev)
 {
     pthread_mutex_lock(&c->revmu);
-    int fd = revfd_find(c, oid, rev, NULL);
+    int have = revfd_find(c, oid, rev);
     pthread_mutex_unlock(&c->revmu);
-    if (fd >= 0)
+    if (have >= 0)
         return 0;
     uint64_t size;
-    fd = revfd_open(c, oid, rev, &size);
-    if (fd < 0)
+    int fd = revfd_open(c, oid, rev, &size);
+    if (fd < 0 && fd != WCL_REV_ABSENT)
         return fd;
     int r = revfd_insert(c, oid, rev, fd, size, 0);
-    return r < 0 && r != -ENOSPC ? r : 0;
+    return r < 0 && r != WCL_REV_ABSENT && r != -ENOSPC ? r : 0;
 }
 
-/* Actor thread: the fd of @rev/bigfile/<oid> and its size, opening it if the cache lacks it. */
+/* Actor thread: the fd of @rev/bigfile/<oid> (or WCL_REV_ABSENT) and its size, opening it if the
+ * cache lacks it; -errno on failure. */
 static int revfd_get_on_actor(wcl_conn_t *c, uint64_t oid, uint64_t rev, uint64_t *size)
 {
     pthread_mutex_lock(&c->revmu);
-    int fd = revfd_find(c, oid, rev, size);
+    int i = revfd_find(c, oid, rev);
+    int fd = i >= 0 ? c->revs[i].fd : 0;
+    if (i >= 0)
+        *size = c->revs[i].size;
     pthread_mutex_unlock(&c->revmu);
-    if (fd >= 0)
+    if (i >= 0)
         return fd;
     fd = revfd_open(c, oid, rev, size);
-    if (fd < 0)
+    if (fd < 0 && fd != WCL_REV_ABSENT)
         return fd;
     return revfd_insert(c, oid, rev, fd, *size, 1);
 }
@@ -236,7 +248,8 @@ static int32_t drop_revs_on_actor(void *arg)
     wcl_conn_t *c = arg;
     pthread_mutex_lock(&c->revmu);
     for (int i = 0; i < c->nrevs; i++)
-        close(c->revs[i].fd);
+        if (c->revs[i].fd >= 0)
+            close(c->revs[i].fd);
     c->nrevs = 0;
     pthread_mutex_unlock(&c->revmu);
     return 0;
@@ -310,9 +323,9 @@ static int map_pinned(struct wcl_mapping *m, uint64_t blk, uint64_t rev, uint64_
     uintptr_t a = m->addr + (blk - m->blk_start) * m->blksize + off;
     uint64_t rsize;
     int fd = revfd_get_on_actor(f->conn, f->oid, rev, &rsize);
-    if (fd < 0)
+    if (fd < 0 && fd != WCL_REV_ABSENT)
         return fd;
-    if (blk >= rsize / f->blksize) /* invariant (4): past the end of @rev reads zeros */
+    if (fd == WCL_REV_ABSENT || blk >= rsize / f->blksize) /* invariant (4): zeros past the end of @rev */
         return map_zeros(a, len);
     return map_fd(a, len, fd, blk * f->blksize + off);
 }
@@ -372,12 +385,20 @@ static struct wcl_file *find_file(wcl_conn_t *c, uint64_t oid)
     return NULL;
 }
 
+static int closed_index(wcl_conn_t *c, uint64_t oid)
+{
+    for (uint64_t i = 0; i < c->nclosed; i++)
+        if (c->closed_oids[i] == oid)
+            return (int)i;
+    return -1;
+}
+
 static int32_t pin_on_actor(void *arg)
 {
     struct pin_args *p = arg;
     struct wcl_file *f = find_file(p->c, p->oid);
     if (!f)
-        return -ENOENT;
+        return closed_index(p->c, p->oid) >= 0 ? 0 : -ENOENT; /* invariant (8) */
     if (p->blk > (uint64_t)INT64_MAX / f->blksize - 1)
         return -ERANGE;
     int32_t rc = pinned_set(f, p->blk, p->rev, p->is_head);
@@ -518,6 +539,7 @@ int32_t wcl_conn_close(wcl_conn_t *c, int32_t timeout_ms)
         c->evpending = x;
     }
     free(c->revs);
+    free(c->closed_oids);
     pthread_mutex_destroy(&c->revmu);
     free(c->mnt);
     free(c);
@@ -547,8 +569,12 @@ static int size_at(wcl_conn_t *c, uint64_t oid, uint64_t at, uint64_t *size)
 static int32_t register_on_actor(void *arg)
 {
     struct wcl_file *f = arg;
-    if (find_file(f->conn, f->oid))
+    wcl_conn_t *c = f->conn;
+    if (find_file(c, f->oid))
         return -EEXIST;
+    int k = closed_index(c, f->oid);
+    if (k >= 0)
+        c->closed_oids[k] = c->closed_oids[--c->nclosed];
     f->next = f->conn->files;
     f->conn->files = f;
     return 0;
@@ -682,6 +708,19 @@ static int efault_mapping(struct wcl_mapping *m)
 static int32_t file_close_on_actor(void *arg)
 {
     struct wcl_file *f = arg;
+    wcl_conn_t *c = f->conn;
+    if (closed_index(c, f->oid) < 0) { /* invariant (8) */
+        if (c->nclosed == c->capclosed) {
+            uint64_t cap = c->capclosed ? c->capclosed * 2 : 16;
+            uint64_t *t = realloc(c->closed_oids, cap * sizeof *t);
+            if (t) {
+                c->closed_oids = t;
+                c->capclosed = cap;
+            }
+        }
+        if (c->nclosed < c->capclosed)
+            c->closed_oids[c->nclosed++] = f->oid;
+    }
     for (struct wcl_file **pp = &f->conn->files; *pp; pp = &(*pp)->next)
         if (*pp == f) {
             *pp = f->next;

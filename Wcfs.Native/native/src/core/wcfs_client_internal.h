@@ -37,7 +37,8 @@ struct wcl_conn {
     _Atomic uint64_t stat_pins, stat_naks, stat_dropped;
     /* files: mmap actor thread only (invariant 1) */
     struct wcl_file *files;
-    int nfiles;
+    uint64_t *closed_oids;       /* files closed on this link: a late pin for them is acked */
+    uint64_t nclosed, capclosed;
     /* @rev fd cache: mutex guards the table; fds are used (mmap) and closed on the actor only */
     pthread_mutex_t revmu;
     struct wcl_revfd *revs;
