@@ -245,6 +245,50 @@ static void unmapped_write(void)
     a[0] = 1;
 }
 
+static long count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK(f);
+    long n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* Dirty every other page until vm.max_map_count is nearly reached; then a mmap that needs more maps
+ * fails with -ENOMEM leaving nothing behind, and the next write faults end the process with the
+ * vm.max_map_count message. */
+static void map_count_exhausted(void)
+{
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    long limit = 0;
+    CHECK(f && fscanf(f, "%ld", &limit) == 1);
+    fclose(f);
+    uint64_t npages = (uint64_t)limit + 1000;
+    vm_ram_t *ram;
+    vm_file_t *file;
+    vm_fileh_t *fh;
+    vm_vma_t *v1, *v2;
+    uint8_t *a, *b;
+    OK(vm_ram_create(PS, npages, &ram));
+    OK(vm_file_create_zero(PS, &file));
+    OK(vm_fileh_open(file, ram, &fh));
+    OK(vm_mmap(fh, 0, 2 * npages, &v1, (void **)&a));
+    uint64_t pg = 0;
+    long n;
+    while ((n = count_maps()) < limit - 2000) /* each isolated dirty page costs 2 more maps */
+        for (long k = 0; k < (limit - 2000 - n) / 2 + 1; k++, pg += 2)
+            a[pg * PS] = 1;
+    long before = count_maps();
+    CHECK(vm_mmap(fh, 0, 2 * npages, &v2, (void **)&b) == -ENOMEM);
+    CHECK(count_maps() == before);
+    fprintf(stderr, "mmap over the limit: -ENOMEM, nothing half-mapped\n");
+    for (;; pg += 2)
+        a[pg * PS] = 1;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -255,6 +299,12 @@ int main(void)
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(g_child_err, "wcfs: virtmem: out of RAM for dirty pages"));
     st = child_status(unmapped_write);
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(g_child_err, "access to an unmapped VMA at 0x"));
+    st = child_status(map_count_exhausted);
+    if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(g_child_err, "nothing half-mapped") &&
+          strstr(g_child_err, "vm.max_map_count reached at 0x"))) {
+        fprintf(stderr, "map_count_exhausted child: status %d, stderr:\n%s\n", st, g_child_err);
+        exit(1);
+    }
     test_classic();
     test_overlay_and_pin();
     test_pin_races_write_faults();

@@ -318,7 +318,9 @@ void *vm_vma_pg_addr(vm_vma_t *v, uint64_t pgno)
 int32_t vm_map_ram(vm_vma_t *v, struct vm_page *p, int64_t slot, int prot)
 {
     vm_fileh_t *fh = v->fh;
-    void *a = mmap(vm_vma_pg_addr(v, p->pgno), fh->pagesize, prot, MAP_SHARED | MAP_FIXED, fh->ram->fd,
+    /* MAP_POPULATE: the page is in memory already (ram.c R2); mapping its PTEs now spares the
+     * faulting thread the minor fault(s) when it retries the access */
+    void *a = mmap(vm_vma_pg_addr(v, p->pgno), fh->pagesize, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fh->ram->fd,
                    (off_t)((uint64_t)slot * fh->pagesize));
     return a == MAP_FAILED ? -errno : 0;
 }

@@ -1,0 +1,148 @@
+// BenchVirtmem - the virtmem cases of `wcfs bench` (issue 3 "Performance"):
+//   fault     first write to every page of an overlay VMA over a tmpfs file (time per page), 4 KiB
+//             and 2 MiB pages, vs the kernel's copy-on-write fault: the first write to each 4 KiB page
+//             of a MAP_PRIVATE mapping of the same file (per 2 MiB: the 512 faults that cover it).
+//   writeout  writeout (STORE+MARKSTORED) of a fully dirty 2 MiB-page handle through VirtmemActor to
+//             a no-op storeblk (GB/s) vs memcpy of the same bytes (the floor: storeblk must at least
+//             read the page).
+// Both mappings are pre-read before timing, so both sides start from mapped page-cache pages.
+// --quick: 16 MiB instead of 256 MiB.
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Akka.Actor;
+using Microsoft.Win32.SafeHandles;
+using Wcfs.Actors.Configuration;
+using Wcfs.Actors.Storage;
+using Wcfs.Actors.Virtmem;
+using Wcfs.Native.Interop;
+
+namespace Wcfs.Host.Cli;
+
+internal static partial class BenchVirtmemData
+{
+    public const int Small = 4096, Huge = 2 << 20;
+
+    public static SafeFileHandle TmpfsFile(long size)
+    {
+        var path = Path.Combine("/dev/shm", $"wcfs-bench-vm-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var h = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite, FileOptions.DeleteOnClose);
+        var chunk = new byte[1 << 20];
+        new Random(1).NextBytes(chunk);
+        for (long off = 0; off < size; off += chunk.Length)
+            RandomAccess.Write(h, chunk, off);
+        return h;
+    }
+
+    public static unsafe long PreRead(byte* p, long size)
+    {
+        long sum = 0;
+        for (long off = 0; off < size; off += Small)
+            sum += p[off];
+        return sum;
+    }
+
+    [LibraryImport("libc", EntryPoint = "mmap")]
+    public static partial nint Mmap(nint addr, nuint len, int prot, int flags, int fd, nint off);
+
+    [LibraryImport("libc", EntryPoint = "munmap")]
+    public static partial int Munmap(nint addr, nuint len);
+}
+
+internal sealed class BenchVirtmemFault : IBenchCase
+{
+    public string Name => "fault";
+    public string Description => "first-write fault per page (overlay, 4 KiB and 2 MiB pages) vs kernel MAP_PRIVATE copy-on-write";
+
+    public Task<IReadOnlyList<BenchResult>> RunAsync(BenchContext ctx, CancellationToken ct)
+    {
+        var size = ctx.Quick ? 16L << 20 : 256L << 20;
+        using var data = BenchVirtmemData.TmpfsFile(size);
+        var kernel = KernelCow(data, size);
+        var small = Overlay(data, size, BenchVirtmemData.Small);
+        var huge = Overlay(data, size, BenchVirtmemData.Huge);
+        IReadOnlyList<BenchResult> r =
+        [
+            new("fault", "first write, 4 KiB page", "us/page", small * 1e6, kernel * 1e6, false),
+            new("fault", "first write, 2 MiB page", "us/page", huge * 1e6, kernel * 512 * 1e6, false),
+        ];
+        return Task.FromResult(r);
+    }
+
+    /// <summary>Seconds per 4 KiB copy-on-write fault.</summary>
+    private static unsafe double KernelCow(SafeFileHandle data, long size)
+    {
+        var p = (byte*)BenchVirtmemData.Mmap(0, (nuint)size, 3 /* PROT_READ|WRITE */, 2 /* MAP_PRIVATE */, (int)data.DangerousGetHandle(), 0);
+        if ((nint)p == -1)
+            throw new InvalidOperationException($"mmap of the tmpfs file failed: errno {Marshal.GetLastPInvokeError()}");
+        try
+        {
+            GC.KeepAlive(BenchVirtmemData.PreRead(p, size));
+            var sw = Stopwatch.StartNew();
+            for (long off = 0; off < size; off += BenchVirtmemData.Small)
+                p[off] = 1;
+            return sw.Elapsed.TotalSeconds / (size / BenchVirtmemData.Small);
+        }
+        finally
+        {
+            BenchVirtmemData.Munmap((nint)p, (nuint)size);
+        }
+    }
+
+    /// <summary>Seconds per first write of an overlay page of <paramref name="pageSize"/> (= block size).</summary>
+    private static unsafe double Overlay(SafeFileHandle data, long size, int pageSize)
+    {
+        VirtmemErrors.Check(VirtmemNative.Init(), "virtmem init");
+        using var ram = VmRamHandle.Create(pageSize, size / pageSize);
+        using var file = VmFileHandle.CreateFileBase(pageSize, data);
+        using var fh = VmFileHHandle.Open(file, ram);
+        using var vma = VmaHandle.Map(fh, 0, size / pageSize);
+        var p = (byte*)vma.Address;
+        GC.KeepAlive(BenchVirtmemData.PreRead(p, size));
+        var sw = Stopwatch.StartNew();
+        for (long off = 0; off < size; off += pageSize)
+            p[off] = 1;
+        return sw.Elapsed.TotalSeconds / (size / pageSize);
+    }
+}
+
+internal sealed class BenchVirtmemWriteout : IBenchCase
+{
+    public string Name => "writeout";
+    public string Description => "writeout of dirty 2 MiB pages to a no-op storeblk vs memcpy of the same bytes";
+
+    private sealed class NoopStore : IBlockStore
+    {
+        public long Sum;
+
+        public void StoreBlock(BlockNumber blk, long offsetInBlock, ReadOnlySpan<byte> data) => Sum += data[^1];
+    }
+
+    public async Task<IReadOnlyList<BenchResult>> RunAsync(BenchContext ctx, CancellationToken ct)
+    {
+        var size = ctx.Quick ? 16L << 20 : 256L << 20;
+        using var data = BenchVirtmemData.TmpfsFile(size);
+        var settings = new VirtmemProtocol.Settings(BenchVirtmemData.Huge, size, TimeSpan.FromMinutes(5));
+        using var sys = ActorSystem.Create("bench-virtmem", WcfsSettings.Reference);
+        var virtmem = sys.ActorOf(VirtmemProtocol.Props(settings), "virtmem");
+        using var file = BigFile.OverPlainFile(data, BenchVirtmemData.Huge, new NoopStore());
+        var fh = await VirtmemProtocol.OpenAsync(virtmem, file, settings.AskTimeout);
+        double ours;
+        using (var vma = await fh.MmapAsync(0, size / BenchVirtmemData.Huge))
+        {
+            for (long off = 0; off < size; off += int.MaxValue / 2)
+                vma.GetSpan(off, (int)Math.Min(int.MaxValue / 2, size - off)).Fill(7);
+            var sw = Stopwatch.StartNew();
+            await fh.WriteoutAsync(WriteoutFlags.Store | WriteoutFlags.MarkStored);
+            ours = size / 1e9 / sw.Elapsed.TotalSeconds;
+        }
+        await fh.DisposeAsync();
+        var src = new byte[BenchVirtmemData.Huge];
+        var dst = new byte[BenchVirtmemData.Huge];
+        var sw2 = Stopwatch.StartNew();
+        for (long off = 0; off < size; off += src.Length)
+            src.CopyTo(dst, 0);
+        var baseline = size / 1e9 / sw2.Elapsed.TotalSeconds;
+        await sys.Terminate();
+        return [new BenchResult("writeout", "STORE+MARKSTORED, 2 MiB pages", "GB/s", ours, baseline, true)];
+    }
+}
