@@ -7,5 +7,8 @@ internal static class BenchRegistry
     [
         new BenchStorageCommit(),
         new BenchStorageLoadBlock(),
+        new BenchFuseRead(),
+        new BenchPin(),
+        new BenchCommitHead(),
     ];
 }
