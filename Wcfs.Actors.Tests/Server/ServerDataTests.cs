@@ -83,7 +83,7 @@ public class ServerDataTests
         Assert.ThrowsAny<Exception>(() => File.WriteAllText(Path.Combine(m, "head", "at"), "x"));
         Assert.ThrowsAny<Exception>(() => File.WriteAllText(Path.Combine(m, "newfile"), "x"));
         Assert.Equal(s.Storage.Url, File.ReadAllText(Path.Combine(m, ".wcfs", "zurl")));
-        Assert.Equal("3.0", File.ReadAllText(Path.Combine(m, ".wcfs", "pintimeout")));
+        Assert.Equal("60.0", File.ReadAllText(Path.Combine(m, ".wcfs", "pintimeout")));
     }
 
     [Fact]

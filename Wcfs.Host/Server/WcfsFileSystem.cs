@@ -391,10 +391,11 @@ internal sealed partial class WcfsFileSystem
 
     private void AnswerRead(ulong req, Oid oid, int blockSize, Tid at, long off, int n, ReadGeneration? gen)
     {
+        byte[]? data = null;
         try
         {
-            var data = n > 0 ? _reader.Read(oid, blockSize, at, off, n) : [];
-            FuseNative.ReplyBuf(req, data);
+            data = n > 0 ? _reader.Read(oid, blockSize, at, off, n) : null;
+            FuseNative.ReplyBuf(req, data.AsSpan(0, n));
         }
         catch (Exception e)
         {
@@ -404,6 +405,8 @@ internal sealed partial class WcfsFileSystem
         finally
         {
             gen?.Exit();
+            if (data is not null)
+                System.Buffers.ArrayPool<byte>.Shared.Return(data);
         }
     }
 
