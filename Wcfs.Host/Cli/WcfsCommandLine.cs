@@ -25,6 +25,7 @@ internal static class WcfsCommandLine
         root.Subcommands.Add(StopCommand.Create());
         root.Subcommands.Add(MountpointCommand.Create());
         root.Subcommands.Add(ServeTestClientCommand.Create());
+        root.Subcommands.Add(ClientTestCommand.Create());
         return root;
     }
 

@@ -29,7 +29,8 @@
  *      the ack only after pin_on_actor returned).
  *  (3) file->pinned is sorted by blk, one entry per block, never an entry for @head.
  *  (4) a Mapping never shows head data for a block at or past the file's size as of the conn's
- *      at, nor @r data past the size of @r (that would be SIGBUS or newer data).
+ *      at, nor @r data past the size of @r (that would be SIGBUS or newer data); and before head is
+ *      mapped for grown blocks, the kernel's size of head is refreshed (fstat), else SIGBUS.
  *  (5) a closed file's mappings are PROT_NONE (efault) before the file is freed; their handles
  *      stay valid until wcl_unmap, which never touches the file.
  *  (6) the pinner never blocks on the managed side: events go to a lock-free stack and an
@@ -428,6 +429,8 @@ int32_t wcl_conn_open(const char *mountpoint, wcl_conn_t **out)
     if (!mountpoint || !out)
         return -EINVAL;
     int32_t rc = vm_init();
+    if (rc == 0)
+        rc = wcl_fault_install(); /* after vm_init: chained in front of virtmem's handler */
     if (rc < 0)
         return rc;
     wcl_conn_t *c = calloc(1, sizeof *c);
@@ -666,6 +669,13 @@ int32_t wcl_file_resize(wcl_file_t *f, uint64_t new_at)
     int32_t rc = size_at(f->conn, f->oid, new_at, &a.size);
     if (rc < 0)
         return rc;
+    /* refresh the kernel's size of head/bigfile/<oid> (attr timeout 0 on the server): a fault past the
+     * size the kernel last saw is SIGBUS, even if the server has the data (invariant 4) */
+    struct stat st;
+    if (fstat(f->head_fd, &st) < 0)
+        return -errno;
+    if ((uint64_t)st.st_size < a.size)
+        return -EIO; /* head is behind the requested at: the caller waits for head/at first */
     return vm_actor_call(resize_on_actor, &a);
 }
 
@@ -701,6 +711,7 @@ int64_t wcl_file_pinned(wcl_file_t *f, uint64_t *blks, uint64_t *revs, uint64_t 
 static int efault_mapping(struct wcl_mapping *m)
 {
     m->efault = 1;
+    wcl_closed_add(m->addr, m->addr + m->len); /* before PROT_NONE (wcfs_client_fault.c F2) */
     void *a = mmap((void *)m->addr, m->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
     return a == MAP_FAILED ? -errno : 0;
 }
@@ -840,7 +851,10 @@ static int32_t unmap_on_actor(void *arg)
                 *pp = m->next;
                 break;
             }
-    return munmap((void *)m->addr, m->len) < 0 ? -errno : 0;
+    int32_t rc = munmap((void *)m->addr, m->len) < 0 ? -errno : 0;
+    if (m->efault)
+        wcl_closed_remove(m->addr); /* after the unmap (wcfs_client_fault.c F2) */
+    return rc;
 }
 
 int32_t wcl_unmap(wcl_mapping_t *m)

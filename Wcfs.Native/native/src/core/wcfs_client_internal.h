@@ -76,6 +76,11 @@ int32_t wcl_pin_apply(wcl_conn_t *c, uint64_t oid, uint64_t blk, uint64_t rev, i
 int wcl_revfd_ensure(wcl_conn_t *c, uint64_t oid, uint64_t rev); /* any thread but the actor: open+cache */
 void wcl_event_push(wcl_conn_t *c, const struct wcl_event *ev);
 
+/* wcfs_client_fault.c */
+int32_t wcl_fault_install(void);
+void wcl_closed_add(uintptr_t lo, uintptr_t hi);
+void wcl_closed_remove(uintptr_t lo);
+
 /* pinner.c */
 int32_t wcl_pinner_start(wcl_conn_t *c);
 
