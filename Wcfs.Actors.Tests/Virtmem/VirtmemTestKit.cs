@@ -18,7 +18,7 @@ public abstract class VirtmemTestKit(ITestOutputHelper output)
     private readonly Dictionary<long, IActorRef> _virtmem = [];
     private readonly List<IDisposable> _cleanup = [];
 
-    protected IActorRef Virtmem(long pageSize, long ramLimit = 64L << 20)
+    protected IActorRef Virtmem(long pageSize, long ramLimit = 512L << 20)
     {
         if (!_virtmem.TryGetValue(pageSize, out var a))
         {

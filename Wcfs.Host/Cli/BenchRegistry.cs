@@ -7,5 +7,7 @@ internal static class BenchRegistry
     [
         new BenchStorageCommit(),
         new BenchStorageLoadBlock(),
+        new BenchVirtmemFault(),
+        new BenchVirtmemWriteout(),
     ];
 }

@@ -66,7 +66,7 @@ typedef int32_t (*vm_remap_fn)(void *ctx, vm_vma_t *vma, uint64_t blk, uint64_t 
 WCFS_API int32_t vm_init(void);
 
 /* RAM: pagesize must be a multiple of the OS page size; max_pages is the budget (address space of
- * the RAM window is reserved for it, memory is reserved per page with fallocate on first use). */
+ * the RAM window is reserved for it; memory is taken per page when the page is allocated). */
 WCFS_API int32_t vm_ram_create(uint64_t pagesize, uint64_t max_pages, vm_ram_t **out);
 /* -EBUSY while a handle uses it. */
 WCFS_API int32_t vm_ram_destroy(vm_ram_t *ram);

@@ -79,6 +79,14 @@ static void test_classic(void)
     close(fd);
 }
 
+/* A pinner's own remap (vm_remap_fn): maps the range of block blk from the fd in ctx. */
+static int32_t remap_from_fd(void *ctx, vm_vma_t *vma, uint64_t blk, uint64_t off, uint64_t len)
+{
+    void *a = mmap((uint8_t *)vm_vma_blk_addr(vma, blk) + off, len, PROT_READ, MAP_SHARED | MAP_FIXED, *(int *)ctx,
+                   (off_t)(blk * PS + off));
+    return a == MAP_FAILED ? -errno : 0;
+}
+
 static void test_overlay_and_pin(void)
 {
     vm_ram_t *ram;
@@ -114,7 +122,13 @@ static void test_overlay_and_pin(void)
     void *rp;
     CHECK(vm_writeout_store(fh, &pg, &rp, 1) == 1 && pg == 3);
     CHECK(vm_writeout_markstored(fh) == 0 && a[3 * PS] == 'h' && vm_fileh_dirty_count(fh) == 0);
+    uint32_t st0, gen0, gen1;
+    OK(vm_fileh_page_info(fh, 0, &st0, &gen0));
+    CHECK(vm_pin(fh, 0, remap_from_fd, &rev, stayed) == 0 && a[0] == 'r'); /* the caller's remap */
+    OK(vm_fileh_page_info(fh, 0, &st0, &gen1));
+    CHECK(st0 == VM_PAGE_BASE && gen1 == gen0 + 1);                        /* generation bumped */
     a[0] = '1';
+    CHECK(a[1] == 'r');                                                    /* copy of the pinned base */
     CHECK(vm_writeout_store(fh, &pg, &rp, 1) == 1);
     a[0] = '2';                                      /* a write between STORE and MARKSTORED */
     CHECK(vm_writeout_markstored(fh) == VM_ESTORE_RACE && a[0] == '2' && vm_fileh_dirty_count(fh) == 1);
@@ -245,6 +259,50 @@ static void unmapped_write(void)
     a[0] = 1;
 }
 
+static long count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK(f);
+    long n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* Dirty every other page until vm.max_map_count is nearly reached; then a mmap that needs more maps
+ * fails with -ENOMEM leaving nothing behind, and the next write faults end the process with the
+ * vm.max_map_count message. */
+static void map_count_exhausted(void)
+{
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    long limit = 0;
+    CHECK(f && fscanf(f, "%ld", &limit) == 1);
+    fclose(f);
+    uint64_t npages = (uint64_t)limit + 1000;
+    vm_ram_t *ram;
+    vm_file_t *file;
+    vm_fileh_t *fh;
+    vm_vma_t *v1, *v2;
+    uint8_t *a, *b;
+    OK(vm_ram_create(PS, npages, &ram));
+    OK(vm_file_create_zero(PS, &file));
+    OK(vm_fileh_open(file, ram, &fh));
+    OK(vm_mmap(fh, 0, 2 * npages, &v1, (void **)&a));
+    uint64_t pg = 0;
+    long n;
+    while ((n = count_maps()) < limit - 2000) /* each isolated dirty page costs 2 more maps */
+        for (long k = 0; k < (limit - 2000 - n) / 2 + 1; k++, pg += 2)
+            a[pg * PS] = 1;
+    long before = count_maps();
+    CHECK(vm_mmap(fh, 0, 2 * npages, &v2, (void **)&b) == -ENOMEM);
+    CHECK(count_maps() == before);
+    fprintf(stderr, "mmap over the limit: -ENOMEM, nothing half-mapped\n");
+    for (;; pg += 2)
+        a[pg * PS] = 1;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -255,6 +313,12 @@ int main(void)
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(g_child_err, "wcfs: virtmem: out of RAM for dirty pages"));
     st = child_status(unmapped_write);
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(g_child_err, "access to an unmapped VMA at 0x"));
+    st = child_status(map_count_exhausted);
+    if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(g_child_err, "nothing half-mapped") &&
+          strstr(g_child_err, "vm.max_map_count reached at 0x"))) {
+        fprintf(stderr, "map_count_exhausted child: status %d, stderr:\n%s\n", st, g_child_err);
+        exit(1);
+    }
     test_classic();
     test_overlay_and_pin();
     test_pin_races_write_faults();
