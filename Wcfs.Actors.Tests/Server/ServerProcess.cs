@@ -40,8 +40,12 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 
     public static string WcfsDll => Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
 
-    /// <summary>A fresh database; <paramref name="prepare"/> may commit history before the server starts.</summary>
-    public static async Task<ServerProcess> StartAsync(string pinTimeout = "3s", bool invalidate = true, Action<ServerProcess>? prepare = null, string? extraArgs = null)
+    /// <summary>
+    /// A fresh database; <paramref name="prepare"/> may commit history before the server starts.
+    /// The default pin timeout is long: links opened by the test process itself must never be
+    /// killed (the kill would hit the test host); faulty-client tests use child processes and 3s.
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(string pinTimeout = "60s", bool invalidate = true, Action<ServerProcess>? prepare = null, string? extraArgs = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "wcfs-srvtest-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(dir);
@@ -130,7 +134,8 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>"read blk 2 via head" with read() (never a page fault in the test process): the block's text.</summary>
     public static string ReadBlock(string path, long blk, int blockSize = 4096)
     {
-        using var h = File.OpenHandle(path);
+        // RandomAccess: no kernel readahead, so exactly this block is read through the mount.
+        using var h = File.OpenHandle(path, options: FileOptions.RandomAccess);
         var buf = new byte[blockSize];
         var n = RandomAccess.Read(h, buf, blk * blockSize);
         return Encoding.UTF8.GetString(buf, 0, n).TrimEnd('\0');
@@ -203,6 +208,11 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             if (MountPoint.IsMounted(Mountpoint))
                 MountPoint.Unmount(Mountpoint);
             Storage.Dispose();
+            if (Environment.GetEnvironmentVariable("WCFS_TEST_LOG_DIR") is { Length: > 0 } logDir)
+            {
+                Directory.CreateDirectory(logDir);
+                await File.WriteAllTextAsync(Path.Combine(logDir, Path.GetFileName(Dir) + ".log"), Log);
+            }
             try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }

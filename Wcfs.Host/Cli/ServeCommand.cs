@@ -85,7 +85,7 @@ internal static class ServeCommand
                 }
                 var u = ServeCli.Url(pr.GetValue(url), s);
                 var mnt = Path.GetFullPath(ServeCli.Mountpoint(u, s, pr.GetValue(mountpoint)));
-                return await ServerHost.RunAsync(new ServeOptions(u, mnt, server, InvalidateCache: !pr.GetValue(noInvalidate)));
+                return await ServerHost.RunAsync(new ServeOptions(u, mnt, server, InvalidateCache: !pr.GetValue(noInvalidate)), ct);
             }
             finally
             {

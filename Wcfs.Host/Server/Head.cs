@@ -54,6 +54,9 @@ internal sealed class HeadFile(Oid oid, int blockSize, ulong ino, long lastBlock
     /// <summary>Blocks read through head/ (they may sit in the shared cache): watch setup pins only these.</summary>
     public HashSet<long> Accessed { get; } = [];
     public List<Watch> Watches { get; } = [];
+    /// <summary>The first commit in the window that wrote the file object (its creation if it is that
+    /// recent), or null if the file existed at Tail unchanged.</summary>
+    public Tid? FirstWrittenAt { get; set; }
 
     /// <summary>The last tid in history that changed <paramref name="blk"/>, or null.</summary>
     public Tid? LastChange(long blk) =>
@@ -84,6 +87,8 @@ internal sealed class HeadFile(Oid oid, int blockSize, ulong ino, long lastBlock
 
     public void TrimBefore(Tid tail)
     {
+        if (FirstWrittenAt <= tail)
+            FirstWrittenAt = null;
         List<long>? empty = null;
         foreach (var (b, l) in BlockHistory)
         {
@@ -128,8 +133,12 @@ internal sealed class Head(Tid start, TimeSpan historyWindow)
     {
         var f = new HeadFile(oid, blockSize, ino, lastBlock);
         foreach (var (rec, _) in _history)
+        {
             if (rec.Blocks.TryGetValue(oid, out var blocks))
                 f.BlockHistory.Merge(rec.Tid, blocks);
+            if (f.FirstWrittenAt is null && rec.Objects.Contains(oid))
+                f.FirstWrittenAt = rec.Tid;
+        }
         Files[oid] = f;
         return f;
     }
@@ -204,10 +213,12 @@ internal sealed class Head(Tid start, TimeSpan historyWindow)
     public static bool ChangedAfter(HeadFile f, long blk, Tid at) => f.LastChange(blk) is { } t && t > at;
 
     /// <summary>
-    /// The revision a watcher at <paramref name="at"/> must see for blk: the last change ≤ at, or
-    /// Tail if none in the window (the block is then the same at Tail and at at).
+    /// The revision a watcher at <paramref name="at"/> must see for blk: the last change ≤ at, or if
+    /// none in the window, the start of the window: Tail, or the first commit in the window that
+    /// wrote the file object if the file did not exist at Tail (the block is unchanged from there to
+    /// at, so any such revision shows the same data and watchers share its @rev cache).
     /// </summary>
-    public Tid RevFor(HeadFile f, long blk, Tid at) => f.LastChangeAtOrBefore(blk, at) ?? Tail;
+    public Tid RevFor(HeadFile f, long blk, Tid at) => f.LastChangeAtOrBefore(blk, at) ?? f.FirstWrittenAt ?? Tail;
 }
 
 internal static class BlockHistoryExtensions

@@ -21,7 +21,7 @@ internal sealed record ServeOptions(string Url, string Mountpoint, WcfsServerSet
 
 internal static class ServerHost
 {
-    public static async Task<int> RunAsync(ServeOptions o)
+    public static async Task<int> RunAsync(ServeOptions o, CancellationToken stopToken)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(o.Mountpoint.TrimEnd('/'))!);
         FileStream lockFile;
@@ -60,11 +60,11 @@ internal static class ServerHost
                 return 1;
             }
             using (storage)
-                return await ServeAsync(o, storage).ConfigureAwait(false);
+                return await ServeAsync(o, storage, stopToken).ConfigureAwait(false);
         }
     }
 
-    private static async Task<int> ServeAsync(ServeOptions o, IStorage storage)
+    private static async Task<int> ServeAsync(ServeOptions o, IStorage storage, CancellationToken stopToken)
     {
         var start = storage.LastTid;
         var fs = new WcfsFileSystem(storage, storage.Url, start, o.Settings.PinTimeout, o.Settings.HistoryWindow, o.Settings.RevDirIdleTimeout);
@@ -88,6 +88,8 @@ internal static class ServerHost
         loop.Start();
 
         using var commits = new CommitProcessor(fs, session) { InvalidateEnabled = o.InvalidateCache };
+        // System.CommandLine turns SIGTERM/SIGINT into this token (and ends the process 2 s later).
+        using var onStop = stopToken.Register(() => stop.TrySetResult());
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
         commits.Start(start, e =>
