@@ -204,7 +204,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
         if (reply != "ok")
         {
             h.Dispose();
-            var e = new WcfsClientException($"watch {oid} @{_at}: the server answered \"{reply}\"");
+            var e = _broken is not null ? Gone($"watch {oid} @{_at}") : new WcfsClientException($"watch {oid} @{_at}: the server answered \"{reply}\"");
             foreach (var w in waiters!)
                 w.Tell(new Status.Failure(e));
             return;
@@ -305,8 +305,9 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
                 _at = r.At;
                 if (errors.Count > 0)
                 {
-                    _broken = "resync failed: " + string.Join("; ", errors);
-                    replyTo.Tell(new Status.Failure(new WcfsClientException($"resync to @{r.At}: {string.Join("; ", errors)}")));
+                    Exception e = _broken is not null ? Gone($"resync to @{r.At}") : new WcfsClientException($"resync to @{r.At}: {string.Join("; ", errors)}");
+                    _broken ??= "resync failed: " + string.Join("; ", errors);
+                    replyTo.Tell(new Status.Failure(e));
                 }
                 else
                 {

@@ -92,9 +92,26 @@ internal sealed class FileHActor : ReceiveActor
     private void Handle()
     {
         _handle?.Dispose(); // native close: unregister, make every mapping fault (wcfs_client.c invariant 5)
-        foreach (var child in Context.GetChildren())
-            child.Tell(new MappingProtocol.FileClosed());
         Sender.Tell(new FileHProtocol.FileClosed(_file));
-        Context.Stop(Self);
+        var children = Context.GetChildren().ToList();
+        if (children.Count == 0)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        // the mappings learn that their file closed, then stop; this actor stops after the last one
+        var remaining = children.Count;
+        Become(() =>
+        {
+            Receive<Terminated>(_ => { if (--remaining == 0) Context.Stop(Self); });
+            Receive<FileHProtocol.GetPinnedMirror>(_ => Sender.Tell(new FileHProtocol.PinnedMirror(_pinned, remaining)));
+            ReceiveAny(_ => Sender.Tell(new Status.Failure(new ObjectDisposedException(nameof(FileH), $"file {_file} is closed"))));
+        });
+        foreach (var child in children)
+        {
+            Context.Watch(child);
+            child.Tell(new MappingProtocol.FileClosed());
+            child.Tell(PoisonPill.Instance);
+        }
     }
 }

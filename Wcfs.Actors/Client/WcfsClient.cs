@@ -164,7 +164,7 @@ public sealed class WcfsClient : IAsyncDisposable
         var deadline = DateTime.UtcNow + Settings.StartTimeout;
         while (true)
         {
-            var head = Tid.Parse(await File.ReadAllTextAsync(path));
+            var head = await ReadHeadAtAsync(path);
             if (head >= at)
                 return;
             if (DateTime.UtcNow > deadline)
@@ -174,7 +174,31 @@ public sealed class WcfsClient : IAsyncDisposable
     }
 
     /// <summary>The server's current <c>head/at</c>.</summary>
-    public Tid HeadAt() => Tid.Parse(File.ReadAllText(Path.Combine(Mountpoint, "head", "at")));
+    /// <exception cref="WcfsServerGoneException">The mount does not answer (the server is gone).</exception>
+    public Tid HeadAt()
+    {
+        var path = Path.Combine(Mountpoint, "head", "at");
+        try
+        {
+            return Tid.Parse(File.ReadAllText(path));
+        }
+        catch (IOException e)
+        {
+            throw new WcfsServerGoneException($"read {path}: {e.Message}; the WCFS server is gone, restart it with `wcfs serve <url>`");
+        }
+    }
+
+    private static async Task<Tid> ReadHeadAtAsync(string path)
+    {
+        try
+        {
+            return Tid.Parse(await File.ReadAllTextAsync(path));
+        }
+        catch (IOException e)
+        {
+            throw new WcfsServerGoneException($"read {path}: {e.Message}; the WCFS server is gone, restart it with `wcfs serve <url>`");
+        }
+    }
 
     /// <summary>Opens a connection at <paramref name="at"/> (default: the current head/at), waiting until the server reached it.</summary>
     public async Task<Conn> ConnectAsync(Tid? at = null)

@@ -15,7 +15,6 @@ internal static class WcfsCommandLine
     public static RootCommand Build()
     {
         var root = new RootCommand("wcfs - transactional big files served to every process through one shared page cache");
-        root.Subcommands.Add(VirtmemSelfTestCommand.Create());
         root.Subcommands.Add(FileCommands.Create());
         root.Subcommands.Add(CommitCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
@@ -25,6 +24,8 @@ internal static class WcfsCommandLine
         root.Subcommands.Add(StopCommand.Create());
         root.Subcommands.Add(MountpointCommand.Create());
         root.Subcommands.Add(ServeTestClientCommand.Create());
+        root.Subcommands.Add(ClientTestCommand.Create());
+        root.Subcommands.Add(VirtmemSelfTestCommand.Create());
         return root;
     }
 

@@ -35,7 +35,8 @@ internal sealed class BlockReader(IStorage storage)
         return result;
     }
 
-    private byte[] Block(Oid oid, int blockSize, long blk, Tid at)
+    /// <summary>The whole block as of at (never modified after it is returned: callers may keep it).</summary>
+    public byte[] Block(Oid oid, int blockSize, long blk, Tid at)
     {
         var key = (oid, blk, at);
         Lazy<byte[]> load;

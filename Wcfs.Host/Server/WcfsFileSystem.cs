@@ -394,6 +394,13 @@ internal sealed partial class WcfsFileSystem
         byte[]? data = null;
         try
         {
+            if (n > 0 && off / blockSize == (off + n - 1) / blockSize)
+            {
+                // One block: answer straight from the (immutable) cached block, no extra copy.
+                var block = _reader.Block(oid, blockSize, off / blockSize, at);
+                FuseNative.ReplyBuf(req, block.AsSpan((int)(off % blockSize), n));
+                return;
+            }
             data = n > 0 ? _reader.Read(oid, blockSize, at, off, n) : null;
             FuseNative.ReplyBuf(req, data.AsSpan(0, n));
         }

@@ -35,7 +35,7 @@ public static unsafe partial class ClientNative
         public ulong Blk;
         /// <summary>Pin: revision (meaningless if IsHead).</summary>
         public ulong Rev;
-        /// <summary>Pin: nanoseconds from the frame read to the ack written.</summary>
+        /// <summary>Pin: nanoseconds from the start of handling the frame to its ack written.</summary>
         public ulong Nanos;
         /// <summary>Pin: 1 for @head.</summary>
         public int IsHead;

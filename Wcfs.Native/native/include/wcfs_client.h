@@ -48,7 +48,8 @@ struct wcl_event {
     uint64_t oid;
     uint64_t blk;
     uint64_t rev;      /* PIN: revision (meaningless if is_head) */
-    uint64_t nanos;    /* PIN: from the frame read to the ack written */
+    uint64_t nanos;    /* PIN: from the start of handling this frame to its ack written (frames
+                        * that arrive in one read are handled one after another) */
     int32_t is_head;   /* PIN: 1 for @head (unpin) */
     int32_t text_len;
     char text[WCL_FRAME_MAX];

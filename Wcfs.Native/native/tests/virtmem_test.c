@@ -79,6 +79,14 @@ static void test_classic(void)
     close(fd);
 }
 
+/* A pinner's own remap (vm_remap_fn): maps the range of block blk from the fd in ctx. */
+static int32_t remap_from_fd(void *ctx, vm_vma_t *vma, uint64_t blk, uint64_t off, uint64_t len)
+{
+    void *a = mmap((uint8_t *)vm_vma_blk_addr(vma, blk) + off, len, PROT_READ, MAP_SHARED | MAP_FIXED, *(int *)ctx,
+                   (off_t)(blk * PS + off));
+    return a == MAP_FAILED ? -errno : 0;
+}
+
 static void test_overlay_and_pin(void)
 {
     vm_ram_t *ram;
@@ -114,7 +122,13 @@ static void test_overlay_and_pin(void)
     void *rp;
     CHECK(vm_writeout_store(fh, &pg, &rp, 1) == 1 && pg == 3);
     CHECK(vm_writeout_markstored(fh) == 0 && a[3 * PS] == 'h' && vm_fileh_dirty_count(fh) == 0);
+    uint32_t st0, gen0, gen1;
+    OK(vm_fileh_page_info(fh, 0, &st0, &gen0));
+    CHECK(vm_pin(fh, 0, remap_from_fd, &rev, stayed) == 0 && a[0] == 'r'); /* the caller's remap */
+    OK(vm_fileh_page_info(fh, 0, &st0, &gen1));
+    CHECK(st0 == VM_PAGE_BASE && gen1 == gen0 + 1);                        /* generation bumped */
     a[0] = '1';
+    CHECK(a[1] == 'r');                                                    /* copy of the pinned base */
     CHECK(vm_writeout_store(fh, &pg, &rp, 1) == 1);
     a[0] = '2';                                      /* a write between STORE and MARKSTORED */
     CHECK(vm_writeout_markstored(fh) == VM_ESTORE_RACE && a[0] == '2' && vm_fileh_dirty_count(fh) == 1);

@@ -105,7 +105,7 @@ static int handle_pin(wcl_conn_t *c, uint64_t stream, const char *text, uint64_t
 }
 
 /* One line (without '\n'). 0 to go on, <0 when the link must go down (*why set). */
-static int handle_line(wcl_conn_t *c, const char *line, uint64_t len, uint64_t t0, const char **why)
+static int handle_line(wcl_conn_t *c, const char *line, uint64_t len, const char **why)
 {
     uint64_t stream, off;
     if (wcl_wlink_parse_frame(line, len, &stream, &off) < 0) {
@@ -131,7 +131,7 @@ static int handle_line(wcl_conn_t *c, const char *line, uint64_t len, uint64_t t
         wcl_event_push(c, &ev);
         return 0;
     }
-    int rc = handle_pin(c, stream, text, tlen, t0);
+    int rc = handle_pin(c, stream, text, tlen, now_ns());
     if (rc == -EPIPE)
         *why = "cannot write to the watch link (server gone)";
     else if (rc == -EPROTO)
@@ -164,13 +164,12 @@ static void *pinner_main(void *arg)
             why = whybuf;
             break;
         }
-        uint64_t t0 = now_ns();
         have += (uint64_t)n;
         uint64_t start = 0;
         for (uint64_t i = 0; i < have && !why; i++) {
             if (buf[i] != '\n')
                 continue;
-            if (handle_line(c, buf + start, i - start, t0, &why) < 0)
+            if (handle_line(c, buf + start, i - start, &why) < 0)
                 break;
             start = i + 1;
         }

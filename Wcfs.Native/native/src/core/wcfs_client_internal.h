@@ -71,10 +71,19 @@ struct wcl_mapping {
     struct wcl_mapping *next;    /* in file->mappings */
 };
 
-/* wcfs_client.c */
+/* wcfs_client.c, wcfs_client_conn.c */
 int32_t wcl_pin_apply(wcl_conn_t *c, uint64_t oid, uint64_t blk, uint64_t rev, int is_head);
 int wcl_revfd_ensure(wcl_conn_t *c, uint64_t oid, uint64_t rev); /* any thread but the actor: open+cache */
+/* Actor thread: the fd of @rev/bigfile/<oid> (or WCL_REV_ABSENT: the file does not exist as of rev,
+ * every block reads as zeros) and its size; opens and caches it if needed; -errno on failure. */
+#define WCL_REV_ABSENT (-100000) /* not an errno */
+int wcl_revfd_get_on_actor(wcl_conn_t *c, uint64_t oid, uint64_t rev, uint64_t *size);
 void wcl_event_push(wcl_conn_t *c, const struct wcl_event *ev);
+
+/* wcfs_client_fault.c */
+int32_t wcl_fault_install(void);
+void wcl_closed_add(uintptr_t lo, uintptr_t hi);
+void wcl_closed_remove(uintptr_t lo);
 
 /* pinner.c */
 int32_t wcl_pinner_start(wcl_conn_t *c);

@@ -8,7 +8,7 @@
  *  (W1) a frame is "<stream> <text>\n", stream decimal uint64 (no sign, no overflow), at most
  *       WCL_FRAME_MAX bytes including the '\n';
  *  (W2) oid/rev are exactly 16 hex digits (either case); blk is decimal without leading zeros
- *       (except "0") and without sign.
+ *       (except "0") and without sign, at most INT64_MAX (C#'s BlockNumber).
  */
 #include <errno.h>
 #include <string.h>
@@ -75,6 +75,8 @@ static int parse_blk(const char *p, uint64_t len, uint64_t *out)
             return -EPROTO;
         v = v * 10 + d;
     }
+    if (v > (uint64_t)INT64_MAX) /* blocks are int64 on both sides (C# BlockNumber) */
+        return -EPROTO;
     *out = v;
     return 0;
 }
