@@ -65,6 +65,9 @@ public sealed class Connection : IAsyncDisposable
 
     internal IStorage Storage => _db.Storage;
 
+    /// <summary>The WCFS session while open (diagnostics, tests).</summary>
+    internal IWcfsSession? WcfsSession => _session;
+
     internal async Task OpenAsync()
     {
         At = Storage.LastTid;

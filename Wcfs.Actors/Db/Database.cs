@@ -44,7 +44,15 @@ public sealed record DatabaseOptions
     /// <c>wcfs { }</c> settings (reference.conf is the fallback).</summary>
     public Config? Config { get; init; }
 
-    /// <summary>The WCFS sessions of the connections (the seam the WCFS client fills).</summary>
+    /// <summary>
+    /// Keep one WCFS Conn per open connection in sync with it (joining the server of the database,
+    /// or autostarting it, with these options). Null: no WCFS session — objects and arrays' shapes
+    /// work, mapping file pages does not (until the WCFS base layer for virtmem exists, this is the
+    /// default; see the README's known limitations).
+    /// </summary>
+    public Wcfs.Actors.Client.WcfsClientOptions? Wcfs { get; init; }
+
+    /// <summary>The WCFS sessions of the connections (the seam the WCFS client fills; tests).</summary>
     internal IWcfsSessionFactory? Sessions { get; init; }
 }
 
@@ -60,13 +68,14 @@ public sealed class Database : IAsyncDisposable
     private ActorSystem? _system;
     private bool _disposed;
 
-    private Database(IStorage storage, DatabaseOptions options, Config config, WcfsSettings settings)
+    private Database(IStorage storage, string url, DatabaseOptions options, Config config, WcfsSettings settings)
     {
         Storage = storage;
         _options = options;
         _config = config;
         Settings = settings;
-        Sessions = options.Sessions ?? PendingWcfsSessions.Instance;
+        Sessions = options.Sessions
+            ?? (options.Wcfs is { } w ? new WcfsClientSessions(url, w) : PendingWcfsSessions.Instance);
         VirtmemSettings = VirtmemProtocol.Settings.FromConfig(config);
         _system = options.System;
     }
@@ -104,7 +113,7 @@ public sealed class Database : IAsyncDisposable
             if (settings.Storage.Length == 0)
                 Directory.CreateDirectory(settings.DataDir);
         }
-        return Task.Run(() => new Database(StorageFactory.Open(url), options, config, settings));
+        return Task.Run(() => new Database(StorageFactory.Open(url), url, options, config, settings));
     }
 
     /// <summary>A connection at the latest revision (a closed one is reused and resynced).</summary>
@@ -177,6 +186,8 @@ public sealed class Database : IAsyncDisposable
             await c.DisposeAsync().ConfigureAwait(false);
         foreach (var a in _virtmem.Values)
             await a.GracefulStop(AskTimeout).ConfigureAwait(false);
+        if (Sessions is IAsyncDisposable sessions)
+            await sessions.DisposeAsync().ConfigureAwait(false);
         if (_options.System is null && _system is not null)
             await _system.Terminate().ConfigureAwait(false);
         Storage.Dispose();
