@@ -9,5 +9,8 @@ internal static class BenchRegistry
         new BenchStorageLoadBlock(),
         new BenchVirtmemFault(),
         new BenchVirtmemWriteout(),
+        new BenchFuseRead(),
+        new BenchPin(),
+        new BenchCommitHead(),
     ];
 }

@@ -1,0 +1,96 @@
+// PinnerActor - supervises one native pinner: receives its events (replies, pin copies, link down)
+// from a reader thread and routes them. Never on the ack path (PinnerProtocol.cs).
+//
+// Threading: the reader thread is the single consumer of the native event queue (wcl_conn_poll is
+// single-consumer); it blocks only in poll(2) on the conn's eventfd with a short timeout so that
+// PostStop can stop it before the conn is closed (the conn memory must outlive the reader).
+using Akka.Actor;
+using Akka.Event;
+using Wcfs.Native.Interop;
+
+namespace Wcfs.Actors.Client;
+
+internal sealed class PinnerActor : ReceiveActor
+{
+    private const int RecentCapacity = 100_000;
+    private readonly WclConnHandle? _conn;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<IActorRef> _subscribers = [];
+    private readonly Queue<TimeSpan> _recent = new();
+    private Thread? _reader;
+    private volatile bool _stopping;
+    private long _pins, _naks;
+
+    public PinnerActor(WclConnHandle? conn)
+    {
+        _conn = conn;
+        Receive<PinnerProtocol.Reply>(r => Context.Parent.Tell(r));
+        Receive<PinnerProtocol.PinObserved>(Handle);
+        Receive<PinnerProtocol.LastWords>(w => _log.Error("WCFS server's last words on the watch link: {0}", w.Text));
+        Receive<PinnerProtocol.LinkDown>(d => throw new WatchLinkBrokenException(d.Reason));
+        Receive<PinnerProtocol.Subscribe>(s => _subscribers.Add(s.Subscriber));
+        Receive<PinnerProtocol.GetStats>(_ => Sender.Tell(new PinnerProtocol.PinStats(_pins, _naks, [.. _recent])));
+    }
+
+    private void Handle(PinnerProtocol.PinObserved p)
+    {
+        if (p.Acked)
+        {
+            _pins++;
+            _log.Debug("pin {0} #{1} @{2} acked in {3} µs", p.File, p.Block, p.Rev?.ToString() ?? "head", p.Duration.TotalMicroseconds);
+        }
+        else
+        {
+            _naks++;
+            _log.Error("pin {0} #{1} @{2} answered nak: {3}", p.File, p.Block, p.Rev?.ToString() ?? "head", p.Error ?? "");
+        }
+        if (_recent.Count == RecentCapacity)
+            _recent.Dequeue();
+        _recent.Enqueue(p.Duration);
+        Context.Parent.Tell(p);
+        foreach (var s in _subscribers)
+            s.Tell(p);
+    }
+
+    protected override void PreStart()
+    {
+        if (_conn is null)
+            return;
+        var self = Self;
+        var conn = _conn;
+        _reader = new Thread(() => ReadLoop(conn, self)) { IsBackground = true, Name = "wcfs-pinner-events" };
+        _reader.Start();
+    }
+
+    protected override void PostStop()
+    {
+        _stopping = true;
+        _reader?.Join(); // why: bounded by one poll timeout; the conn must outlive its reader
+    }
+
+    private void ReadLoop(WclConnHandle conn, IActorRef self)
+    {
+        var buf = new ClientNative.Event[64];
+        var added = false;
+        conn.DangerousAddRef(ref added); // the native conn outlives this loop (ConnActor invariant C3)
+        try
+        {
+            var fd = conn.EventFd;
+            while (!_stopping)
+            {
+                if (!ClientNative.WaitEvents(fd, 50))
+                    continue;
+                int n;
+                while ((n = conn.Poll(buf)) > 0)
+                    for (var i = 0; i < n; i++)
+                        if (PinnerProtocol.ToMessage(buf[i]) is { } m)
+                            self.Tell(m);
+            }
+        }
+        finally
+        {
+            if (added)
+                conn.DangerousRelease();
+        }
+    }
+}

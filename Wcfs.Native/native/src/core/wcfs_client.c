@@ -1,0 +1,553 @@
+/* wcfs_client.c - the native WCFS client: conns, files, mappings, the pinned tables and the @rev fd
+ * cache (ARCHITECTURE.md §3 and §7, PROTOCOL.md §4). Files of the subsystem: this one (design,
+ * pinned tables, the mapping rule, PinRequest, files, mappings); wcfs_client_conn.c (event queue,
+ * @rev fd cache, conn lifecycle); pinner.c (the link thread); wlink.c (frame codec);
+ * wcfs_client_fault.c (the message for an access to a closed mapping). The managed control plane
+ * is Wcfs.Actors/Client/.
+ *
+ * What it owns: the address ranges of standalone WCFS Mappings (never of virtmem VMAs), what each
+ * block of them shows, the pinned table of each file, and the fds of head/ and @rev/ files. It does
+ * NOT own: the watch requests and resync orchestration (managed ConnActor), the dirty pages of a
+ * VMA (virtmem; issue 6 associates a Mapping with a VMA through struct vm_base_ops).
+ *
+ * One pin, from the link to the ack (all native, ARCHITECTURE.md fact 1):
+ *
+ *   S: 2 pin 00000000000000a1 #3 @00000000000000c0     pinner thread reads the frame
+ *      pinner: wcl_revfd_ensure(oid, rev)               open @rev/bigfile/<oid> once per (rev, file)
+ *      pinner -> mmap actor: PinRequest (pin_on_actor)  pinned[3] = rev; every Mapping covering
+ *                                                       block 3 re-maps it (@rev, head, or zeros)
+ *   C: 2 ack                                            pinner writes the ack, then queues a copy
+ *                                                       of the event for PinnerActor (never waits)
+ *
+ * What a block b of a Mapping shows (the mapping rule, applied by map_run on the actor):
+ *   pinned[b] = r          -> @r/bigfile/<oid> block b, or zeros if b is past the size of @r
+ *   else b < size/blksize  -> head/bigfile/<oid> block b
+ *   else                   -> zeros (anonymous read-only memory)
+ *
+ * Invariants:
+ *  (1) conn->files, file->mappings, file->pinned and every change of a Mapping's address range are
+ *      touched only on the mmap actor thread; so a pin, a resize, a remmap and an unmap are
+ *      serialized by message order and "update pinned, then remap" needs no lock.
+ *  (2) pinned[b] is updated before the remaps and before the ack is written (the pinner writes
+ *      the ack only after pin_on_actor returned).
+ *  (3) file->pinned is sorted by blk, one entry per block, never an entry for @head.
+ *  (4) a Mapping never shows head data for a block at or past the file's size as of the conn's
+ *      at, nor @r data past the size of @r (that would be SIGBUS or newer data); and before head is
+ *      mapped for grown blocks, the kernel's size of head is refreshed (fstat), else SIGBUS.
+ *  (5) a closed file's mappings are PROT_NONE (efault) before the file is freed; their handles
+ *      stay valid until wcl_unmap, which never touches the file.
+ *  (6) the pinner never blocks on the managed side: events go to a lock-free stack and an
+ *      eventfd write that cannot block; pin copies beyond WCL_MAX_QUEUED_PINS are dropped and
+ *      counted (replies and link-down events are never dropped).
+ *  (7) an @rev fd in the cache is closed only on the actor thread (the only user of those fds).
+ *  (8) a pin for a file this link watched and closed is acked without remapping anything: the
+ *      server may have decided that pin before it processed the unwatch (a nak would make it kill
+ *      this process); only a file never opened on this link gets a nak.
+ *
+ * Issue 6 (a Mapping as the base layer of a virtmem VMA) plugs in here without changing the rule:
+ * struct vm_base_ops maps 1:1 onto this file's actor-thread functions - mmap_setup_read = the body of
+ * mmap_on_actor at the VMA's range (with the mapping linked to its vm_vma_t), remmap_blk_read = map_run
+ * for one block (map_pinned already takes a byte range inside the block), munmap = unmap_on_actor.
+ * For a mapping with a VMA, pin_on_actor must not remap itself: it updates pinned[] (invariant 2) and
+ * the pinner then calls vm_pin(fh, blk, remap = map_run of that mapping) so that "check dirty, then
+ * remap" stays one actor message per handle; a page that stays dirty gets pinned[] at MARKSTORED or
+ * discard through remmap_blk_read.
+ *
+ * Threading: public calls come from managed threads and post to the mmap actor through
+ * vm_actor_call (wcfs_virtmem.h: the actor never waits on its callers). revmu guards the @rev fd
+ * table only; it is never held across a syscall except close() on the actor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vm_internal.h"
+#include "wcfs_client_internal.h"
+
+
+/* ---- pinned table (invariant 3; actor thread) ----------------------------------------------- */
+
+/* Index of the first entry with blk >= b. */
+static uint64_t pinned_lower(struct wcl_file *f, uint64_t b)
+{
+    uint64_t lo = 0, hi = f->npinned;
+    while (lo < hi) {
+        uint64_t mid = (lo + hi) / 2;
+        if (f->pinned[mid].blk < b)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int pinned_set(struct wcl_file *f, uint64_t blk, uint64_t rev, int is_head)
+{
+    uint64_t i = pinned_lower(f, blk);
+    int present = i < f->npinned && f->pinned[i].blk == blk;
+    if (is_head) {
+        if (present) {
+            memmove(&f->pinned[i], &f->pinned[i + 1], (f->npinned - i - 1) * sizeof *f->pinned);
+            f->npinned--;
+        }
+        return 0;
+    }
+    if (present) {
+        f->pinned[i].rev = rev;
+        return 0;
+    }
+    if (f->npinned == f->cappinned) {
+        uint64_t cap = f->cappinned ? f->cappinned * 2 : 64;
+        struct wcl_pin *t = realloc(f->pinned, cap * sizeof *t);
+        if (!t)
+            return -ENOMEM;
+        f->pinned = t;
+        f->cappinned = cap;
+    }
+    memmove(&f->pinned[i + 1], &f->pinned[i], (f->npinned - i) * sizeof *f->pinned);
+    f->pinned[i] = (struct wcl_pin){ blk, rev };
+    f->npinned++;
+    return 0;
+}
+
+/* ---- the mapping rule (actor thread, invariants 1 and 4) ------------------------------------ */
+
+static int map_zeros(uintptr_t addr, uint64_t len)
+{
+    void *a = mmap((void *)addr, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    return a == MAP_FAILED ? -errno : 0;
+}
+
+static int map_fd(uintptr_t addr, uint64_t len, int fd, uint64_t off)
+{
+    void *a = mmap((void *)addr, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
+    return a == MAP_FAILED ? -errno : 0;
+}
+
+/* Bytes [off, off+len) of block blk of m, which is pinned at rev. */
+static int map_pinned(struct wcl_mapping *m, uint64_t blk, uint64_t rev, uint64_t off, uint64_t len)
+{
+    struct wcl_file *f = m->file;
+    uintptr_t a = m->addr + (blk - m->blk_start) * m->blksize + off;
+    uint64_t rsize;
+    int fd = wcl_revfd_get_on_actor(f->conn, f->oid, rev, &rsize);
+    if (fd < 0 && fd != WCL_REV_ABSENT)
+        return fd;
+    if (fd == WCL_REV_ABSENT || blk >= rsize / f->blksize) /* invariant (4): zeros past the end of @rev */
+        return map_zeros(a, len);
+    return map_fd(a, len, fd, blk * f->blksize + off);
+}
+
+/* Unpinned blocks [lo, hi) of m: head below the size, zeros past it. */
+static int map_unpinned(struct wcl_mapping *m, uint64_t lo, uint64_t hi)
+{
+    struct wcl_file *f = m->file;
+    uint64_t nblk = atomic_load(&f->size) / f->blksize;
+    uint64_t mid = hi < nblk ? hi : (lo > nblk ? lo : nblk);
+    int rc = 0;
+    if (lo < mid)
+        rc = map_fd(m->addr + (lo - m->blk_start) * m->blksize, (mid - lo) * m->blksize, f->head_fd, lo * f->blksize);
+    if (rc == 0 && mid < hi)
+        rc = map_zeros(m->addr + (mid - m->blk_start) * m->blksize, (hi - mid) * m->blksize);
+    return rc;
+}
+
+/* Blocks [lo, hi) of m per the mapping rule, in runs between pinned entries. */
+static int map_run(struct wcl_mapping *m, uint64_t lo, uint64_t hi)
+{
+    struct wcl_file *f = m->file;
+    uint64_t i = pinned_lower(f, lo);
+    uint64_t b = lo;
+    while (b < hi) {
+        uint64_t next_pin = i < f->npinned && f->pinned[i].blk < hi ? f->pinned[i].blk : hi;
+        if (b < next_pin) {
+            int rc = map_unpinned(m, b, next_pin);
+            if (rc < 0)
+                return rc;
+            b = next_pin;
+        }
+        if (b < hi) {
+            int rc = map_pinned(m, b, f->pinned[i].rev, 0, m->blksize);
+            if (rc < 0)
+                return rc;
+            b++;
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* ---- PinRequest on the actor (invariant 2) --------------------------------------------------- */
+
+struct pin_args {
+    wcl_conn_t *c;
+    uint64_t oid, blk, rev;
+    int is_head;
+};
+
+static struct wcl_file *find_file(wcl_conn_t *c, uint64_t oid)
+{
+    for (struct wcl_file *f = c->files; f; f = f->next)
+        if (f->oid == oid)
+            return f;
+    return NULL;
+}
+
+static int closed_index(wcl_conn_t *c, uint64_t oid)
+{
+    for (uint64_t i = 0; i < c->nclosed; i++)
+        if (c->closed_oids[i] == oid)
+            return (int)i;
+    return -1;
+}
+
+static int32_t pin_on_actor(void *arg)
+{
+    struct pin_args *p = arg;
+    struct wcl_file *f = find_file(p->c, p->oid);
+    if (!f)
+        return closed_index(p->c, p->oid) >= 0 ? 0 : -ENOENT; /* invariant (8) */
+    if (p->blk > (uint64_t)INT64_MAX / f->blksize - 1)
+        return -ERANGE;
+    int32_t rc = pinned_set(f, p->blk, p->rev, p->is_head);
+    if (rc < 0)
+        return rc;
+    /* issue 6: a Mapping that is the base layer of a VMA goes through "check dirty, then remap" */
+    for (struct wcl_mapping *m = f->mappings; m; m = m->next) {
+        if (m->efault || p->blk < m->blk_start || p->blk >= m->blk_stop)
+            continue;
+        int r = map_run(m, p->blk, p->blk + 1);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    return rc;
+}
+
+int32_t wcl_pin_apply(wcl_conn_t *c, uint64_t oid, uint64_t blk, uint64_t rev, int is_head)
+{
+    struct pin_args a = { c, oid, blk, rev, is_head };
+    return vm_actor_call(pin_on_actor, &a);
+}
+
+/* ---- files ----------------------------------------------------------------------------------- */
+
+static int stat_size(const char *mnt, const char *view, uint64_t oid, uint64_t *size)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s/bigfile/%016llx", mnt, view, (unsigned long long)oid);
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -errno;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+static int size_at(wcl_conn_t *c, uint64_t oid, uint64_t at, uint64_t *size)
+{
+    char view[32];
+    snprintf(view, sizeof view, "@%016llx", (unsigned long long)at);
+    return stat_size(c->mnt, view, oid, size);
+}
+
+static int32_t register_on_actor(void *arg)
+{
+    struct wcl_file *f = arg;
+    wcl_conn_t *c = f->conn;
+    if (find_file(c, f->oid))
+        return -EEXIST;
+    int k = closed_index(c, f->oid);
+    if (k >= 0)
+        c->closed_oids[k] = c->closed_oids[--c->nclosed];
+    f->next = f->conn->files;
+    f->conn->files = f;
+    return 0;
+}
+
+int32_t wcl_file_open(wcl_conn_t *c, uint64_t oid, uint64_t at, wcl_file_t **out)
+{
+    if (!c || !out)
+        return -EINVAL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/head/bigfile/%016llx", c->mnt, (unsigned long long)oid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    uint64_t size = 0;
+    int32_t rc = fstat(fd, &st) < 0 ? -errno : 0;
+    if (rc == 0 && st.st_blksize <= 0)
+        rc = -EINVAL;
+    if (rc == 0)
+        rc = size_at(c, oid, at, &size);
+    struct wcl_file *f = rc == 0 ? calloc(1, sizeof *f) : NULL;
+    if (rc == 0 && !f)
+        rc = -ENOMEM;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    f->conn = c;
+    f->oid = oid;
+    f->blksize = (uint64_t)st.st_blksize;
+    atomic_store(&f->size, size);
+    f->head_fd = fd;
+    rc = vm_actor_call(register_on_actor, f);
+    if (rc < 0) {
+        close(fd);
+        free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+int32_t wcl_file_info(wcl_file_t *f, uint64_t *blksize, uint64_t *size)
+{
+    if (!f)
+        return -EINVAL;
+    if (blksize)
+        *blksize = f->blksize;
+    if (size)
+        *size = atomic_load(&f->size);
+    return 0;
+}
+
+struct resize_args {
+    struct wcl_file *f;
+    uint64_t size;
+};
+
+static int32_t resize_on_actor(void *arg)
+{
+    struct resize_args *a = arg;
+    struct wcl_file *f = a->f;
+    uint64_t old_nblk = atomic_load(&f->size) / f->blksize, new_nblk = a->size / f->blksize;
+    if (new_nblk < old_nblk)
+        return -EINVAL; /* sizes are high-water marks: a smaller one means going back */
+    atomic_store(&f->size, a->size);
+    int32_t rc = 0;
+    for (struct wcl_mapping *m = f->mappings; m; m = m->next) {
+        if (m->efault)
+            continue;
+        /* clamped to the mapping: nothing before its start, nothing after its end */
+        uint64_t lo = old_nblk > m->blk_start ? old_nblk : m->blk_start;
+        uint64_t hi = new_nblk < m->blk_stop ? new_nblk : m->blk_stop;
+        if (lo < hi) {
+            int r = map_run(m, lo, hi);
+            if (r < 0 && rc == 0)
+                rc = r;
+        }
+    }
+    return rc;
+}
+
+int32_t wcl_file_resize(wcl_file_t *f, uint64_t new_at)
+{
+    if (!f)
+        return -EINVAL;
+    struct resize_args a = { f, 0 };
+    int32_t rc = size_at(f->conn, f->oid, new_at, &a.size);
+    if (rc < 0)
+        return rc;
+    /* refresh the kernel's size of head/bigfile/<oid> (attr timeout 0 on the server): a fault past the
+     * size the kernel last saw is SIGBUS, even if the server has the data (invariant 4) */
+    struct stat st;
+    if (fstat(f->head_fd, &st) < 0)
+        return -errno;
+    if ((uint64_t)st.st_size < a.size)
+        return -EIO; /* head is behind the requested at: the caller waits for head/at first */
+    return vm_actor_call(resize_on_actor, &a);
+}
+
+struct pinned_args {
+    struct wcl_file *f;
+    uint64_t *blks, *revs;
+    uint64_t cap;
+    int64_t n;
+};
+
+static int32_t pinned_on_actor(void *arg)
+{
+    struct pinned_args *a = arg;
+    a->n = (int64_t)a->f->npinned;
+    if (a->f->npinned > a->cap)
+        return 0;
+    for (uint64_t i = 0; i < a->f->npinned; i++) {
+        a->blks[i] = a->f->pinned[i].blk;
+        a->revs[i] = a->f->pinned[i].rev;
+    }
+    return 0;
+}
+
+int64_t wcl_file_pinned(wcl_file_t *f, uint64_t *blks, uint64_t *revs, uint64_t cap)
+{
+    if (!f || (cap && (!blks || !revs)))
+        return -EINVAL;
+    struct pinned_args a = { f, blks, revs, cap, 0 };
+    int32_t rc = vm_actor_call(pinned_on_actor, &a);
+    return rc < 0 ? rc : a.n;
+}
+
+static int efault_mapping(struct wcl_mapping *m)
+{
+    m->efault = 1;
+    wcl_closed_add(m->addr, m->addr + m->len); /* before PROT_NONE (wcfs_client_fault.c F2) */
+    void *a = mmap((void *)m->addr, m->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    return a == MAP_FAILED ? -errno : 0;
+}
+
+static int32_t file_close_on_actor(void *arg)
+{
+    struct wcl_file *f = arg;
+    wcl_conn_t *c = f->conn;
+    if (closed_index(c, f->oid) < 0) { /* invariant (8) */
+        if (c->nclosed == c->capclosed) {
+            uint64_t cap = c->capclosed ? c->capclosed * 2 : 16;
+            uint64_t *t = realloc(c->closed_oids, cap * sizeof *t);
+            if (t) {
+                c->closed_oids = t;
+                c->capclosed = cap;
+            }
+        }
+        if (c->nclosed < c->capclosed)
+            c->closed_oids[c->nclosed++] = f->oid;
+    }
+    for (struct wcl_file **pp = &f->conn->files; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    int32_t rc = 0;
+    while (f->mappings) { /* invariant (5) */
+        struct wcl_mapping *m = f->mappings;
+        f->mappings = m->next;
+        int r = efault_mapping(m);
+        if (r < 0 && rc == 0)
+            rc = r;
+        m->file = NULL;
+        m->next = NULL;
+    }
+    return rc;
+}
+
+int32_t wcl_file_close(wcl_file_t *f)
+{
+    if (!f)
+        return -EINVAL;
+    int32_t rc = vm_actor_call(file_close_on_actor, f);
+    close(f->head_fd);
+    free(f->pinned);
+    free(f);
+    return rc;
+}
+
+/* ---- mappings -------------------------------------------------------------------------------- */
+
+struct mmap_args {
+    struct wcl_file *f;
+    uint64_t blk_start, blk_len;
+    struct wcl_mapping *m;
+};
+
+static int32_t mmap_on_actor(void *arg)
+{
+    struct mmap_args *a = arg;
+    struct wcl_file *f = a->f;
+    if (a->blk_len == 0 || a->blk_start > (uint64_t)INT64_MAX / f->blksize - a->blk_len ||
+        a->blk_len > SIZE_MAX / f->blksize)
+        return -EINVAL;
+    struct wcl_mapping *m = calloc(1, sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    m->file = f;
+    m->blk_start = a->blk_start;
+    m->blk_stop = a->blk_start + a->blk_len;
+    m->blksize = f->blksize;
+    m->len = a->blk_len * f->blksize;
+    /* reserve the range as zeros first, then map what the rule says (nothing half-mapped) */
+    void *addr = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (addr == MAP_FAILED) {
+        int e = -errno;
+        free(m);
+        return e;
+    }
+    m->addr = (uintptr_t)addr;
+    int rc = map_run(m, m->blk_start, m->blk_stop);
+    if (rc < 0) {
+        munmap(addr, m->len);
+        free(m);
+        return rc;
+    }
+    m->next = f->mappings;
+    f->mappings = m;
+    a->m = m;
+    return 0;
+}
+
+int32_t wcl_mmap(wcl_file_t *f, uint64_t blk_start, uint64_t blk_len, wcl_mapping_t **out, void **addr_out)
+{
+    if (!f || !out)
+        return -EINVAL;
+    struct mmap_args a = { f, blk_start, blk_len, NULL };
+    int32_t rc = vm_actor_call(mmap_on_actor, &a);
+    if (rc == 0) {
+        *out = a.m;
+        if (addr_out)
+            *addr_out = (void *)a.m->addr;
+    }
+    return rc;
+}
+
+struct remmap_args {
+    struct wcl_mapping *m;
+    uint64_t blk;
+};
+
+static int32_t remmap_on_actor(void *arg)
+{
+    struct remmap_args *a = arg;
+    struct wcl_mapping *m = a->m;
+    if (m->efault || !m->file)
+        return -ESHUTDOWN;
+    if (a->blk < m->blk_start || a->blk >= m->blk_stop)
+        return -EINVAL;
+    return map_run(m, a->blk, a->blk + 1);
+}
+
+int32_t wcl_mapping_remmap_blk(wcl_mapping_t *m, uint64_t blk)
+{
+    if (!m)
+        return -EINVAL;
+    struct remmap_args a = { m, blk };
+    return vm_actor_call(remmap_on_actor, &a);
+}
+
+static int32_t unmap_on_actor(void *arg)
+{
+    struct wcl_mapping *m = arg;
+    if (m->file)
+        for (struct wcl_mapping **pp = &m->file->mappings; *pp; pp = &(*pp)->next)
+            if (*pp == m) {
+                *pp = m->next;
+                break;
+            }
+    int32_t rc = munmap((void *)m->addr, m->len) < 0 ? -errno : 0;
+    if (m->efault)
+        wcl_closed_remove(m->addr); /* after the unmap (wcfs_client_fault.c F2) */
+    return rc;
+}
+
+int32_t wcl_unmap(wcl_mapping_t *m)
+{
+    if (!m)
+        return -EINVAL;
+    int32_t rc = vm_actor_call(unmap_on_actor, m);
+    free(m);
+    return rc;
+}

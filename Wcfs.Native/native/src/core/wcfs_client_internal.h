@@ -1,0 +1,91 @@
+/* wcfs_client_internal.h - structures shared by wcfs_client.c (design, files, mappings) and
+ * pinner.c (the link thread). Who writes what is stated per field; invariant numbers refer to
+ * wcfs_client.c.
+ */
+#ifndef WCFS_CLIENT_INTERNAL_H
+#define WCFS_CLIENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "wcfs_client.h"
+
+struct wcl_revfd {
+    uint64_t oid, rev;
+    int fd;
+    uint64_t size;               /* st_size of @rev/bigfile/<oid> */
+};
+
+struct wcl_evnode {
+    struct wcl_evnode *next;
+    struct wcl_event ev;
+};
+
+struct wcl_conn {
+    char *mnt;
+    int watch_fd;
+    int event_fd;                /* eventfd, EFD_NONBLOCK: the pinner never blocks on it */
+    pthread_t pinner;
+    int pinner_started;
+    _Atomic int up;              /* 1 until the pinner saw the link go down */
+    _Atomic uint64_t next_stream;/* next odd stream id of a client request */
+    /* event queue: lock-free stack pushed by the pinner, drained by one managed thread at a time */
+    _Atomic(struct wcl_evnode *) evstack;
+    struct wcl_evnode *evpending;/* consumer side, FIFO leftovers (consumer only) */
+    _Atomic int64_t evpins;      /* pin copies queued (bounded, invariant 6) */
+    _Atomic uint64_t stat_pins, stat_naks, stat_dropped;
+    /* files: mmap actor thread only (invariant 1) */
+    struct wcl_file *files;
+    uint64_t *closed_oids;       /* files closed on this link: a late pin for them is acked */
+    uint64_t nclosed, capclosed;
+    /* @rev fd cache: mutex guards the table; fds are used (mmap) and closed on the actor only */
+    pthread_mutex_t revmu;
+    struct wcl_revfd *revs;
+    int nrevs, caprevs;
+};
+
+struct wcl_pin {
+    uint64_t blk, rev;
+};
+
+struct wcl_file {
+    wcl_conn_t *conn;
+    uint64_t oid;
+    uint64_t blksize;
+    _Atomic uint64_t size;       /* as of the conn's at; written on the actor (resize) */
+    int head_fd;
+    /* actor thread only: */
+    struct wcl_file *next;       /* in conn->files */
+    struct wcl_mapping *mappings;
+    struct wcl_pin *pinned;      /* sorted by blk (invariant 3) */
+    uint64_t npinned, cappinned;
+};
+
+struct wcl_mapping {
+    struct wcl_file *file;       /* NULL once the file closed (mapping efaulted, invariant 5) */
+    uint64_t blk_start, blk_stop, blksize;
+    uintptr_t addr;
+    uint64_t len;
+    int efault;
+    struct wcl_mapping *next;    /* in file->mappings */
+};
+
+/* wcfs_client.c, wcfs_client_conn.c */
+int32_t wcl_pin_apply(wcl_conn_t *c, uint64_t oid, uint64_t blk, uint64_t rev, int is_head);
+int wcl_revfd_ensure(wcl_conn_t *c, uint64_t oid, uint64_t rev); /* any thread but the actor: open+cache */
+/* Actor thread: the fd of @rev/bigfile/<oid> (or WCL_REV_ABSENT: the file does not exist as of rev,
+ * every block reads as zeros) and its size; opens and caches it if needed; -errno on failure. */
+#define WCL_REV_ABSENT (-100000) /* not an errno */
+int wcl_revfd_get_on_actor(wcl_conn_t *c, uint64_t oid, uint64_t rev, uint64_t *size);
+void wcl_event_push(wcl_conn_t *c, const struct wcl_event *ev);
+
+/* wcfs_client_fault.c */
+int32_t wcl_fault_install(void);
+void wcl_closed_add(uintptr_t lo, uintptr_t hi);
+void wcl_closed_remove(uintptr_t lo);
+
+/* pinner.c */
+int32_t wcl_pinner_start(wcl_conn_t *c);
+
+#endif
