@@ -5,8 +5,8 @@
  * wcfs_client_fault.c (the message for an access to a closed mapping). The managed control plane
  * is Wcfs.Actors/Client/.
  *
- * What it owns: the address ranges of standalone WCFS Mappings (never of virtmem VMAs), what each
- * block of them shows, the pinned table of each file, and the fds of head/ and @rev/ files. It does
+ * What it owns: the address ranges of standalone WCFS Mappings, what each block of a Mapping shows
+ * (also of a Mapping that is the base layer of a VMA, inside the VMA's range), the pinned table of each file, and the fds of head/ and @rev/ files. It does
  * NOT own: the watch requests and resync orchestration (managed ConnActor), the dirty pages of a
  * VMA (virtmem; issue 6 associates a Mapping with a VMA through struct vm_base_ops).
  *
@@ -44,14 +44,13 @@
  *      server may have decided that pin before it processed the unwatch (a nak would make it kill
  *      this process); only a file never opened on this link gets a nak.
  *
- * Issue 6 (a Mapping as the base layer of a virtmem VMA) plugs in here without changing the rule:
- * struct vm_base_ops maps 1:1 onto this file's actor-thread functions - mmap_setup_read = the body of
- * mmap_on_actor at the VMA's range (with the mapping linked to its vm_vma_t), remmap_blk_read = map_run
- * for one block (map_pinned already takes a byte range inside the block), munmap = unmap_on_actor.
- * For a mapping with a VMA, pin_on_actor must not remap itself: it updates pinned[] (invariant 2) and
- * the pinner then calls vm_pin(fh, blk, remap = map_run of that mapping) so that "check dirty, then
- * remap" stays one actor message per handle; a page that stays dirty gets pinned[] at MARKSTORED or
- * discard through remmap_blk_read.
+ * A Mapping as the base layer of a virtmem VMA (issue 6; wcl_file_vm_base): struct vm_base_ops maps
+ * onto the same actor-thread functions - mmap_setup_read = mmap_on_actor at a new range that becomes
+ * the VMA's (mapping linked to its vm_vma_t), remmap_blk_read = map_block_bytes (a byte range of one
+ * block, per the rule), munmap = unmap_on_actor. For such a Mapping a pin does "check dirty, then
+ * remap" itself (pin_vma_pages, in the same actor message as the pinned[] update): pages dirty in the
+ * VMA's handle stay, the others are re-mapped and their generation bumped; a dirty page gets what
+ * pinned[] says when it goes away (MARKSTORED or discard call remmap_blk_read).
  *
  * Threading: public calls come from managed threads and post to the mmap actor through
  * vm_actor_call (wcfs_virtmem.h: the actor never waits on its callers). revmu guards the @rev fd
