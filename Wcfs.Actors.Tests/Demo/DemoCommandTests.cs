@@ -1,0 +1,53 @@
+// DemoCommandTests - `wcfs demo` as a user runs it (issue 7 part 3), CI-sized: a real `wcfs`
+// process, an autostarted real WCFS server, real SQLite, real worker processes mapping through FUSE.
+// Each test has its own data dir and mount root (a --config file) and stops its server in finally.
+using Wcfs.Actors.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Wcfs.Actors.Tests.Demo;
+
+public sealed class DemoCommandTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TempDirectory _dir = new("wcfs-demo");
+
+    private string WriteConfig()
+    {
+        var path = _dir.File("demo.conf");
+        File.WriteAllText(path, $"wcfs {{\n  data-dir = \"{_dir.File("data")}\"\n  mount-root = \"{_dir.File("mnt")}\"\n}}\n");
+        return path;
+    }
+
+    [Fact]
+    public async Task Demo_with_two_workers_on_64MiB_passes_every_check_and_prints_the_summary()
+    {
+        var config = WriteConfig();
+        try
+        {
+            var r = await WcfsCli.RunAsync("demo", "--size", "64MiB", "--workers", "2", "--config", config);
+            output.WriteLine(r.Out);
+            output.WriteLine(r.Stderr);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Contains("demo: all 2 checks passed", r.Out, StringComparison.Ordinal);
+            Assert.Equal(2, r.Out.Split('\n').Count(l => l.TrimStart().StartsWith("worker ", StringComparison.Ordinal) && l.EndsWith("MB/s)", StringComparison.Ordinal) && l.Contains(" ok (", StringComparison.Ordinal)));
+            foreach (var what in new[] { "throughput", "pins", "memory", "data lives", _dir.File("data") })
+                Assert.Contains(what, r.Out, StringComparison.Ordinal);
+        }
+        finally
+        {
+            var stop = await WcfsCli.RunAsync("stop", "--config", config);
+            output.WriteLine($"stop: {stop}");
+        }
+    }
+
+    [Fact]
+    public async Task Demo_refuses_a_size_that_is_not_a_multiple_of_the_block_size_with_a_usage_error()
+    {
+        var r = await WcfsCli.RunAsync("demo", "--size", "3MiB", "--config", WriteConfig());
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--size", r.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_dir.File("mnt")), "a usage error must not start a server");
+    }
+
+    public void Dispose() => _dir.Dispose();
+}
