@@ -1,0 +1,37 @@
+// HostedSample - the wcfs-actors runtime inside a Microsoft.Extensions.Hosting app: Akka.Hosting
+// builds the ActorSystem, WithWcfs adds the runtime (reference.conf as fallback, options over the
+// app's HOCON), Akka logs through Serilog. The app opens the embedded default database in the
+// data dir given as its first argument (default: wcfs.data-dir), grows an array named "sample" by
+// 1024 elements, commits and stops.
+//   dotnet run --project samples/HostedSample -- /tmp/wcfs-sample
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.Logger.Serilog;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Serilog;
+using Wcfs.Actors.Db;
+using Wcfs.Actors.Hosting;
+
+Log.Logger = new LoggerConfiguration().WriteTo.Console().CreateLogger();
+var builder = Host.CreateApplicationBuilder(args);
+builder.Services.AddSerilog();
+builder.Services.AddAkka("wcfs-sample", akka => akka
+    .ConfigureLoggers(l => { l.ClearLoggers(); l.AddLogger<SerilogLogger>(); })
+    .WithWcfs(o => o.DataDir = args.Length > 0 ? Path.GetFullPath(args[0]) : null));
+using var host = builder.Build();
+await host.StartAsync();
+var system = host.Services.GetRequiredService<ActorSystem>();
+
+await using (var db = await Database.OpenAsync("", new DatabaseOptions { System = system }))
+await using (var conn = await db.OpenConnectionAsync())
+{
+    var array = conn.Root.TryGet<ZBigArray<double>>("sample", out var a) ? a : ZBigArray<double>.Create(conn, [0]);
+    array.Resize([array.Shape[0] + 1024]);
+    conn.Root["sample"] = array;
+    var at = await conn.CommitAsync();
+    Log.Information("array {Oid} in {Url} has {Length} elements @{At} (data dir {DataDir})",
+        array.Oid, db.Url, array.Length, at, WcfsRuntime.Get(system).Settings.DataDir);
+}
+await host.StopAsync();
+await Log.CloseAndFlushAsync();
