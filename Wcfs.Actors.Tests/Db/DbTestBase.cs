@@ -17,7 +17,13 @@ public abstract class DbTestBase : IAsyncLifetime
 
     /// <summary>Config pointing data-dir and mount-root into this test's directory.</summary>
     protected Config TestConfig => ConfigurationFactory.ParseString(
-        $"wcfs.data-dir = \"{Dir.File("data")}\"\nwcfs.mount-root = \"{Dir.File("mnt")}\"\nwcfs.virtmem.ram-limit = 64MiB\nwcfs.client.page-size = 64KiB");
+        $"wcfs.data-dir = \"{Dir.File("data")}\"\nwcfs.mount-root = \"{Dir.File("mnt")}\"\nwcfs.virtmem.ram-limit = {RamLimitMiB}MiB\nwcfs.client.page-size = {PageSizeKiB}KiB");
+
+    /// <summary>RAM budget of the virtmem actors in MiB.</summary>
+    protected virtual long RamLimitMiB => 64;
+
+    /// <summary>Dirty-page granularity in KiB.</summary>
+    protected virtual long PageSizeKiB => 64;
 
     /// <summary>The WCFS sessions the databases of this test use (null: the default).</summary>
     private protected virtual IWcfsSessionFactory? Sessions => null;
