@@ -158,3 +158,26 @@ public class RevDirIdleTests
         }
     }
 }
+
+public class StorageFailureTests
+{
+    [Fact]
+    public async Task When_the_storage_file_disappears_the_server_logs_why_unmounts_and_exits_non_zero()
+    {
+        await using var s = await ServerProcess.StartAsync();
+        var f = s.CreateFile();
+        await s.WaitHeadAtAsync(s.Commit(f, (0, "a")));
+        using var h = File.OpenHandle(s.HeadPath(f), options: FileOptions.RandomAccess);
+        Assert.Equal(1, RandomAccess.Read(h, new byte[1], 0));
+
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            File.Delete(Path.Combine(s.Dir, "db.sqlite" + suffix));
+
+        using (var cts = new CancellationTokenSource(ServerProcess.Scaled(15)))
+            await s.Process.WaitForExitAsync(cts.Token);
+        Assert.Equal(1, s.Process.ExitCode);
+        Assert.Contains("was deleted", s.Log);
+        Assert.False(Wcfs.Actors.Protocol.MountPoint.IsMounted(s.Mountpoint));
+        Assert.ThrowsAny<IOException>(() => RandomAccess.Read(h, new byte[4096], 4096 * 0 + 1)); // ENOTCONN, never data
+    }
+}
