@@ -32,6 +32,13 @@ public sealed class DemoCommandTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(2, r.Out.Split('\n').Count(l => l.TrimStart().StartsWith("worker ", StringComparison.Ordinal) && l.EndsWith("MB/s)", StringComparison.Ordinal) && l.Contains(" ok (", StringComparison.Ordinal)));
             foreach (var what in new[] { "throughput", "pins", "memory", "data lives", _dir.File("data") })
                 Assert.Contains(what, r.Out, StringComparison.Ordinal);
+
+            // a second run on the same database drops the first run's array, so runs do not pile up
+            var again = await WcfsCli.RunAsync("demo", "--size", "4MiB", "--workers", "1", "--config", config);
+            output.WriteLine(again.Out);
+            Assert.True(again.ExitCode == 0, again.ToString());
+            Assert.Contains("dropped: 64.0 MiB released", again.Out, StringComparison.Ordinal);
+            Assert.Contains("demo: all 1 checks passed", again.Out, StringComparison.Ordinal);
         }
         finally
         {

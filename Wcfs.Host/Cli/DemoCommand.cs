@@ -4,8 +4,9 @@
 // the demo commits changes.
 //
 // Steps:
-//   1. create a ZBigArray<double> of --size bytes (Database/Connection, named "demo" in the root),
-//      commit; autostart the WCFS server of the storage;
+//   1. create a ZBigArray<double> of --size bytes (Database/Connection, named "demo-array" in the
+//      root), commit; autostart the WCFS server of the storage; drop the blocks of the previous
+//      run's array and pack, so repeated runs do not grow the database;
 //   2. fill it with generation-0 values (DemoData) in chunks of 16 blocks, one storage commit per
 //      chunk, with a progress bar (Spectre.Console; plain lines when stdout is not a terminal);
 //   3. start N workers (`wcfs demo worker`, DemoWorker.cs) one after another, committing a change of
@@ -38,6 +39,7 @@ namespace Wcfs.Host.Cli;
 
 internal static class DemoCommand
 {
+    private const string RootName = "demo-array";
     private const int BlockSize = ZBigFile.DefaultBlockSize;
     private const int ChunkBlocks = 16;
     private const int BlocksPerChange = 4;
@@ -92,12 +94,14 @@ internal static class DemoCommand
         Console.Out.WriteLine($"  storage     {url}");
 
         // 1. the array object, then the server
-        var (arrayOid, fileOid, createdAt) = await CreateArrayAsync(url, config, bytes / 8);
-        Console.Out.WriteLine($"  array       ZBigArray<double> {arrayOid} (root name \"demo\"), file {fileOid}, created @{createdAt}");
+        var (arrayOid, fileOid, createdAt, previous) = await CreateArrayAsync(url, config, bytes / 8);
+        Console.Out.WriteLine($"  array       ZBigArray<double> {arrayOid} (root name \"{RootName}\"), file {fileOid}, created @{createdAt}");
         var mnt = await WcfsServer.EnsureRunningAsync(url, settings);
         Console.Out.WriteLine($"  mountpoint  {mnt} (server: wcfs status --url; stop: wcfs stop)");
 
         using var storage = StorageFactory.Open(url);
+        if (previous is { } prev)
+            Console.Out.WriteLine($"  previous    array of the last run (file {prev}) dropped: {DemoData.Bytes(DropPrevious(storage, prev))} released");
         var state = new Expected(blocks);
 
         // 2. fill
@@ -192,14 +196,34 @@ internal static class DemoCommand
     private static long? PinCount(string mnt) =>
         long.TryParse(DemoData.Stat(mnt, "pin"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
 
-    private static async Task<(Oid Array, Oid File, Tid At)> CreateArrayAsync(string url, Config config, long length)
+    private static async Task<(Oid Array, Oid File, Tid At, Oid? Previous)> CreateArrayAsync(string url, Config config, long length)
     {
         await using var db = await Database.OpenAsync(url, new DatabaseOptions { Config = config });
         await using var conn = await db.OpenConnectionAsync();
+        Oid? previous = conn.Root.TryGet<ZBigArray<double>>(RootName, out var old) ? old.File.Oid : null;
         var array = ZBigArray<double>.Create(conn, [length], ArrayOrder.C, BlockSize);
-        conn.Root["demo"] = array;
+        conn.Root[RootName] = array;
         var at = await conn.CommitAsync();
-        return (array.Oid, array.File.Oid, at);
+        return (array.Oid, array.File.Oid, at, previous);
+    }
+
+    /// <summary>
+    /// Deletes every block of the previous run's array file and packs the storage up to that commit,
+    /// so running the demo again does not grow the database by the array size each time (the file
+    /// object stays, empty). Returns the bytes released.
+    /// </summary>
+    private static long DropPrevious(IStorage storage, Oid file)
+    {
+        var at = storage.LastTid;
+        var last = storage.LastBlock(file, at);
+        if (last < 0)
+            return 0;
+        var writes = new List<BlockWrite>();
+        for (var b = 0L; b <= last; b++)
+            writes.Add(new BlockWrite(file, b, null));
+        var tid = storage.Commit(at, [], writes);
+        storage.Pack(tid);
+        return (last + 1) * BlockSize;
     }
 
     /// <summary>Writes generation 0 into every block, ChunkBlocks per commit; returns the last tid.</summary>
