@@ -30,8 +30,12 @@ public sealed class DemoCommandTests(ITestOutputHelper output) : IDisposable
             Assert.True(r.ExitCode == 0, r.ToString());
             Assert.Contains("demo: all 2 checks passed", r.Out, StringComparison.Ordinal);
             Assert.Equal(2, r.Out.Split('\n').Count(l => l.TrimStart().StartsWith("worker ", StringComparison.Ordinal) && l.EndsWith("MB/s)", StringComparison.Ordinal) && l.Contains(" ok (", StringComparison.Ordinal)));
-            foreach (var what in new[] { "throughput", "pins", "memory", "data lives", _dir.File("data") })
+            foreach (var what in new[] { "throughput", "memory", "data lives", _dir.File("data") })
                 Assert.Contains(what, r.Out, StringComparison.Ordinal);
+            // each worker connected before a change was committed, so each one needed pins to keep its snapshot
+            Assert.Contains("snapshots   2 distinct revisions among 2 workers", r.Out, StringComparison.Ordinal);
+            var pins = System.Text.RegularExpressions.Regex.Match(r.Out, @"pins +(\d+) handled");
+            Assert.True(pins.Success && long.Parse(pins.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, "no pins counted: " + r.Out);
 
             // a second run on the same database drops the first run's array, so runs do not pile up
             var again = await WcfsCli.RunAsync("demo", "--size", "4MiB", "--workers", "1", "--config", config);
