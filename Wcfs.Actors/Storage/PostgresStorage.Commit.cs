@@ -1,0 +1,230 @@
+// PostgresStorage.Commit - the commit transaction and its in-doubt resolution (invariants (1)-(3)
+// of PostgresStorage.cs).
+using System.Diagnostics;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Wcfs.Actors.Storage;
+
+public sealed partial class PostgresStorage
+{
+    /// <summary>How long the in-doubt check waits for the old backend to exit after terminating it.</summary>
+    private const int TerminateWaitMs = 10_000;
+
+    /// <inheritdoc />
+    public Tid Commit(Tid baseAt, IReadOnlyList<ObjectWrite> objects, IReadOnlyList<BlockWrite> blocks)
+    {
+        ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
+        var plan = CommitPlan.Prepare(objects, blocks);
+        var token = Guid.NewGuid();
+        var elapsed = Stopwatch.StartNew();
+        for (var attempt = 0; ; attempt++)
+        {
+            int? backend = null; // pid of the backend running our transaction, once connected
+            try
+            {
+                using var conn = _pool.OpenConnection();
+                backend = conn.ProcessID;
+                return CommitOnce(conn, baseAt, plan, token);
+            }
+            catch (Exception e) when (IsConnectionFailure(e))
+            {
+                _pool.Clear();
+                // Invariant (3): the transaction may have committed before the connection broke.
+                if (backend is { } pid && ResolveInDoubt(token, pid, e, elapsed) is { } landed)
+                    return landed;
+                if (elapsed.Elapsed >= Options.ReconnectTimeout || _disposed.IsCancellationRequested)
+                    throw new StorageException(
+                        $"commit failed: {Url} unreachable for {elapsed.Elapsed.TotalSeconds:F0}s ({Innermost(e).Message}); nothing was written", e);
+                Thread.Sleep(Backoff(attempt));
+            }
+            catch (PostgresException e)
+            {
+                throw new StorageException($"commit failed in {Url}: {e.MessageText} (SQLSTATE {e.SqlState}); nothing was written", e);
+            }
+        }
+    }
+
+    /// <summary>Finds whether the commit with <paramref name="token"/> exists; a tid if so.</summary>
+    internal Tid? FindCommit(Guid token) => Run("look up a commit token", conn =>
+    {
+        using var cmd = new NpgsqlCommand("SELECT tid FROM wcfs_commits WHERE token = $1", conn);
+        cmd.Parameters.Add(new() { Value = token });
+        return cmd.ExecuteScalar() is long t ? new Tid((ulong)t) : (Tid?)null;
+    });
+
+    private Tid CommitOnce(NpgsqlConnection conn, Tid baseAt, CommitPlan plan, Guid token)
+    {
+        using var tx = conn.BeginTransaction();
+        long last;
+        using (var cmd = new NpgsqlCommand("SELECT last_tid FROM wcfs_head WHERE id = 1 FOR UPDATE", conn, tx))
+            last = (long)cmd.ExecuteScalar()!;
+
+        var now = CheckConflicts(conn, tx, baseAt, plan);
+        var tid = Math.Max(last + 1, now); // invariant (1): strictly increasing even if the clock steps back
+
+        if (plan.Blocks.Count > 0)
+        {
+            using var copy = conn.BeginBinaryImport("COPY wcfs_blocks (oid, blk, tid, data) FROM STDIN (FORMAT BINARY)");
+            foreach (var b in plan.Blocks)
+            {
+                copy.StartRow();
+                copy.Write((long)b.Oid.Value, NpgsqlDbType.Bigint);
+                copy.Write(b.Blk, NpgsqlDbType.Bigint);
+                copy.Write(tid, NpgsqlDbType.Bigint);
+                if (b.Data is { } d)
+                    copy.Write(d, NpgsqlDbType.Bytea);
+                else
+                    copy.WriteNull();
+            }
+            copy.Complete();
+        }
+
+        using var batch = new NpgsqlBatch(conn, tx);
+        if (plan.Objects.Count > 0)
+            batch.BatchCommands.Add(Command(
+                "INSERT INTO wcfs_objects (oid, tid, kind, data) SELECT unnest($1::bigint[]), $2, unnest($3::smallint[]), unnest($4::bytea[])",
+                plan.Objects.Select(o => (long)o.Oid.Value).ToArray(), tid,
+                plan.Objects.Select(o => o.Kind).ToArray(),
+                new NpgsqlParameter { Value = plan.Objects.Select(o => o.Data).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea }));
+        batch.BatchCommands.Add(Command(
+            "INSERT INTO wcfs_commits (tid, token, objects, block_oids, block_nums) VALUES ($1, $2, $3, $4, $5)",
+            tid, token, plan.ChangedObjects, plan.ChangedBlockOids, plan.ChangedBlockNums));
+        batch.BatchCommands.Add(Command("UPDATE wcfs_head SET last_tid = $1 WHERE id = 1", tid));
+        batch.BatchCommands.Add(Command($"SELECT pg_notify('{Channel}', $1)", new Tid((ulong)tid).ToString()));
+        batch.ExecuteNonQuery();
+
+        BeforeCommitHook?.Invoke();
+        tx.Commit();
+        return new Tid((ulong)tid);
+    }
+
+    /// <summary>
+    /// Throws ConflictException for the first written object or block with a version after
+    /// <paramref name="baseAt"/>; returns the database clock in ns (read after the head lock).
+    /// </summary>
+    private static long CheckConflicts(NpgsqlConnection conn, NpgsqlTransaction tx, Tid baseAt, CommitPlan plan)
+    {
+        using var batch = new NpgsqlBatch(conn, tx);
+        batch.BatchCommands.Add(Command("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint * 1000"));
+        batch.BatchCommands.Add(Command(
+            "SELECT oid, max(tid) FROM wcfs_objects WHERE oid = ANY($1) AND tid > $2 GROUP BY oid ORDER BY oid LIMIT 1",
+            plan.ChangedObjects, Db(baseAt)));
+        batch.BatchCommands.Add(Command(
+            "SELECT b.oid, b.blk, max(b.tid) FROM wcfs_blocks b JOIN unnest($1::bigint[], $2::bigint[]) AS w(oid, blk) " +
+            "ON b.oid = w.oid AND b.blk = w.blk WHERE b.tid > $3 GROUP BY b.oid, b.blk ORDER BY 1, 2 LIMIT 1",
+            plan.ChangedBlockOids, plan.ChangedBlockNums, Db(baseAt)));
+        using var r = batch.ExecuteReader();
+        r.Read();
+        var now = r.GetInt64(0);
+        r.NextResult();
+        if (r.Read())
+            throw new ConflictException(new Oid((ulong)r.GetInt64(0)), null, baseAt, new Tid((ulong)r.GetInt64(1)));
+        r.NextResult();
+        if (r.Read())
+            throw new ConflictException(new Oid((ulong)r.GetInt64(0)), r.GetInt64(1), baseAt, new Tid((ulong)r.GetInt64(2)));
+        return now;
+    }
+
+    /// <summary>
+    /// After the connection broke during a commit: reconnects, terminates the old backend (waiting
+    /// for it to exit, so its transaction is final), then looks the token up. Returns the tid if the
+    /// commit landed, null if it did not. Throws StorageException when the answer cannot be had
+    /// within ReconnectTimeout.
+    /// </summary>
+    private Tid? ResolveInDoubt(Guid token, int pid, Exception cause, Stopwatch elapsed)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                using var conn = _pool.OpenConnection();
+                using var batch = new NpgsqlBatch(conn);
+                // The pid guard (same user and database, not us) keeps a recycled pid of someone else safe.
+                batch.BatchCommands.Add(Command(
+                    $"SELECT bool_and(pg_terminate_backend(pid, {TerminateWaitMs})) FROM pg_stat_activity " +
+                    "WHERE pid = $1 AND pid <> pg_backend_pid() AND usename = current_user AND datname = current_database()", pid));
+                batch.BatchCommands.Add(Command("SELECT tid FROM wcfs_commits WHERE token = $1", token));
+                using var r = batch.ExecuteReader();
+                r.Read();
+                var gone = r.IsDBNull(0) || r.GetBoolean(0);
+                r.NextResult();
+                var tid = r.Read() ? new Tid((ulong)r.GetInt64(0)) : (Tid?)null;
+                if (gone || tid is not null)
+                    return tid;
+                // The old backend did not exit in time: its transaction may still commit; ask again.
+            }
+            catch (Exception e) when (IsConnectionFailure(e))
+            {
+                _pool.Clear();
+            }
+            catch (PostgresException e)
+            {
+                throw OutcomeUnknown(token, cause, e.MessageText);
+            }
+            if (elapsed.Elapsed >= Options.ReconnectTimeout || _disposed.IsCancellationRequested)
+                throw OutcomeUnknown(token, cause, $"{Url} unreachable for {elapsed.Elapsed.TotalSeconds:F0}s");
+            Thread.Sleep(Backoff(attempt));
+        }
+    }
+
+    private StorageException OutcomeUnknown(Guid token, Exception cause, string why) => new(
+        $"commit outcome unknown: the connection to {Url} broke during the commit ({Innermost(cause).Message}) " +
+        $"and it could not be checked ({why}); commit token {token} in table wcfs_commits tells whether it landed", cause);
+
+    private static NpgsqlBatchCommand Command(string sql, params object[] args)
+    {
+        var c = new NpgsqlBatchCommand(sql);
+        foreach (var a in args)
+            c.Parameters.Add(a as NpgsqlParameter ?? new NpgsqlParameter { Value = a });
+        return c;
+    }
+
+    /// <summary>A commit's writes, validated and encoded before the transaction starts.</summary>
+    private sealed record CommitPlan(
+        IReadOnlyList<(Oid Oid, short Kind, byte[]? Data)> Objects,
+        IReadOnlyList<(Oid Oid, long Blk, ReadOnlyMemory<byte>? Data)> Blocks,
+        long[] ChangedObjects, long[] ChangedBlockOids, long[] ChangedBlockNums)
+    {
+        public static CommitPlan Prepare(IReadOnlyList<ObjectWrite> objects, IReadOnlyList<BlockWrite> blocks)
+        {
+            var seenObjects = new HashSet<Oid>();
+            var objs = new List<(Oid, short, byte[]?)>(objects.Count);
+            foreach (var w in objects)
+            {
+                if (!seenObjects.Add(w.Oid))
+                    throw new ArgumentException($"object {w.Oid} is written twice in one commit", nameof(objects));
+                if (w.State is null)
+                    objs.Add((w.Oid, 0, null));
+                else
+                {
+                    var (kind, data) = ObjectCodec.Encode(w.State);
+                    objs.Add((w.Oid, kind, data));
+                }
+            }
+            var seenBlocks = new HashSet<(Oid, long)>();
+            var blks = new List<(Oid, long, ReadOnlyMemory<byte>?)>(blocks.Count);
+            foreach (var w in blocks)
+            {
+                ArgumentOutOfRangeException.ThrowIfNegative(w.Blk, nameof(blocks));
+                if (!seenBlocks.Add((w.Oid, w.Blk)))
+                    throw new ArgumentException($"block {w.Blk} of {w.Oid} is written twice in one commit", nameof(blocks));
+                blks.Add((w.Oid, w.Blk, TrimTrailingZeros(w.Data)));
+            }
+            blks.Sort((a, b) => a.Item1 != b.Item1 ? a.Item1.CompareTo(b.Item1) : a.Item2.CompareTo(b.Item2));
+            return new CommitPlan(objs, blks,
+                [.. objs.Select(o => (long)o.Item1.Value).Order()],
+                [.. blks.Select(b => (long)b.Item1.Value)],
+                [.. blks.Select(b => b.Item2)]);
+        }
+
+        /// <summary>Trailing zeros are not stored; an all-zero block is a hole (null).</summary>
+        private static ReadOnlyMemory<byte>? TrimTrailingZeros(ReadOnlyMemory<byte>? data)
+        {
+            if (data is not { } d)
+                return null;
+            var last = d.Span.LastIndexOfAnyExcept((byte)0);
+            return last < 0 ? (ReadOnlyMemory<byte>?)null : d[..(last + 1)];
+        }
+    }
+}
