@@ -1,0 +1,166 @@
+// SqliteStorage.Commit - validation, conflict detection and the write of one commit
+// (invariants (1), (2), (3), (5), (6) of SqliteStorage.cs).
+using SQLitePCL;
+
+namespace Wcfs.Actors.Storage;
+
+public sealed partial class SqliteStorage
+{
+    private TaskCompletionSource _commitSignal = NewSignal();
+
+    /// <inheritdoc />
+    public Tid Commit(Tid baseAt, IReadOnlyList<ObjectWrite> objects, IReadOnlyList<BlockWrite> blocks)
+    {
+        ArgumentNullException.ThrowIfNull(objects);
+        ArgumentNullException.ThrowIfNull(blocks);
+        CheckShape(objects, blocks);
+        var tid = Write("commit", c =>
+        {
+            var last = LastTidOf(c);
+            if (baseAt > last)
+                throw new ArgumentException($"commit base {baseAt} is after the last commit {last}", nameof(baseAt));
+            var files = CheckObjects(c, baseAt, objects);
+            CheckBlocks(c, baseAt, last, blocks, files);
+            var tid = NextTid(last);
+            WriteObjects(c, tid, objects);
+            WriteBlocks(c, tid, blocks);
+            var changed = blocks.GroupBy(b => b.Oid).ToDictionary(g => g.Key, g => g.Select(b => b.Blk).Order().ToArray());
+            var txn = c.Command("INSERT INTO txn(tid, changes) VALUES ($a, $b)", "$a", "$b");
+            txn.Parameters[0].Value = Db(tid);
+            txn.Parameters[1].SqliteType = Microsoft.Data.Sqlite.SqliteType.Blob;
+            txn.Parameters[1].Value = ChangeRecordCodec.Encode(objects.Select(o => o.Oid), changed);
+            txn.ExecuteNonQuery();
+            return tid;
+        });
+        Interlocked.Exchange(ref _commitSignal, NewSignal()).TrySetResult();
+        return tid;
+    }
+
+    /// <summary>Invariant (3): strictly increasing, derived from commit time.</summary>
+    private static Tid NextTid(Tid last)
+    {
+        var now = (ulong)(DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        return new Tid(Math.Max(last.Value + 1, now));
+    }
+
+    private static void CheckShape(IReadOnlyList<ObjectWrite> objects, IReadOnlyList<BlockWrite> blocks)
+    {
+        var seen = new HashSet<Oid>();
+        foreach (var o in objects)
+        {
+            if (!seen.Add(o.Oid))
+                throw new ArgumentException($"object {o.Oid} is written twice in one commit", nameof(objects));
+            if ((o.Oid == Oid.Root) != (o.State is RootState or null))
+                throw new ArgumentException($"object {o.Oid}: only oid 0 holds the root, and it holds nothing else", nameof(objects));
+            if (o.Oid == Oid.Root && o.State is null)
+                throw new ArgumentException("the root object cannot be deleted", nameof(objects));
+        }
+        var seenBlocks = new HashSet<(Oid, long)>();
+        foreach (var b in blocks)
+        {
+            if (b.Blk < 0)
+                throw new ArgumentException($"invalid block number {b.Blk} of {b.Oid}: must be ≥ 0", nameof(blocks));
+            if (!seenBlocks.Add((b.Oid, b.Blk)))
+                throw new ArgumentException($"block {b.Blk} of {b.Oid} is written twice in one commit", nameof(blocks));
+        }
+    }
+
+    /// <summary>Object conflicts (invariant (2)); returns the block size of every file written in this commit.</summary>
+    private Dictionary<Oid, int> CheckObjects(PooledSqliteConnection c, Tid baseAt, IReadOnlyList<ObjectWrite> objects)
+    {
+        var nextOid = (long)c.Command("SELECT value FROM meta WHERE key = 'next_oid'").ExecuteScalar()!;
+        var files = new Dictionary<Oid, int>();
+        foreach (var o in objects)
+        {
+            if (o.Oid != Oid.Root && Db(o.Oid) >= nextOid || Db(o.Oid) < 0)
+                throw new ArgumentException($"object {o.Oid} was never allocated (use NewOid)", nameof(objects));
+            var newest = NewestObjectTid(c, o.Oid);
+            if (newest is { } n && n > baseAt)
+                throw new ConflictException(o.Oid, null, baseAt, n);
+            if (o.State is ZBigFileState f)
+            {
+                if (LoadObject(o.Oid, Tid.Max)?.State is ZBigFileState old && old.BlockSize != f.BlockSize)
+                    throw new ArgumentException($"file {o.Oid}: the block size never changes ({old.BlockSize} → {f.BlockSize})", nameof(objects));
+                files[o.Oid] = f.BlockSize;
+            }
+            else
+            {
+                files[o.Oid] = 0; // written in this commit as something other than a file
+            }
+        }
+        return files;
+    }
+
+    private void CheckBlocks(PooledSqliteConnection c, Tid baseAt, Tid last, IReadOnlyList<BlockWrite> blocks, Dictionary<Oid, int> files)
+    {
+        var newest = c.Command("SELECT max(tid) FROM blk WHERE oid = $a AND blk = $b", "$a", "$b");
+        foreach (var b in blocks)
+        {
+            if (!files.TryGetValue(b.Oid, out var blockSize))
+            {
+                blockSize = LoadObject(b.Oid, last)?.State is ZBigFileState f ? f.BlockSize : 0;
+                files[b.Oid] = blockSize;
+            }
+            if (blockSize == 0)
+                throw new ArgumentException($"cannot write block {b.Blk} of {b.Oid}: it is not a ZBigFile", nameof(blocks));
+            if (b.Data is { } d && d.Length > blockSize)
+                throw new ArgumentException($"data for block {b.Blk} of {b.Oid} is {d.Length} bytes, longer than the block size {blockSize}", nameof(blocks));
+            newest.Parameters[0].Value = Db(b.Oid);
+            newest.Parameters[1].Value = b.Blk;
+            if (newest.ExecuteScalar() is long t && FromDb(t) > baseAt)
+                throw new ConflictException(b.Oid, b.Blk, baseAt, FromDb(t));
+        }
+    }
+
+    private static Tid? NewestObjectTid(PooledSqliteConnection c, Oid oid)
+    {
+        var cmd = c.Command("SELECT max(tid) FROM obj WHERE oid = $a", "$a");
+        cmd.Parameters[0].Value = Db(oid);
+        return cmd.ExecuteScalar() is long t ? FromDb(t) : null;
+    }
+
+    private static void WriteObjects(PooledSqliteConnection c, Tid tid, IReadOnlyList<ObjectWrite> objects)
+    {
+        var cmd = c.Command("INSERT INTO obj(oid, tid, kind, state) VALUES ($a, $b, $c, $d)", "$a", "$b", "$c", "$d");
+        cmd.Parameters[3].SqliteType = Microsoft.Data.Sqlite.SqliteType.Blob;
+        foreach (var o in objects)
+        {
+            var (kind, data) = o.State is null ? ((byte)0, null) : ObjectCodec.Encode(o.State);
+            cmd.Parameters[0].Value = Db(o.Oid);
+            cmd.Parameters[1].Value = Db(tid);
+            cmd.Parameters[2].Value = (long)kind;
+            cmd.Parameters[3].Value = (object?)data ?? DBNull.Value;
+            cmd.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>Invariant (5): all-zero or deleted → NULL (hole); otherwise trailing zeros trimmed.</summary>
+    private void WriteBlocks(PooledSqliteConnection c, Tid tid, IReadOnlyList<BlockWrite> blocks)
+    {
+        var st = c.Raw("INSERT INTO blk(oid, blk, tid, data) VALUES (?1, ?2, ?3, ?4)");
+        foreach (var b in blocks)
+        {
+            try
+            {
+                raw.sqlite3_bind_int64(st, 1, Db(b.Oid));
+                raw.sqlite3_bind_int64(st, 2, b.Blk);
+                raw.sqlite3_bind_int64(st, 3, Db(tid));
+                var data = b.Data is { } d ? d.Span[..(d.Span.LastIndexOfAnyExcept((byte)0) + 1)] : default;
+                if (data.IsEmpty)
+                    raw.sqlite3_bind_null(st, 4);
+                else
+                    raw.sqlite3_bind_blob(st, 4, data);
+                var rc = raw.sqlite3_step(st);
+                if (rc != raw.SQLITE_DONE)
+                    throw new StorageException($"{Path}: write of block {b.Blk} of {b.Oid} failed: {raw.sqlite3_errmsg(c.Connection.Handle).utf8_to_string()}");
+            }
+            finally
+            {
+                raw.sqlite3_reset(st);
+                raw.sqlite3_clear_bindings(st);
+            }
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

@@ -1,0 +1,321 @@
+// SqliteStorage - the embedded multi-version storage on one SQLite file (STORAGE.md §3).
+//
+// Owns: one database file (layout and refusal rules in SqliteSchema), a pool of connections to it,
+// and the in-process wake-up of Changes streams. Does not own: the meaning of object states
+// (ObjectCodec) or of change records beyond storing them (ChangeRecordCodec).
+//
+// Organization:
+//   SqliteStorage.cs         open, reads, Commit, NewOid, Pack (this file)
+//   SqliteStorage.Changes.cs the Changes async stream (polling + in-process wake-up)
+//   SqliteSchema.cs          layout, version checks
+//   SqliteConnectionPool.cs  connections and prepared statements
+//
+// Invariants (numbered as in IStorage, plus the SQLite specifics):
+//   (1) Commit is one SQLite write transaction (BEGIN IMMEDIATE ... COMMIT) on a WAL database with
+//       synchronous=FULL: a crash at any moment leaves the last completed commit; Commit returning
+//       means the WAL was fsynced.
+//   (2) Conflict checks run inside that write transaction, so no commit can slip in between check
+//       and write; on conflict the transaction is rolled back (nothing written).
+//   (3) Tids are assigned inside the write transaction as max(last + 1, now in ns since the Unix
+//       epoch): commit order = tid order, so a reader polling "tid > last seen" sees each commit
+//       exactly once, in order.
+//   (5) A block row's data is NULL for a hole (deleted or all zeros); otherwise it has no trailing
+//       zeros. A read is one indexed lookup: the row of (oid, blk) with the largest tid ≤ at.
+//   (6) next_oid in meta only grows (oids are never reused); oid 0 is the root, which reads as
+//       RootState.Empty (serial Tid.Zero) until first written.
+//
+// Threading: every public member may be called from any thread. Reads rent a pooled connection
+// (one thread at a time per connection). Writers (Commit, NewOid, Pack) serialize in-process on
+// _writeGate and across processes on SQLite's write lock (BEGIN IMMEDIATE, busy timeout).
+// Tids are stored as signed 64-bit integers: commit-time tids are < 2^63 until the year 2262.
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+
+namespace Wcfs.Actors.Storage;
+
+/// <summary>The SQLite backend of <see cref="IStorage"/>.</summary>
+public sealed partial class SqliteStorage : IStorage
+{
+    /// <summary>How long a writer waits for another process's write lock before failing.</summary>
+    internal static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly SqliteConnectionPool _pool;
+    private readonly Lock _writeGate = new();
+    private volatile bool _disposed;
+
+    private SqliteStorage(string path)
+    {
+        Path = path;
+        Url = "sqlite://" + path;
+        _pool = new SqliteConnectionPool(path);
+    }
+
+    /// <inheritdoc />
+    public string Url { get; }
+
+    /// <summary>The database file.</summary>
+    public string Path { get; }
+
+    /// <summary>
+    /// Opens the database at <paramref name="path"/> (absolute), creating it (and its directory) if
+    /// absent. A foreign, corrupt or newer-schema file is refused and left untouched.
+    /// </summary>
+    /// <exception cref="StorageException">The file cannot be used; the message names the cause.</exception>
+    public static SqliteStorage Open(string path)
+    {
+        path = System.IO.Path.GetFullPath(path);
+        var state = SqliteSchema.Inspect(path);
+        try
+        {
+            var dir = System.IO.Path.GetDirectoryName(path);
+            if (!string.IsNullOrEmpty(dir))
+                Directory.CreateDirectory(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StorageException($"cannot create the directory of {path}: {e.Message}", e);
+        }
+        var s = new SqliteStorage(path);
+        try
+        {
+            if (state == SqliteSchema.FileState.Empty)
+                s.Initialize();
+            else
+                s.Use("open", c => c.Execute("PRAGMA journal_mode = WAL"));
+            return s;
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
+    }
+
+    private void Initialize() => Use("create", c =>
+    {
+        // page_size only takes effect before the first table exists; WAL is persistent.
+        c.Execute($"PRAGMA page_size = {SqliteSchema.PageSize}; PRAGMA journal_mode = WAL;");
+        lock (_writeGate)
+        {
+            c.Execute("BEGIN IMMEDIATE");
+            try
+            {
+                // Another process may have initialized it between Inspect and here.
+                if (SqliteSchema.Scalar(c.Connection, "SELECT count(*) FROM sqlite_master") == 0)
+                    SqliteSchema.Create(c.Connection);
+                c.Execute("COMMIT");
+            }
+            catch
+            {
+                Rollback(c);
+                throw;
+            }
+        }
+        if (SqliteSchema.Inspect(Path) != SqliteSchema.FileState.Ours)
+            throw new StorageException($"{Path}: initialization did not produce a wcfs database");
+    });
+
+    /// <inheritdoc />
+    public Tid LastTid => Use("read last tid", c => LastTidOf(c));
+
+    /// <inheritdoc />
+    public Oid NewOid() => Write("allocate an oid", c =>
+    {
+        var cmd = c.Command("UPDATE meta SET value = value + 1 WHERE key = 'next_oid' RETURNING value - 1");
+        return new Oid((ulong)(long)cmd.ExecuteScalar()!);
+    });
+
+    /// <inheritdoc />
+    public LoadedObject? LoadObject(Oid oid, Tid at) => Use("load object " + oid, c =>
+    {
+        var cmd = c.Command("SELECT tid, kind, state FROM obj WHERE oid = $a AND tid <= $b ORDER BY tid DESC LIMIT 1", "$a", "$b");
+        cmd.Parameters[0].Value = Db(oid);
+        cmd.Parameters[1].Value = Db(at);
+        using var r = cmd.ExecuteReader();
+        if (!r.Read())
+            return oid == Oid.Root ? new LoadedObject(RootState.Empty, Tid.Zero) : null;
+        var kind = (byte)r.GetInt64(1);
+        if (kind == 0)
+            return null;
+        var state = ObjectCodec.Decode(oid, kind, (byte[])r.GetValue(2));
+        return new LoadedObject(state, FromDb(r.GetInt64(0)));
+    });
+
+    /// <inheritdoc />
+    public Tid? ReadBlock(Oid oid, long blk, Tid at, Span<byte> dest)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(blk);
+        var c = Rent();
+        try
+        {
+            var st = c.Raw("SELECT tid, data FROM blk WHERE oid = ?1 AND blk = ?2 AND tid <= ?3 ORDER BY tid DESC LIMIT 1");
+            raw.sqlite3_bind_int64(st, 1, Db(oid));
+            raw.sqlite3_bind_int64(st, 2, blk);
+            raw.sqlite3_bind_int64(st, 3, Db(at));
+            try
+            {
+                var rc = raw.sqlite3_step(st);
+                if (rc == raw.SQLITE_DONE)
+                {
+                    dest.Clear();
+                    return null;
+                }
+                if (rc != raw.SQLITE_ROW)
+                    throw new StorageException($"{Path}: read of block {blk} of {oid} failed: {raw.sqlite3_errmsg(c.Connection.Handle).utf8_to_string()}");
+                var serial = FromDb(raw.sqlite3_column_int64(st, 0));
+                var data = raw.sqlite3_column_blob(st, 1);
+                if (data.Length > dest.Length)
+                    throw new ArgumentException($"block {blk} of {oid} holds {data.Length} bytes, more than the {dest.Length}-byte buffer", nameof(dest));
+                data.CopyTo(dest);
+                dest[data.Length..].Clear();
+                return serial;
+            }
+            finally
+            {
+                raw.sqlite3_reset(st);
+            }
+        }
+        finally
+        {
+            _pool.Return(c);
+        }
+    }
+
+    /// <inheritdoc />
+    public Tid? BlockRevAt(Oid oid, long blk, Tid at) => Use("read block history", c =>
+    {
+        var cmd = c.Command("SELECT max(tid) FROM blk WHERE oid = $a AND blk = $b AND tid <= $c", "$a", "$b", "$c");
+        cmd.Parameters[0].Value = Db(oid);
+        cmd.Parameters[1].Value = blk;
+        cmd.Parameters[2].Value = Db(at);
+        return cmd.ExecuteScalar() is long t ? FromDb(t) : (Tid?)null;
+    });
+
+    /// <inheritdoc />
+    public long LastBlock(Oid oid, Tid at) => Use("read file size", c =>
+    {
+        var cmd = c.Command("SELECT max(blk) FROM blk WHERE oid = $a AND tid <= $b", "$a", "$b");
+        cmd.Parameters[0].Value = Db(oid);
+        cmd.Parameters[1].Value = Db(at);
+        return cmd.ExecuteScalar() is long b ? b : -1;
+    });
+
+    /// <inheritdoc />
+    public IReadOnlyList<Oid> ListObjects(Tid at) => Use("list objects", c =>
+    {
+        // Bare column "kind" with max(tid): SQLite takes it from the row holding the maximum.
+        var cmd = c.Command("SELECT oid, kind, max(tid) FROM obj WHERE tid <= $a GROUP BY oid ORDER BY oid", "$a");
+        cmd.Parameters[0].Value = Db(at);
+        var list = new List<Oid> { Oid.Root };
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            var oid = new Oid((ulong)r.GetInt64(0));
+            if (r.GetInt64(1) != 0 && oid != Oid.Root)
+                list.Add(oid);
+        }
+        return list;
+    });
+
+    /// <inheritdoc />
+    public void Pack(Tid beforeTid) => Write("pack", c =>
+    {
+        // A version is invisible to every reader at ≥ cut iff a newer version with tid ≤ cut exists.
+        var blocks = c.Command("""
+            DELETE FROM blk WHERE tid < $a AND EXISTS (
+              SELECT 1 FROM blk AS n WHERE n.oid = blk.oid AND n.blk = blk.blk AND n.tid > blk.tid AND n.tid <= $a)
+            """, "$a");
+        blocks.Parameters[0].Value = Db(beforeTid);
+        blocks.ExecuteNonQuery();
+        var objects = c.Command("""
+            DELETE FROM obj WHERE tid < $a AND EXISTS (
+              SELECT 1 FROM obj AS n WHERE n.oid = obj.oid AND n.tid > obj.tid AND n.tid <= $a)
+            """, "$a");
+        objects.Parameters[0].Value = Db(beforeTid);
+        objects.ExecuteNonQuery();
+        return 0;
+    });
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _disposed = true;
+        _pool.Dispose();
+    }
+
+    /// <summary>Runs <paramref name="body"/> on a pooled connection; SQLite errors become StorageException.</summary>
+    private T Use<T>(string what, Func<PooledSqliteConnection, T> body)
+    {
+        var c = Rent();
+        try
+        {
+            return body(c);
+        }
+        catch (SqliteException e)
+        {
+            throw new StorageException($"{Path}: {what} failed: {e.Message}", e);
+        }
+        finally
+        {
+            _pool.Return(c);
+        }
+    }
+
+    private void Use(string what, Action<PooledSqliteConnection> body) => Use(what, c => { body(c); return 0; });
+
+    /// <summary>Runs <paramref name="body"/> in a write transaction (invariant (1)); rolls back on any exception.</summary>
+    private T Write<T>(string what, Func<PooledSqliteConnection, T> body) => Use(what, c =>
+    {
+        lock (_writeGate)
+        {
+            c.Execute("BEGIN IMMEDIATE");
+            T result;
+            try
+            {
+                result = body(c);
+            }
+            catch
+            {
+                Rollback(c);
+                throw;
+            }
+            c.Execute("COMMIT");
+            return result;
+        }
+    });
+
+    private static void Rollback(PooledSqliteConnection c)
+    {
+        try
+        {
+            c.Execute("ROLLBACK");
+        }
+        catch (SqliteException)
+        {
+            c.Broken = true; // the transaction may still be open: never reuse this connection
+        }
+    }
+
+    private PooledSqliteConnection Rent()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        try
+        {
+            return _pool.Rent();
+        }
+        catch (SqliteException e)
+        {
+            throw new StorageException($"cannot open {Path}: {e.Message}", e);
+        }
+    }
+
+    private static Tid LastTidOf(PooledSqliteConnection c) =>
+        c.Command("SELECT max(tid) FROM txn").ExecuteScalar() is long t ? FromDb(t) : Tid.Zero;
+
+    /// <summary>A tid as stored (signed); Tid.Max and others ≥ 2^63 mean "everything".</summary>
+    internal static long Db(Tid t) => t.Value > long.MaxValue ? long.MaxValue : (long)t.Value;
+
+    internal static long Db(Oid o) => (long)o.Value;
+
+    internal static Tid FromDb(long t) => new((ulong)t);
+}
