@@ -60,7 +60,7 @@ public sealed partial class PostgresStorage
         using (var cmd = new NpgsqlCommand("SELECT last_tid FROM wcfs_head WHERE id = 1 FOR UPDATE", conn, tx))
             last = (long)cmd.ExecuteScalar()!;
 
-        var now = CheckConflicts(conn, tx, baseAt, plan);
+        var now = CheckCommit(conn, tx, baseAt, new Tid((ulong)last), plan);
         var tid = Math.Max(last + 1, now); // invariant (1): strictly increasing even if the clock steps back
 
         if (plan.Blocks.Count > 0)
@@ -85,7 +85,7 @@ public sealed partial class PostgresStorage
             batch.BatchCommands.Add(Command(
                 "INSERT INTO wcfs_objects (oid, tid, kind, data) SELECT unnest($1::bigint[]), $2, unnest($3::smallint[]), unnest($4::bytea[])",
                 plan.Objects.Select(o => (long)o.Oid.Value).ToArray(), tid,
-                plan.Objects.Select(o => o.Kind).ToArray(),
+                plan.Objects.Select(o => (short)o.Kind).ToArray(),
                 new NpgsqlParameter { Value = plan.Objects.Select(o => o.Data).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea }));
         batch.BatchCommands.Add(Command(
             "INSERT INTO wcfs_commits (tid, token, objects, block_oids, block_nums) VALUES ($1, $2, $3, $4, $5)",
@@ -100,16 +100,21 @@ public sealed partial class PostgresStorage
     }
 
     /// <summary>
-    /// Throws ConflictException for the first written object or block with a version after
-    /// <paramref name="baseAt"/>; returns the database clock in ns (read after the head lock).
+    /// Validates the commit against the current database (as SqliteStorage does: base not in the
+    /// future, oids allocated, blocks only of files and within their block size, block sizes never
+    /// change) and throws ConflictException for the first written object or block with a version
+    /// after <paramref name="baseAt"/>. Returns the database clock in ns, read after the head lock.
     /// </summary>
-    private static long CheckConflicts(NpgsqlConnection conn, NpgsqlTransaction tx, Tid baseAt, CommitPlan plan)
+    private static long CheckCommit(NpgsqlConnection conn, NpgsqlTransaction tx, Tid baseAt, Tid last, CommitPlan plan)
     {
+        if (baseAt > last)
+            throw new ArgumentException($"commit base {baseAt} is after the last commit {last}", nameof(baseAt));
+        var involved = plan.ChangedObjects.Concat(plan.ChangedBlockOids).Distinct().ToArray();
         using var batch = new NpgsqlBatch(conn, tx);
         batch.BatchCommands.Add(Command("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint * 1000"));
+        batch.BatchCommands.Add(Command("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM wcfs_oid_seq"));
         batch.BatchCommands.Add(Command(
-            "SELECT oid, max(tid) FROM wcfs_objects WHERE oid = ANY($1) AND tid > $2 GROUP BY oid ORDER BY oid LIMIT 1",
-            plan.ChangedObjects, Db(baseAt)));
+            "SELECT DISTINCT ON (oid) oid, tid, kind, data FROM wcfs_objects WHERE oid = ANY($1) ORDER BY oid, tid DESC", involved));
         batch.BatchCommands.Add(Command(
             "SELECT b.oid, b.blk, max(b.tid) FROM wcfs_blocks b JOIN unnest($1::bigint[], $2::bigint[]) AS w(oid, blk) " +
             "ON b.oid = w.oid AND b.blk = w.blk WHERE b.tid > $3 GROUP BY b.oid, b.blk ORDER BY 1, 2 LIMIT 1",
@@ -118,8 +123,37 @@ public sealed partial class PostgresStorage
         r.Read();
         var now = r.GetInt64(0);
         r.NextResult();
-        if (r.Read())
-            throw new ConflictException(new Oid((ulong)r.GetInt64(0)), null, baseAt, new Tid((ulong)r.GetInt64(1)));
+        r.Read();
+        var maxOid = r.GetInt64(0);
+        r.NextResult();
+        var current = new Dictionary<Oid, (Tid Tid, ObjectState? State)>();
+        while (r.Read())
+        {
+            var oid = new Oid((ulong)r.GetInt64(0));
+            current[oid] = (new Tid((ulong)r.GetInt64(1)), r.IsDBNull(3) ? null : ObjectCodec.Decode(oid, (byte)r.GetInt16(2), r.GetFieldValue<byte[]>(3)));
+        }
+
+        var blockSizes = new Dictionary<Oid, int>();
+        foreach (var (oid, _, _, state) in plan.Objects)
+        {
+            if (oid != Oid.Root && (long)oid.Value > maxOid)
+                throw new ArgumentException($"object {oid} was never allocated (use NewOid)", "objects");
+            if (current.TryGetValue(oid, out var cur) && cur.Tid > baseAt)
+                throw new ConflictException(oid, null, baseAt, cur.Tid);
+            if (state is ZBigFileState f && cur.State is ZBigFileState old && old.BlockSize != f.BlockSize)
+                throw new ArgumentException($"file {oid}: the block size never changes ({old.BlockSize} → {f.BlockSize})", "objects");
+            blockSizes[oid] = state is ZBigFileState file ? file.BlockSize : 0;
+        }
+        foreach (var (oid, blk, _, length) in plan.Blocks)
+        {
+            if (!blockSizes.TryGetValue(oid, out var blockSize))
+                blockSizes[oid] = blockSize = current.TryGetValue(oid, out var cur) && cur.State is ZBigFileState f ? f.BlockSize : 0;
+            if (blockSize == 0)
+                throw new ArgumentException($"cannot write block {blk} of {oid}: it is not a ZBigFile", "blocks");
+            if (length > blockSize)
+                throw new ArgumentException($"data for block {blk} of {oid} is {length} bytes, longer than the block size {blockSize}", "blocks");
+        }
+
         r.NextResult();
         if (r.Read())
             throw new ConflictException(new Oid((ulong)r.GetInt64(0)), r.GetInt64(1), baseAt, new Tid((ulong)r.GetInt64(2)));
@@ -182,34 +216,41 @@ public sealed partial class PostgresStorage
 
     /// <summary>A commit's writes, validated and encoded before the transaction starts.</summary>
     private sealed record CommitPlan(
-        IReadOnlyList<(Oid Oid, short Kind, byte[]? Data)> Objects,
-        IReadOnlyList<(Oid Oid, long Blk, ReadOnlyMemory<byte>? Data)> Blocks,
+        IReadOnlyList<(Oid Oid, byte Kind, byte[]? Data, ObjectState? State)> Objects,
+        IReadOnlyList<(Oid Oid, long Blk, ReadOnlyMemory<byte>? Data, int Length)> Blocks,
         long[] ChangedObjects, long[] ChangedBlockOids, long[] ChangedBlockNums)
     {
         public static CommitPlan Prepare(IReadOnlyList<ObjectWrite> objects, IReadOnlyList<BlockWrite> blocks)
         {
             var seenObjects = new HashSet<Oid>();
-            var objs = new List<(Oid, short, byte[]?)>(objects.Count);
+            ArgumentNullException.ThrowIfNull(objects);
+            ArgumentNullException.ThrowIfNull(blocks);
+            var objs = new List<(Oid, byte, byte[]?, ObjectState?)>(objects.Count);
             foreach (var w in objects)
             {
                 if (!seenObjects.Add(w.Oid))
                     throw new ArgumentException($"object {w.Oid} is written twice in one commit", nameof(objects));
+                if ((w.Oid == Oid.Root) != (w.State is RootState or null))
+                    throw new ArgumentException($"object {w.Oid}: only oid 0 holds the root, and it holds nothing else", nameof(objects));
+                if (w.Oid == Oid.Root && w.State is null)
+                    throw new ArgumentException("the root object cannot be deleted", nameof(objects));
                 if (w.State is null)
-                    objs.Add((w.Oid, 0, null));
+                    objs.Add((w.Oid, 0, null, null));
                 else
                 {
                     var (kind, data) = ObjectCodec.Encode(w.State);
-                    objs.Add((w.Oid, kind, data));
+                    objs.Add((w.Oid, kind, data, w.State));
                 }
             }
             var seenBlocks = new HashSet<(Oid, long)>();
-            var blks = new List<(Oid, long, ReadOnlyMemory<byte>?)>(blocks.Count);
+            var blks = new List<(Oid, long, ReadOnlyMemory<byte>?, int)>(blocks.Count);
             foreach (var w in blocks)
             {
-                ArgumentOutOfRangeException.ThrowIfNegative(w.Blk, nameof(blocks));
+                if (w.Blk < 0)
+                    throw new ArgumentException($"invalid block number {w.Blk} of {w.Oid}: must be ≥ 0", nameof(blocks));
                 if (!seenBlocks.Add((w.Oid, w.Blk)))
                     throw new ArgumentException($"block {w.Blk} of {w.Oid} is written twice in one commit", nameof(blocks));
-                blks.Add((w.Oid, w.Blk, TrimTrailingZeros(w.Data)));
+                blks.Add((w.Oid, w.Blk, TrimTrailingZeros(w.Data), w.Data?.Length ?? 0));
             }
             blks.Sort((a, b) => a.Item1 != b.Item1 ? a.Item1.CompareTo(b.Item1) : a.Item2.CompareTo(b.Item2));
             return new CommitPlan(objs, blks,

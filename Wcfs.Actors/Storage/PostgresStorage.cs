@@ -140,7 +140,9 @@ public sealed partial class PostgresStorage : IStorage
         cmd.Parameters.Add(new() { Value = (long)oid.Value });
         cmd.Parameters.Add(new() { Value = Db(at) });
         using var r = cmd.ExecuteReader();
-        if (!r.Read() || r.IsDBNull(2))
+        if (!r.Read())
+            return oid == Oid.Root ? new LoadedObject(RootState.Empty, Tid.Zero) : null; // as SqliteStorage: the root always exists
+        if (r.IsDBNull(2))
             return null;
         var serial = new Tid((ulong)r.GetInt64(0));
         return new LoadedObject(ObjectCodec.Decode(oid, (byte)r.GetInt16(1), r.GetFieldValue<byte[]>(2)), serial);
@@ -149,6 +151,8 @@ public sealed partial class PostgresStorage : IStorage
     /// <inheritdoc />
     public Tid? ReadBlock(Oid oid, long blk, Tid at, Span<byte> dest)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(blk);
+        ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
         // Span cannot be captured by the retry lambda: read into a pooled connection's stream here.
         var deadline = Stopwatch.StartNew();
         for (var attempt = 0; ; attempt++)
@@ -173,14 +177,14 @@ public sealed partial class PostgresStorage : IStorage
                 {
                     using var data = r.GetStream(1);
                     if (data.Length > dest.Length)
-                        throw new StorageException($"block {blk} of {oid} at {serial} in {Url} holds {data.Length} bytes, more than the {dest.Length}-byte buffer");
+                        throw new ArgumentException($"block {blk} of {oid} at {serial} holds {data.Length} bytes, more than the {dest.Length}-byte buffer", nameof(dest));
                     n = (int)data.Length;
                     data.ReadExactly(dest[..n]);
                 }
                 dest[n..].Clear();
                 return serial;
             }
-            catch (Exception e) when (e is not (StorageException or ObjectDisposedException))
+            catch (Exception e) when (e is not (StorageException or ArgumentException or ObjectDisposedException))
             {
                 BackoffOrThrow(e, $"read block {blk} of {oid}", attempt, deadline);
             }
@@ -214,10 +218,11 @@ public sealed partial class PostgresStorage : IStorage
             "SELECT oid FROM (SELECT DISTINCT ON (oid) oid, data FROM wcfs_objects WHERE tid <= $1 ORDER BY oid, tid DESC) v " +
             "WHERE data IS NOT NULL ORDER BY oid", conn);
         cmd.Parameters.Add(new() { Value = Db(at) });
-        var list = new List<Oid>();
+        var list = new List<Oid> { Oid.Root }; // as SqliteStorage: the root always exists
         using var r = cmd.ExecuteReader();
         while (r.Read())
-            list.Add(new Oid((ulong)r.GetInt64(0)));
+            if (r.GetInt64(0) != 0)
+                list.Add(new Oid((ulong)r.GetInt64(0)));
         return list;
     });
 
