@@ -21,7 +21,7 @@ internal sealed class SqliteConnectionPool : IDisposable
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
-            Mode = SqliteOpenMode.ReadWrite,
+            Mode = SqliteOpenMode.ReadWriteCreate,
             Pooling = false,
             Cache = SqliteCacheMode.Private,
             DefaultTimeout = (int)SqliteStorage.BusyTimeout.TotalSeconds,

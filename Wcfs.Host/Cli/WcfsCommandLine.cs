@@ -1,7 +1,8 @@
 // WcfsCommandLine - the root of the `wcfs` command tree (API.md §4).
 //
-// Exit codes: 0 success; 1 failure with one clear line on stderr; 2 usage error.
-// Each command group lives in its own file and registers itself here.
+// Exit codes: 0 success; 1 failure with one clear line on stderr (CliErrors); 2 usage error.
+// Each command group lives in its own file and exposes `static Command Create()`; adding a
+// command is one line in Build().
 using System.CommandLine;
 
 namespace Wcfs.Host.Cli;
@@ -10,10 +11,20 @@ internal static class WcfsCommandLine
 {
     public const int ExitOk = 0, ExitFailure = 1, ExitUsage = 2;
 
-    public static async Task<int> RunAsync(string[] args)
+    /// <summary>The whole command tree.</summary>
+    public static RootCommand Build()
     {
         var root = new RootCommand("wcfs - transactional big files served to every process through one shared page cache");
-        var result = root.Parse(args);
+        root.Subcommands.Add(FileCommands.Create());
+        root.Subcommands.Add(CommitCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(DebugCommands.Create());
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var result = Build().Parse(args);
         if (result.Errors.Count > 0)
         {
             foreach (var e in result.Errors)

@@ -1,0 +1,11 @@
+// BenchRegistry - every `wcfs bench` case; adding a case is one line here.
+namespace Wcfs.Host.Cli;
+
+internal static class BenchRegistry
+{
+    public static IReadOnlyList<IBenchCase> All { get; } =
+    [
+        new BenchStorageCommit(),
+        new BenchStorageLoadBlock(),
+    ];
+}

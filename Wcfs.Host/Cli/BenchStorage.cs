@@ -1,0 +1,172 @@
+// BenchStorage - the storage cases of `wcfs bench` (issue 2 "Performance"):
+//   commit     one Commit of 256 MiB in 2 MiB blocks (MB/s) vs raw INSERTs of the same blobs in one
+//              transaction into a plain SQLite file (same pragmas: WAL, synchronous=FULL, 64 KiB
+//              pages), so the ratio is our overhead over SQLite itself.
+//   loadblock  random ReadBlock latency (p50/p99) on a 1 GiB database vs a raw SELECT of the same
+//              blob by rowid in the same file (the cost of the versioned lookup and of our API).
+// --quick: 16 MiB and 64 MiB.
+using System.Diagnostics;
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+using Wcfs.Actors.Storage;
+
+namespace Wcfs.Host.Cli;
+
+/// <summary>Deterministic incompressible block contents shared by the storage cases.</summary>
+internal static class BenchData
+{
+    public const int BlockSize = 2 << 20;
+
+    public static byte[][] Blocks(int distinct, int seed = 1)
+    {
+        var rnd = new Random(seed);
+        var blocks = new byte[distinct][];
+        for (var i = 0; i < distinct; i++)
+        {
+            blocks[i] = new byte[BlockSize];
+            rnd.NextBytes(blocks[i]);
+            blocks[i][^1] = 1; // no trailing zeros to trim
+        }
+        return blocks;
+    }
+
+    public static (SqliteStorage Storage, Oid File) NewFile(string dir, string name)
+    {
+        var s = SqliteStorage.Open(Path.Combine(dir, name));
+        var oid = s.NewOid();
+        s.Commit(s.LastTid, [new ObjectWrite(oid, new ZBigFileState(BlockSize))], []);
+        return (s, oid);
+    }
+}
+
+internal sealed class BenchStorageCommit : IBenchCase
+{
+    public string Name => "commit";
+    public string Description => "commit of 256 MiB in 2 MiB blocks vs raw INSERT into plain SQLite";
+
+    public Task<IReadOnlyList<BenchResult>> RunAsync(BenchContext ctx, CancellationToken ct)
+    {
+        var total = ctx.Quick ? 16 << 20 : 256 << 20;
+        var n = total / BenchData.BlockSize;
+        var data = BenchData.Blocks(8);
+
+        var (s, oid) = BenchData.NewFile(ctx.TempDir, "wcfs.db");
+        double ours;
+        using (s)
+        {
+            var writes = Enumerable.Range(0, n).Select(i => new BlockWrite(oid, i, data[i % data.Length])).ToList();
+            var sw = Stopwatch.StartNew();
+            s.Commit(s.LastTid, [], writes);
+            ours = total / 1e6 / sw.Elapsed.TotalSeconds;
+        }
+
+        double baseline;
+        using (var c = new SqliteConnection($"Data Source={Path.Combine(ctx.TempDir, "plain.db")};Pooling=False"))
+        {
+            c.Open();
+            Exec(c, "PRAGMA page_size = 65536; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB);");
+            using var insert = c.CreateCommand();
+            insert.CommandText = "INSERT INTO b(id, data) VALUES ($id, $data)";
+            var id = insert.Parameters.Add("$id", SqliteType.Integer);
+            var blob = insert.Parameters.Add("$data", SqliteType.Blob);
+            var sw = Stopwatch.StartNew();
+            Exec(c, "BEGIN IMMEDIATE");
+            for (var i = 0; i < n; i++)
+            {
+                id.Value = i;
+                blob.Value = data[i % data.Length];
+                insert.ExecuteNonQuery();
+            }
+            Exec(c, "COMMIT");
+            baseline = total / 1e6 / sw.Elapsed.TotalSeconds;
+        }
+        return Task.FromResult<IReadOnlyList<BenchResult>>([new BenchResult(Name, $"commit {total >> 20} MiB", "MB/s", ours, baseline, HigherIsBetter: true)]);
+    }
+
+    internal static void Exec(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+}
+
+internal sealed class BenchStorageLoadBlock : IBenchCase
+{
+    public string Name => "loadblock";
+    public string Description => "random ReadBlock of 2 MiB on a 1 GiB database vs raw SELECT of the same blob";
+
+    public Task<IReadOnlyList<BenchResult>> RunAsync(BenchContext ctx, CancellationToken ct)
+    {
+        var total = ctx.Quick ? 64 << 20 : 1 << 30;
+        var n = total / BenchData.BlockSize;
+        var samples = ctx.Quick ? 200 : 1000;
+        var data = BenchData.Blocks(8);
+        var (s, oid) = BenchData.NewFile(ctx.TempDir, "wcfs.db");
+        using (s)
+        {
+            // History: blocks written in commits of 32 blocks; reads are as of random tids.
+            var tids = new List<Tid>();
+            for (var first = 0; first < n; first += 32)
+                tids.Add(s.Commit(s.LastTid, [], [.. Enumerable.Range(first, Math.Min(32, n - first)).Select(i => new BlockWrite(oid, i, data[i % data.Length]))]));
+
+            using var raw = new SqliteConnection($"Data Source={s.Path};Mode=ReadOnly;Pooling=False");
+            raw.Open();
+            var rowids = RowIds(raw, oid);
+            var stmt = Prepare(raw, "SELECT data FROM blk WHERE rowid = ?1");
+            var buf = new byte[BenchData.BlockSize];
+            var rnd = new Random(7);
+            var ours = new double[samples];
+            var baseline = new double[samples];
+            for (var i = 0; i < samples; i++)
+            {
+                var blk = rnd.Next(n);
+                var sw = Stopwatch.StartNew();
+                if (s.ReadBlock(oid, blk, s.LastTid, buf) is null)
+                    throw new InvalidOperationException($"block {blk} missing");
+                ours[i] = sw.Elapsed.TotalMilliseconds;
+                sw.Restart();
+                ReadRaw(stmt, rowids[blk], buf);
+                baseline[i] = sw.Elapsed.TotalMilliseconds;
+            }
+            stmt.Dispose();
+            Array.Sort(ours);
+            Array.Sort(baseline);
+            return Task.FromResult<IReadOnlyList<BenchResult>>(
+            [
+                new BenchResult(Name, $"p50 2 MiB read, {total >> 20} MiB db", "ms", P(ours, 0.50), P(baseline, 0.50), HigherIsBetter: false),
+                new BenchResult(Name, $"p99 2 MiB read, {total >> 20} MiB db", "ms", P(ours, 0.99), P(baseline, 0.99), HigherIsBetter: false),
+            ]);
+        }
+    }
+
+    private static double P(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
+
+    private static Dictionary<long, long> RowIds(SqliteConnection c, Oid oid)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT blk, max(rowid) FROM blk WHERE oid = $oid GROUP BY blk";
+        cmd.Parameters.AddWithValue("$oid", (long)oid.Value);
+        var map = new Dictionary<long, long>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+            map[r.GetInt64(0)] = r.GetInt64(1);
+        return map;
+    }
+
+    private static sqlite3_stmt Prepare(SqliteConnection c, string sql)
+    {
+        if (raw.sqlite3_prepare_v2(c.Handle, sql, out var stmt) != raw.SQLITE_OK)
+            throw new InvalidOperationException(raw.sqlite3_errmsg(c.Handle).utf8_to_string());
+        return stmt;
+    }
+
+    private static void ReadRaw(sqlite3_stmt stmt, long rowid, Span<byte> dest)
+    {
+        raw.sqlite3_bind_int64(stmt, 1, rowid);
+        if (raw.sqlite3_step(stmt) != raw.SQLITE_ROW)
+            throw new InvalidOperationException($"rowid {rowid} missing");
+        raw.sqlite3_column_blob(stmt, 0).CopyTo(dest);
+        raw.sqlite3_reset(stmt);
+    }
+}
