@@ -11,6 +11,12 @@ public sealed partial class PostgresStorage
     /// <summary>How long the in-doubt check waits for the old backend to exit after terminating it.</summary>
     private const int TerminateWaitMs = 10_000;
 
+    /// <summary>
+    /// Commits with at most this many block bytes send them inside the final statement batch (one
+    /// round trip less); bigger ones stream them with binary COPY (no 1 GiB message limit, no copy).
+    /// </summary>
+    private const long InlineBlockBytes = 1 << 20;
+
     /// <inheritdoc />
     public Tid Commit(Tid baseAt, IReadOnlyList<ObjectWrite> objects, IReadOnlyList<BlockWrite> blocks)
     {
@@ -56,14 +62,10 @@ public sealed partial class PostgresStorage
     private Tid CommitOnce(NpgsqlConnection conn, Tid baseAt, CommitPlan plan, Guid token)
     {
         using var tx = conn.BeginTransaction();
-        long last;
-        using (var cmd = new NpgsqlCommand("SELECT last_tid FROM wcfs_head WHERE id = 1 FOR UPDATE", conn, tx))
-            last = (long)cmd.ExecuteScalar()!;
-
-        var now = CheckCommit(conn, tx, baseAt, new Tid((ulong)last), plan);
+        var (last, now) = LockAndCheck(conn, tx, baseAt, plan);
         var tid = Math.Max(last + 1, now); // invariant (1): strictly increasing even if the clock steps back
-
-        if (plan.Blocks.Count > 0)
+        var copyBlocks = plan.BlockBytes > InlineBlockBytes;
+        if (copyBlocks)
         {
             using var copy = conn.BeginBinaryImport("COPY wcfs_blocks (oid, blk, tid, data) FROM STDIN (FORMAT BINARY)");
             foreach (var b in plan.Blocks)
@@ -87,6 +89,11 @@ public sealed partial class PostgresStorage
                 plan.Objects.Select(o => (long)o.Oid.Value).ToArray(), tid,
                 plan.Objects.Select(o => (short)o.Kind).ToArray(),
                 new NpgsqlParameter { Value = plan.Objects.Select(o => o.Data).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea }));
+        if (!copyBlocks && plan.Blocks.Count > 0)
+            batch.BatchCommands.Add(Command(
+                "INSERT INTO wcfs_blocks (oid, blk, tid, data) SELECT unnest($1::bigint[]), unnest($2::bigint[]), $3, unnest($4::bytea[])",
+                plan.ChangedBlockOids, plan.ChangedBlockNums, tid,
+                new NpgsqlParameter { Value = plan.Blocks.Select(b => b.Data?.ToArray()).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea }));
         batch.BatchCommands.Add(Command(
             "INSERT INTO wcfs_commits (tid, token, objects, block_oids, block_nums) VALUES ($1, $2, $3, $4, $5)",
             tid, token, plan.ChangedObjects, plan.ChangedBlockOids, plan.ChangedBlockNums));
@@ -100,17 +107,18 @@ public sealed partial class PostgresStorage
     }
 
     /// <summary>
-    /// Validates the commit against the current database (as SqliteStorage does: base not in the
-    /// future, oids allocated, blocks only of files and within their block size, block sizes never
-    /// change) and throws ConflictException for the first written object or block with a version
-    /// after <paramref name="baseAt"/>. Returns the database clock in ns, read after the head lock.
+    /// One round trip: takes the head row lock, then validates the commit against the database as
+    /// it is under the lock (as SqliteStorage does: base not in the future, oids allocated, blocks
+    /// only of files and within their block size, block sizes never change) and throws
+    /// ConflictException for the first written object or block with a version after
+    /// <paramref name="baseAt"/>. Returns the last tid and the database clock in ns.
     /// </summary>
-    private static long CheckCommit(NpgsqlConnection conn, NpgsqlTransaction tx, Tid baseAt, Tid last, CommitPlan plan)
+    private static (long Last, long Now) LockAndCheck(NpgsqlConnection conn, NpgsqlTransaction tx, Tid baseAt, CommitPlan plan)
     {
-        if (baseAt > last)
-            throw new ArgumentException($"commit base {baseAt} is after the last commit {last}", nameof(baseAt));
         var involved = plan.ChangedObjects.Concat(plan.ChangedBlockOids).Distinct().ToArray();
         using var batch = new NpgsqlBatch(conn, tx);
+        // The statements run in order: everything after the first sees the database under the lock.
+        batch.BatchCommands.Add(Command("SELECT last_tid FROM wcfs_head WHERE id = 1 FOR UPDATE"));
         batch.BatchCommands.Add(Command("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint * 1000"));
         batch.BatchCommands.Add(Command("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM wcfs_oid_seq"));
         batch.BatchCommands.Add(Command(
@@ -120,6 +128,11 @@ public sealed partial class PostgresStorage
             "ON b.oid = w.oid AND b.blk = w.blk WHERE b.tid > $3 GROUP BY b.oid, b.blk ORDER BY 1, 2 LIMIT 1",
             plan.ChangedBlockOids, plan.ChangedBlockNums, Db(baseAt)));
         using var r = batch.ExecuteReader();
+        r.Read();
+        var last = r.GetInt64(0);
+        if (baseAt.Value > (ulong)last)
+            throw new ArgumentException($"commit base {baseAt} is after the last commit {new Tid((ulong)last)}", nameof(baseAt));
+        r.NextResult();
         r.Read();
         var now = r.GetInt64(0);
         r.NextResult();
@@ -157,7 +170,7 @@ public sealed partial class PostgresStorage
         r.NextResult();
         if (r.Read())
             throw new ConflictException(new Oid((ulong)r.GetInt64(0)), r.GetInt64(1), baseAt, new Tid((ulong)r.GetInt64(2)));
-        return now;
+        return (last, now);
     }
 
     /// <summary>
@@ -220,6 +233,9 @@ public sealed partial class PostgresStorage
         IReadOnlyList<(Oid Oid, long Blk, ReadOnlyMemory<byte>? Data, int Length)> Blocks,
         long[] ChangedObjects, long[] ChangedBlockOids, long[] ChangedBlockNums)
     {
+        /// <summary>Bytes of block data to store (after trimming).</summary>
+        public long BlockBytes { get; } = Blocks.Sum(b => (long)(b.Data?.Length ?? 0));
+
         public static CommitPlan Prepare(IReadOnlyList<ObjectWrite> objects, IReadOnlyList<BlockWrite> blocks)
         {
             var seenObjects = new HashSet<Oid>();

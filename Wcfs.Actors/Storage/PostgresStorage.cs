@@ -5,13 +5,14 @@
 // Tables and schema versioning: PostgresSchema.cs. Change streams: PostgresStorage.Changes.cs.
 // Commits and their in-doubt resolution: PostgresStorage.Commit.cs.
 //
-// Organization of a commit (one transaction, READ COMMITTED):
+// Organization of a commit (one transaction, READ COMMITTED, 3 round trips + COPY for big data):
 //   1. SELECT ... FROM wcfs_head WHERE id = 1 FOR UPDATE   -- the one row all writers queue on
-//   2. conflict check: any version of a written object/block with tid > baseAt → ConflictException
-//   3. tid = max(last_tid + 1, now in ns by the database server's clock)
-//   4. insert object and block versions, the commit row (change record + commit token), bump head
-//   5. pg_notify('wcfs_commit', tid)                        -- delivered at COMMIT
-//   6. COMMIT
+//      + in the same batch, under the lock: the clock, the allocated oids, current object states,
+//      and the conflict check: any version of a written object/block with tid > baseAt → conflict
+//   2. tid = max(last_tid + 1, now in ns since the Unix epoch by the database server's clock)
+//   3. blocks > 1 MiB in total: binary COPY; then one batch: object and (small) block versions,
+//      the commit row (change record + commit token), head bump, pg_notify('wcfs_commit', tid)
+//   4. COMMIT                                               -- NOTIFY is delivered at COMMIT
 //
 // Invariants (numbers cited in code):
 //   (1) tids are strictly increasing and commits become visible in tid order: a tid is chosen and

@@ -7,5 +7,6 @@ internal static class BenchRegistry
     [
         new BenchStorageCommit(),
         new BenchStorageLoadBlock(),
+        new BenchPostgresCommit(), new BenchPostgresLoadBlock(), new BenchPostgresNotify(), new BenchPostgresToast(),
     ];
 }
