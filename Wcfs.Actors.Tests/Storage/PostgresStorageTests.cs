@@ -181,6 +181,18 @@ public sealed class PostgresStorageTests(PostgresFixture pg)
     }
 
     [Fact]
+    public void Block_data_is_toasted_with_lz4_when_the_server_has_it()
+    {
+        var url = pg.NewDatabase();
+        using var s = PostgresStorage.Open(url);
+        var lz4 = (bool)PostgresFixture.Scalar(url, "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")!;
+        var (storage, compression) = ((char)PostgresFixture.Scalar(url, "SELECT attstorage FROM pg_attribute WHERE attrelid = 'wcfs_blocks'::regclass AND attname = 'data'")!,
+            (char)PostgresFixture.Scalar(url, "SELECT attcompression FROM pg_attribute WHERE attrelid = 'wcfs_blocks'::regclass AND attname = 'data'")!);
+        Assert.Equal(lz4 ? ('x', 'l') : ('e', '\0'), (storage, compression));
+        Assert.True(lz4, "Debian's PostgreSQL is built with lz4; this server is not (the fallback is EXTERNAL)");
+    }
+
+    [Fact]
     public void Pack_drops_versions_no_reader_at_or_after_the_cut_can_see()
     {
         var url = pg.NewDatabase();

@@ -39,9 +39,12 @@ public sealed partial class PostgresStorage
                 // Invariant (3): the transaction may have committed before the connection broke.
                 if (backend is { } pid && ResolveInDoubt(token, pid, e, elapsed) is { } landed)
                     return landed;
+                if (Innermost(e) is TimeoutException)
+                    throw new StorageException(
+                        $"commit failed: no answer from {Url} within the commit timeout {Options.CommitTimeout} ({Innermost(e).Message}); nothing was written", e);
                 if (elapsed.Elapsed >= Options.ReconnectTimeout || _disposed.IsCancellationRequested)
                     throw new StorageException(
-                        $"commit failed: {Url} unreachable for {elapsed.Elapsed.TotalSeconds:F0}s ({Innermost(e).Message}); nothing was written", e);
+                        $"commit failed: no working connection to {Url} for {elapsed.Elapsed.TotalSeconds:F0}s (last error: {Innermost(e).Message}); nothing was written", e);
                 Thread.Sleep(Backoff(attempt));
             }
             catch (PostgresException e)
@@ -62,12 +65,13 @@ public sealed partial class PostgresStorage
     private Tid CommitOnce(NpgsqlConnection conn, Tid baseAt, CommitPlan plan, Guid token)
     {
         using var tx = conn.BeginTransaction();
-        var (last, now) = LockAndCheck(conn, tx, baseAt, plan);
+        var (last, now) = LockAndCheck(conn, tx, baseAt, plan, Options.CommitTimeout);
         var tid = Math.Max(last + 1, now); // invariant (1): strictly increasing even if the clock steps back
         var copyBlocks = plan.BlockBytes > InlineBlockBytes;
         if (copyBlocks)
         {
             using var copy = conn.BeginBinaryImport("COPY wcfs_blocks (oid, blk, tid, data) FROM STDIN (FORMAT BINARY)");
+            copy.Timeout = Options.CommitTimeout;
             foreach (var b in plan.Blocks)
             {
                 copy.StartRow();
@@ -99,6 +103,7 @@ public sealed partial class PostgresStorage
             tid, token, plan.ChangedObjects, plan.ChangedBlockOids, plan.ChangedBlockNums));
         batch.BatchCommands.Add(Command("UPDATE wcfs_head SET last_tid = $1 WHERE id = 1", tid));
         batch.BatchCommands.Add(Command($"SELECT pg_notify('{Channel}', $1)", new Tid((ulong)tid).ToString()));
+        batch.Timeout = (int)Options.CommitTimeout.TotalSeconds;
         batch.ExecuteNonQuery();
 
         BeforeCommitHook?.Invoke();
@@ -113,10 +118,11 @@ public sealed partial class PostgresStorage
     /// ConflictException for the first written object or block with a version after
     /// <paramref name="baseAt"/>. Returns the last tid and the database clock in ns.
     /// </summary>
-    private static (long Last, long Now) LockAndCheck(NpgsqlConnection conn, NpgsqlTransaction tx, Tid baseAt, CommitPlan plan)
+    private static (long Last, long Now) LockAndCheck(NpgsqlConnection conn, NpgsqlTransaction tx, Tid baseAt, CommitPlan plan, TimeSpan timeout)
     {
         var involved = plan.ChangedObjects.Concat(plan.ChangedBlockOids).Distinct().ToArray();
-        using var batch = new NpgsqlBatch(conn, tx);
+        // The lock may be held by another writer's big commit: wait as long as a commit may take.
+        using var batch = new NpgsqlBatch(conn, tx) { Timeout = (int)timeout.TotalSeconds };
         // The statements run in order: everything after the first sees the database under the lock.
         batch.BatchCommands.Add(Command("SELECT last_tid FROM wcfs_head WHERE id = 1 FOR UPDATE"));
         batch.BatchCommands.Add(Command("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint * 1000"));
@@ -210,7 +216,7 @@ public sealed partial class PostgresStorage
                 throw OutcomeUnknown(token, cause, e.MessageText);
             }
             if (elapsed.Elapsed >= Options.ReconnectTimeout || _disposed.IsCancellationRequested)
-                throw OutcomeUnknown(token, cause, $"{Url} unreachable for {elapsed.Elapsed.TotalSeconds:F0}s");
+                throw OutcomeUnknown(token, cause, $"no working connection to {Url} for {elapsed.Elapsed.TotalSeconds:F0}s");
             Thread.Sleep(Backoff(attempt));
         }
     }

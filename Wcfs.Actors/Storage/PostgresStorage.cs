@@ -50,6 +50,13 @@ public sealed record PostgresStorageOptions
     /// </summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long one commit may wait for the head lock and for the server to store its data (a
+    /// commit of many blocks through a slow link needs long); reads use the URL's Command Timeout
+    /// (Npgsql's default 30 s).
+    /// </summary>
+    public TimeSpan CommitTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
     /// <summary>The defaults.</summary>
     public static PostgresStorageOptions Default { get; } = new();
 }
@@ -325,7 +332,7 @@ public sealed partial class PostgresStorage : IStorage
                 Thread.Sleep(Backoff(attempt));
                 return;
             }
-            throw new StorageException($"cannot {what}: {Url} unreachable for {elapsed.Elapsed.TotalSeconds:F0}s ({Innermost(e).Message})", e);
+            throw new StorageException($"cannot {what}: no working connection to {Url} for {elapsed.Elapsed.TotalSeconds:F0}s (last error: {Innermost(e).Message})", e);
         }
         if (e is PostgresException p)
             throw new StorageException($"cannot {what} in {Url}: {p.MessageText} (SQLSTATE {p.SqlState})", e);
