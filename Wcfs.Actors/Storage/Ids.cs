@@ -93,6 +93,15 @@ public readonly record struct Oid(ulong Value) : IComparable<Oid>, ISpanParsable
         result = new Oid(v);
         return ok;
     }
+
+    /// <summary>Ordering by allocation.</summary>
+    public static bool operator <(Oid a, Oid b) => a.Value < b.Value;
+    /// <summary>Ordering by allocation.</summary>
+    public static bool operator >(Oid a, Oid b) => a.Value > b.Value;
+    /// <summary>Ordering by allocation.</summary>
+    public static bool operator <=(Oid a, Oid b) => a.Value <= b.Value;
+    /// <summary>Ordering by allocation.</summary>
+    public static bool operator >=(Oid a, Oid b) => a.Value >= b.Value;
 }
 
 /// <summary>A block index within a big file (≥ 0); decimal in text, no sign, no leading zeros.</summary>

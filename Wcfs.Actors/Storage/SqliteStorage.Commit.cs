@@ -50,10 +50,8 @@ public sealed partial class SqliteStorage
         {
             if (!seen.Add(o.Oid))
                 throw new ArgumentException($"object {o.Oid} is written twice in one commit", nameof(objects));
-            if ((o.Oid == Oid.Root) != (o.State is RootState or null))
-                throw new ArgumentException($"object {o.Oid}: only oid 0 holds the root, and it holds nothing else", nameof(objects));
-            if (o.Oid == Oid.Root && o.State is null)
-                throw new ArgumentException("the root object cannot be deleted", nameof(objects));
+            if (o.Oid == Oid.Root ? o.State is not RootState : o.State is RootState)
+                throw new ArgumentException($"object {o.Oid}: only oid 0 holds the root, and it holds nothing else (and is never deleted)", nameof(objects));
         }
         var seenBlocks = new HashSet<(Oid, long)>();
         foreach (var b in blocks)

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Wcfs.Actors.Tests.Support;
+
+/// <summary>What a finished `wcfs` child process did.</summary>
+public sealed record CliResult(int ExitCode, byte[] Stdout, string Stderr)
+{
+    /// <summary>Stdout as text.</summary>
+    public string Out => Encoding.UTF8.GetString(Stdout);
+
+    /// <inheritdoc />
+    public override string ToString() => $"exit {ExitCode}; stdout: {(Stdout.Length > 500 ? $"{Stdout.Length} bytes" : Out)}; stderr: {Stderr}";
+}
+
+/// <summary>Runs the real `wcfs` tool (wcfs.dll next to the tests) as a child process.</summary>
+public static class WcfsCli
+{
+    /// <summary>The tool's assembly in the test output directory.</summary>
+    public static string Dll { get; } = System.IO.Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
+
+    /// <summary>Starts `dotnet wcfs.dll args...` with redirected stdio; the caller owns the process.</summary>
+    public static Process Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Dll);
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        return Process.Start(psi) ?? throw new InvalidOperationException("cannot start dotnet");
+    }
+
+    /// <summary>Runs to completion (bounded by <see cref="TestTimeouts.Default"/>), feeding <paramref name="stdin"/>.</summary>
+    public static async Task<CliResult> RunAsync(byte[]? stdin, params string[] args)
+    {
+        using var p = Start(args);
+        try
+        {
+            var stdout = new MemoryStream();
+            var copyOut = p.StandardOutput.BaseStream.CopyToAsync(stdout);
+            var readErr = p.StandardError.ReadToEndAsync();
+            if (stdin is not null)
+                await p.StandardInput.BaseStream.WriteAsync(stdin);
+            p.StandardInput.Close();
+            using var cts = new CancellationTokenSource(TestTimeouts.Default);
+            await p.WaitForExitAsync(cts.Token);
+            await copyOut;
+            return new CliResult(p.ExitCode, stdout.ToArray(), (await readErr).Trim());
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"wcfs {string.Join(' ', args)} did not exit within {TestTimeouts.Default}");
+        }
+        finally
+        {
+            if (!p.HasExited)
+                p.Kill(entireProcessTree: true);
+        }
+    }
+
+    /// <summary>Runs with text on stdin.</summary>
+    public static Task<CliResult> RunAsync(string stdin, params string[] args) => RunAsync(Encoding.UTF8.GetBytes(stdin), args);
+
+    /// <summary>Runs with an empty stdin.</summary>
+    public static Task<CliResult> RunAsync(params string[] args) => RunAsync((byte[]?)null, args);
+}
