@@ -252,10 +252,8 @@ public sealed partial class PostgresStorage
             {
                 if (!seenObjects.Add(w.Oid))
                     throw new ArgumentException($"object {w.Oid} is written twice in one commit", nameof(objects));
-                if ((w.Oid == Oid.Root) != (w.State is RootState or null))
-                    throw new ArgumentException($"object {w.Oid}: only oid 0 holds the root, and it holds nothing else", nameof(objects));
-                if (w.Oid == Oid.Root && w.State is null)
-                    throw new ArgumentException("the root object cannot be deleted", nameof(objects));
+                if (w.Oid == Oid.Root ? w.State is not RootState : w.State is RootState)
+                    throw new ArgumentException($"object {w.Oid}: only oid 0 holds the root, and it holds nothing else (and is never deleted)", nameof(objects));
                 if (w.State is null)
                     objs.Add((w.Oid, 0, null, null));
                 else
