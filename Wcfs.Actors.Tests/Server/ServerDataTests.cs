@@ -1,0 +1,116 @@
+// Data served through a real mount (PROTOCOL.md §2, §3): sizes, holes, ends, @rev, cache.
+using Xunit;
+using static Wcfs.Actors.Tests.Server.ServerProcess;
+
+namespace Wcfs.Actors.Tests.Server;
+
+public class ServerDataTests
+{
+    [Fact]
+    public async Task Head_shows_latest_data_with_holes_as_zeros_and_size_as_high_water_mark()
+    {
+        await using var s = await StartAsync();
+        var f = s.CreateFile();
+        var at1 = s.Commit(f, (0, "a0"), (2, "a2"));
+        await s.WaitHeadAtAsync(at1);
+        Assert.Equal(3 * 4096, new FileInfo(s.HeadPath(f)).Length);
+        Assert.Equal("a0", ReadBlock(s.HeadPath(f), 0));
+        Assert.Equal("", ReadBlock(s.HeadPath(f), 1));
+        Assert.Equal("a2", ReadBlock(s.HeadPath(f), 2));
+
+        var at2 = s.Commit(f, (2, null)); // deleting the last block does not shrink the file
+        await s.WaitHeadAtAsync(at2);
+        Assert.Equal(3 * 4096, new FileInfo(s.HeadPath(f)).Length);
+        Assert.Equal("", ReadBlock(s.HeadPath(f), 2));
+        Assert.Equal(at2, s.HeadAt());
+    }
+
+    [Fact]
+    public async Task Reads_at_or_past_the_end_return_nothing_and_reads_across_it_are_cut()
+    {
+        await using var s = await StartAsync();
+        var f = s.CreateFile();
+        await s.WaitHeadAtAsync(s.Commit(f, (0, "x")));
+        using var h = File.OpenHandle(s.HeadPath(f));
+        var buf = new byte[8192];
+        Assert.Equal(4096, RandomAccess.Read(h, buf, 0));
+        Assert.Equal(0, RandomAccess.Read(h, buf, 4096));
+        Assert.Equal(0, RandomAccess.Read(h, buf, long.MaxValue / 2));
+        Assert.Equal(96, RandomAccess.Read(h, buf, 4000));
+    }
+
+    [Fact]
+    public async Task An_empty_file_has_size_zero()
+    {
+        await using var s = await StartAsync();
+        var f = s.CreateFile();
+        await s.WaitHeadAtAsync(s.Storage.LastTid);
+        Assert.Equal(0, new FileInfo(s.HeadPath(f)).Length);
+        Assert.Empty(File.ReadAllBytes(s.HeadPath(f)));
+    }
+
+    [Fact]
+    public async Task Rev_directory_shows_exactly_the_data_as_of_its_tid()
+    {
+        await using var s = await StartAsync();
+        var f = s.CreateFile();
+        var at1 = s.Commit(f, (0, "v1"), (1, "w1"));
+        var at2 = s.Commit(f, (0, "v2"), (3, "z2"));
+        await s.WaitHeadAtAsync(at2);
+        Assert.Equal(2 * 4096, new FileInfo(s.RevPath(at1, f)).Length);
+        Assert.Equal("v1", ReadBlock(s.RevPath(at1, f), 0));
+        Assert.Equal("w1", ReadBlock(s.RevPath(at1, f), 1));
+        Assert.Equal(4 * 4096, new FileInfo(s.RevPath(at2, f)).Length);
+        Assert.Equal("v2", ReadBlock(s.RevPath(at2, f), 0));
+        Assert.Equal("z2", ReadBlock(s.RevPath(at2, f), 3));
+        Assert.Equal("v2", ReadBlock(s.HeadPath(f), 0));
+    }
+
+    [Fact]
+    public async Task Invalid_names_are_not_found_and_nothing_but_watch_is_writable()
+    {
+        await using var s = await StartAsync();
+        var f = s.CreateFile();
+        await s.WaitHeadAtAsync(s.Storage.LastTid);
+        var m = s.Mountpoint;
+        Assert.False(File.Exists(Path.Combine(m, "head", "bigfile", "xyz")));
+        Assert.False(File.Exists(Path.Combine(m, "head", "bigfile", "00000000000000ff"))); // no such object
+        Assert.False(File.Exists(Path.Combine(m, "head", "bigfile", "0000000000000000"))); // the root: not a big file
+        Assert.False(Directory.Exists(Path.Combine(m, "@123")));
+        Assert.False(Directory.Exists(Path.Combine(m, "@ffffffffffffffff"))); // after head
+        Assert.False(File.Exists(Path.Combine(m, "nothing")));
+        Assert.ThrowsAny<IOException>(() => File.OpenWrite(s.HeadPath(f)).Dispose());
+        Assert.ThrowsAny<Exception>(() => File.WriteAllText(Path.Combine(m, "head", "at"), "x"));
+        Assert.ThrowsAny<Exception>(() => File.WriteAllText(Path.Combine(m, "newfile"), "x"));
+        Assert.Equal(s.Storage.Url, File.ReadAllText(Path.Combine(m, ".wcfs", "zurl")));
+        Assert.Equal("60.0", File.ReadAllText(Path.Combine(m, ".wcfs", "pintimeout")));
+    }
+
+    [Fact]
+    public async Task A_commit_invalidates_only_the_changed_blocks_of_head()
+    {
+        await using var s = await StartAsync();
+        var f = s.CreateFile();
+        await s.WaitHeadAtAsync(s.Commit(f, (0, "a"), (1, "b"), (2, "c")));
+        File.ReadAllBytes(s.HeadPath(f)); // bring every block into the page cache
+        Assert.Equal("[1,1,1]", Bits(Cached(s.HeadPath(f), 3)));
+
+        await s.WaitHeadAtAsync(s.Commit(f, (1, "B")));
+        Assert.Equal("[1,0,1]", Bits(Cached(s.HeadPath(f), 3)));
+        Assert.Equal("B", ReadBlock(s.HeadPath(f), 1));
+        Assert.Equal("[1,1,1]", Bits(Cached(s.HeadPath(f), 3)));
+    }
+
+    [Fact]
+    public async Task Without_invalidation_the_residency_check_sees_the_stale_block_still_cached()
+    {
+        // Twin of the test above: proves the mincore check can fail.
+        await using var s = await StartAsync(invalidate: false);
+        var f = s.CreateFile();
+        await s.WaitHeadAtAsync(s.Commit(f, (0, "a"), (1, "b"), (2, "c")));
+        File.ReadAllBytes(s.HeadPath(f));
+        await s.WaitHeadAtAsync(s.Commit(f, (1, "B")));
+        Assert.Equal("[1,1,1]", Bits(Cached(s.HeadPath(f), 3)));
+        Assert.Equal("b", ReadBlock(s.HeadPath(f), 1)); // stale: exactly what invalidation prevents
+    }
+}

@@ -1,0 +1,231 @@
+// ServerProcess - a real `wcfs serve` child process on a fresh SQLite database and its own mount,
+// plus the storage handle the test commits through. Disposal stops the server and always removes
+// the mount; a watchdog force-unmounts and kills the server if a test hangs, so blocked syscalls
+// of the test fail (ENOTCONN) instead of hanging the run.
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Wcfs.Actors.Protocol;
+using Wcfs.Actors.Storage;
+
+namespace Wcfs.Actors.Tests.Server;
+
+internal sealed partial class ServerProcess : IAsyncDisposable
+{
+    /// <summary>One factor for every timeout of these tests (WCFS_TEST_TIMEOUT_FACTOR for slow CI).</summary>
+    public static readonly double Factor =
+        double.TryParse(Environment.GetEnvironmentVariable("WCFS_TEST_TIMEOUT_FACTOR"), System.Globalization.CultureInfo.InvariantCulture, out var f) ? f : 1.0;
+
+    public static TimeSpan Scaled(double seconds) => TimeSpan.FromSeconds(seconds * Factor);
+
+    private readonly StringBuilder _log = new();
+    private readonly Timer _watchdog;
+    private Process? _process;
+
+    private ServerProcess(string dir)
+    {
+        Dir = dir;
+        Url = "sqlite://" + Path.Combine(dir, "db.sqlite");
+        Mountpoint = Path.Combine(dir, "mnt");
+        Storage = StorageFactory.Open(Url);
+        _watchdog = new Timer(_ => OnHang(), null, Scaled(120), Timeout.InfiniteTimeSpan);
+    }
+
+    public string Dir { get; }
+    public string Url { get; }
+    public string Mountpoint { get; }
+    public IStorage Storage { get; }
+    public Process Process => _process!;
+    public string Log { get { lock (_log) return _log.ToString(); } }
+
+    public static string WcfsDll => Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
+
+    /// <summary>
+    /// A fresh database; <paramref name="prepare"/> may commit history before the server starts.
+    /// The default pin timeout is long: links opened by the test process itself must never be
+    /// killed (the kill would hit the test host); faulty-client tests use child processes and 3s.
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(string pinTimeout = "60s", bool invalidate = true, Action<ServerProcess>? prepare = null, string? extraArgs = null)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "wcfs-srvtest-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(dir);
+        var s = new ServerProcess(dir);
+        try
+        {
+            prepare?.Invoke(s);
+            var args = $"{WcfsDll} serve {s.Url} --mountpoint {s.Mountpoint} --pin-timeout {pinTimeout} --verbose"
+                       + (invalidate ? "" : " --debug-no-invalidate") + (extraArgs is null ? "" : " " + extraArgs);
+            s._process = s.StartChild(args);
+            await s.WaitRunningAsync();
+            return s;
+        }
+        catch
+        {
+            await s.DisposeAsync();
+            throw;
+        }
+    }
+
+    public Process StartChild(string args)
+    {
+        var psi = new ProcessStartInfo("dotnet", args)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start dotnet");
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    public async Task WaitRunningAsync()
+    {
+        var deadline = DateTime.UtcNow + Scaled(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process!.HasExited)
+                throw new InvalidOperationException($"wcfs serve exited with {_process.ExitCode}:\n{Log}");
+            var (state, url) = await MountPoint.ProbeAsync(Mountpoint, Scaled(5));
+            if (state == ServerState.Running && url == Storage.Url)
+                return;
+            await Task.Delay(20); // why: the mount appears asynchronously; no event to wait on
+        }
+        throw new TimeoutException($"wcfs serve did not answer .wcfs/zurl within 30s:\n{Log}");
+    }
+
+    // ---- the test language: storage side -----------------------------------------------------
+
+    /// <summary>Creates a big file (committed) and returns its oid.</summary>
+    public Oid CreateFile(int blockSize = 4096)
+    {
+        var oid = Storage.NewOid();
+        Storage.Commit(Storage.LastTid, [new ObjectWrite(oid, new ZBigFileState(blockSize))], []);
+        return oid;
+    }
+
+    /// <summary>"commit {2: c1}": writes blocks (null deletes) and returns the new tid.</summary>
+    public Tid Commit(Oid file, params (long Blk, string? Data)[] blocks) =>
+        Storage.Commit(Storage.LastTid, [], [.. blocks.Select(b => new BlockWrite(file, b.Blk, b.Data is null ? null : Encoding.UTF8.GetBytes(b.Data)))]);
+
+    // ---- the test language: filesystem side --------------------------------------------------
+
+    public string HeadPath(Oid f) => Path.Combine(Mountpoint, "head", "bigfile", f.ToString());
+
+    public string RevPath(Tid at, Oid f) => Path.Combine(Mountpoint, "@" + at, "bigfile", f.ToString());
+
+    public Tid HeadAt() => Tid.Parse(File.ReadAllText(Path.Combine(Mountpoint, "head", "at")));
+
+    /// <summary>Waits until head/at shows at least <paramref name="at"/>.</summary>
+    public async Task WaitHeadAtAsync(Tid at)
+    {
+        var deadline = DateTime.UtcNow + Scaled(15);
+        while (HeadAt() < at)
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"head/at did not reach {at} within 15s (is {HeadAt()})");
+            await Task.Delay(5); // why: head/at has no change notification; poll its content
+        }
+    }
+
+    /// <summary>"read blk 2 via head" with read() (never a page fault in the test process): the block's text.</summary>
+    public static string ReadBlock(string path, long blk, int blockSize = 4096)
+    {
+        // RandomAccess: no kernel readahead, so exactly this block is read through the mount.
+        using var h = File.OpenHandle(path, options: FileOptions.RandomAccess);
+        var buf = new byte[blockSize];
+        var n = RandomAccess.Read(h, buf, blk * blockSize);
+        return Encoding.UTF8.GetString(buf, 0, n).TrimEnd('\0');
+    }
+
+    public static Task<string> ReadBlockAsync(string path, long blk, int blockSize = 4096) =>
+        Task.Factory.StartNew(() => ReadBlock(path, blk, blockSize), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>"expect cached [1,1,0]": which pages of the file are in the page cache (mincore, no faults).</summary>
+    public static unsafe bool[] Cached(string path, int pages)
+    {
+        using var h = File.OpenHandle(path);
+        var len = (nuint)(pages * 4096);
+        var p = Mmap(0, len, 1 /*PROT_READ*/, 1 /*MAP_SHARED*/, (int)h.DangerousGetHandle(), 0);
+        if (p == -1)
+            throw new IOException($"mmap {path}: errno {Marshal.GetLastPInvokeError()}");
+        try
+        {
+            var vec = new byte[pages];
+            fixed (byte* v = vec)
+                if (Mincore(p, len, v) != 0)
+                    throw new IOException($"mincore {path}: errno {Marshal.GetLastPInvokeError()}");
+            return [.. vec.Select(b => (b & 1) != 0)];
+        }
+        finally
+        {
+            Munmap(p, len);
+        }
+    }
+
+    public static string Bits(bool[] b) => "[" + string.Join(",", b.Select(x => x ? 1 : 0)) + "]";
+
+    public string Stats() => File.ReadAllText(Path.Combine(Mountpoint, ".wcfs", "stats"));
+
+    public long Stat(string name)
+    {
+        foreach (var line in Stats().Split('\n'))
+        {
+            var kv = line.Split("\t: ");
+            if (kv.Length == 2 && kv[0] == name)
+                return long.Parse(kv[1], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        throw new InvalidOperationException($"no {name} in .wcfs/stats:\n{Stats()}");
+    }
+
+    // ---- teardown ------------------------------------------------------------------------------
+
+    private void OnHang()
+    {
+        lock (_log) _log.AppendLine("test watchdog: force-unmounting after a hang");
+        MountPoint.Unmount(Mountpoint);
+        try { _process?.Kill(); } catch (InvalidOperationException) { }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _watchdog.DisposeAsync();
+        try
+        {
+            if (_process is { HasExited: false } p)
+            {
+                Kill(p.Id, 15);
+                using var cts = new CancellationTokenSource(Scaled(10));
+                try { await p.WaitForExitAsync(cts.Token); }
+                catch (OperationCanceledException) { p.Kill(); }
+            }
+        }
+        finally
+        {
+            if (MountPoint.IsMounted(Mountpoint))
+                MountPoint.Unmount(Mountpoint);
+            Storage.Dispose();
+            if (Environment.GetEnvironmentVariable("WCFS_TEST_LOG_DIR") is { Length: > 0 } logDir)
+            {
+                Directory.CreateDirectory(logDir);
+                await File.WriteAllTextAsync(Path.Combine(logDir, Path.GetFileName(Dir) + ".log"), Log);
+            }
+            try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static partial nint Mmap(nint addr, nuint len, int prot, int flags, int fd, long off);
+
+    [LibraryImport("libc", EntryPoint = "munmap")]
+    private static partial int Munmap(nint addr, nuint len);
+
+    [LibraryImport("libc", EntryPoint = "mincore", SetLastError = true)]
+    private static unsafe partial int Mincore(nint addr, nuint len, byte* vec);
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    public static partial int Kill(int pid, int sig);
+}

@@ -1,0 +1,97 @@
+// ServeCommand - `wcfs serve <url> [--mountpoint DIR] [--pin-timeout DUR] [--config FILE]`
+// (API.md §4): runs the WCFS server in the foreground until unmounted or SIGTERM/SIGINT.
+// Also holds the option parsing shared by status/stop/mountpoint (ServeCli).
+using System.CommandLine;
+using Akka.Configuration;
+using Serilog;
+using Serilog.Events;
+using Wcfs.Actors.Configuration;
+using Wcfs.Actors.Protocol;
+using Wcfs.Host.Server;
+
+namespace Wcfs.Host.Cli;
+
+internal static class ServeCli
+{
+    public static Argument<string?> UrlArgument() => new("url")
+    {
+        Description = "storage URL (sqlite:///abs/path.db or postgresql://...); default: wcfs.storage or the embedded database",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+
+    public static Option<string?> ConfigOption() => new("--config") { Description = "HOCON file with a wcfs { } section" };
+
+    /// <summary>Settings from --config (reference.conf as fallback); null after printing the error.</summary>
+    public static WcfsSettings? LoadSettings(string? configPath)
+    {
+        try
+        {
+            return configPath is null
+                ? WcfsSettings.Default
+                : WcfsSettings.FromConfig(ConfigurationFactory.ParseString(File.ReadAllText(configPath)));
+        }
+        catch (Exception e) when (e is ConfigurationException or IOException)
+        {
+            Console.Error.WriteLine($"wcfs: {e.Message}");
+            return null;
+        }
+    }
+
+    public static string Url(string? url, WcfsSettings s) => url ?? s.EffectiveStorageUrl;
+
+    public static string Mountpoint(string url, WcfsSettings s, string? explicitMountpoint) =>
+        explicitMountpoint ?? MountPoint.For(url, s.MountRoot);
+}
+
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var url = ServeCli.UrlArgument();
+        var config = ServeCli.ConfigOption();
+        var mountpoint = new Option<string?>("--mountpoint") { Description = "mount here instead of <mount-root>/<hash of url>" };
+        var pinTimeout = new Option<string?>("--pin-timeout") { Description = "kill a client that does not ack a pin within this (e.g. 30s)" };
+        var noInvalidate = new Option<bool>("--debug-no-invalidate")
+        {
+            Description = "never invalidate the kernel cache on commits (wrong data; only for tests proving invalidation matters)",
+            Hidden = true,
+        };
+        var verbose = new Option<bool>("--verbose") { Description = "debug logging" };
+        var cmd = new Command("serve", "serve WCFS for a storage in the foreground until unmounted or SIGTERM/SIGINT")
+        {
+            url, mountpoint, pinTimeout, config, noInvalidate, verbose,
+        };
+        cmd.SetAction(async (pr, ct) =>
+        {
+            Log.Logger = new LoggerConfiguration()
+                .MinimumLevel.Is(pr.GetValue(verbose) ? LogEventLevel.Debug : LogEventLevel.Information)
+                .WriteTo.Console(standardErrorFromLevel: LogEventLevel.Verbose,
+                    outputTemplate: "{Timestamp:HH:mm:ss.fff} [{Level:u3}] wcfs: {Message:lj}{NewLine}{Exception}")
+                .CreateLogger();
+            try
+            {
+                var s = ServeCli.LoadSettings(pr.GetValue(config));
+                if (s is null)
+                    return WcfsCommandLine.ExitUsage;
+                var server = s.Server;
+                if (pr.GetValue(pinTimeout) is { } pt)
+                {
+                    if (!DurationText.TryParse(pt, out var t) || t <= TimeSpan.Zero)
+                    {
+                        Console.Error.WriteLine($"wcfs: invalid --pin-timeout \"{pt}\": expected a positive duration such as 30s or 500ms");
+                        return WcfsCommandLine.ExitUsage;
+                    }
+                    server = server with { PinTimeout = t };
+                }
+                var u = ServeCli.Url(pr.GetValue(url), s);
+                var mnt = Path.GetFullPath(ServeCli.Mountpoint(u, s, pr.GetValue(mountpoint)));
+                return await ServerHost.RunAsync(new ServeOptions(u, mnt, server, InvalidateCache: !pr.GetValue(noInvalidate)), ct);
+            }
+            finally
+            {
+                await Log.CloseAndFlushAsync();
+            }
+        });
+        return cmd;
+    }
+}
