@@ -52,9 +52,6 @@ public sealed partial class PostgresStorage
         private NpgsqlConnection? _conn;
         private long _notified; // highest tid seen in a notification (as bigint)
 
-        /// <summary>Test hook: the number of (re)connections made so far.</summary>
-        public int Connections { get; private set; }
-
         /// <summary>The change records after <paramref name="cursor"/> (at most ChangesBatch); reconnects as needed.</summary>
         public async Task<List<ChangeRecord>> FetchAfterAsync(Tid cursor, CancellationToken ct)
         {
@@ -76,6 +73,10 @@ public sealed partial class PostgresStorage
                 {
                     await DropAsync().ConfigureAwait(false);
                     await Task.Delay(Backoff(attempt), ct).ConfigureAwait(false);
+                }
+                catch (PostgresException e)
+                {
+                    throw new StorageException($"cannot read change records from {storage.Url}: {e.MessageText} (SQLSTATE {e.SqlState})", e);
                 }
             }
         }
@@ -123,7 +124,6 @@ public sealed partial class PostgresStorage
                 await conn.DisposeAsync().ConfigureAwait(false);
                 throw;
             }
-            Connections++;
             _conn = conn;
             return conn;
         }
