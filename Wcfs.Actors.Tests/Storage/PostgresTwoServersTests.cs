@@ -78,6 +78,38 @@ public sealed class PostgresTwoServersTests(PostgresFixture pg, ITestOutputHelpe
         Assert.True(ms[ms.Count / 2] < 250 * PostgresTestHelpers.TimeoutFactor, $"median {ms[ms.Count / 2]} ms: notifications are not arriving");
     }
 
+    [Fact]
+    public async Task A_server_survives_a_PostgreSQL_restart_and_catches_up_on_commits_made_meanwhile()
+    {
+        var url = pg.NewOwnedDatabase();
+        Oid f;
+        Tid at1;
+        using (var storage = StorageFactory.Open(url))
+        {
+            f = storage.NewOid();
+            storage.Commit(storage.LastTid, [new ObjectWrite(f, new ZBigFileState(4096))], []);
+            at1 = Commit(storage, f, (0, "a1"));
+        }
+        await using var b = await PostgresServer.StartAsync(url, PostgresUrl.Parse(url).Url);
+        await b.WaitHeadAtAsync(at1);
+        Assert.Equal("a1", ReadBlock(b.HeadPath(f), 0));
+
+        var sw = Stopwatch.StartNew();
+        pg.OwnedCluster.StopServer();
+        pg.OwnedCluster.StartServer();
+        output.WriteLine($"restart: {sw.ElapsedMilliseconds} ms");
+        Tid at2;
+        using (var storage = StorageFactory.Open(url)) // committed before the server's stream is back, most likely
+            at2 = Commit(storage, f, (0, "a2"), (1, "b2"));
+        output.WriteLine($"commit: {sw.ElapsedMilliseconds} ms");
+
+        await b.WaitHeadAtAsync(at2);
+        output.WriteLine($"head/at: {sw.ElapsedMilliseconds} ms");
+        Assert.Equal("a2", ReadBlock(b.HeadPath(f), 0)); // invalidated and read again from the restarted database
+        Assert.Equal("b2", ReadBlock(b.HeadPath(f), 1));
+        Assert.Equal("a1", ReadBlock(b.RevPath(at1, f), 0));
+    }
+
     private static Tid Commit(IStorage s, Oid f, params (long Blk, string Text)[] blocks) =>
         s.Commit(s.LastTid, [], [.. blocks.Select(b => new BlockWrite(f, b.Blk, Encoding.UTF8.GetBytes(b.Text)))]);
 
