@@ -38,7 +38,7 @@ public static class WcfsCli
     }
 
     /// <summary>Runs to completion (bounded by <see cref="TestTimeouts.Default"/>), feeding <paramref name="stdin"/>.</summary>
-    public static async Task<CliResult> RunAsync(byte[]? stdin, params string[] args)
+    public static async Task<CliResult> RunWithInputAsync(byte[]? stdin, params string[] args)
     {
         using var p = Start(args);
         try
@@ -66,8 +66,8 @@ public static class WcfsCli
     }
 
     /// <summary>Runs with text on stdin.</summary>
-    public static Task<CliResult> RunAsync(string stdin, params string[] args) => RunAsync(Encoding.UTF8.GetBytes(stdin), args);
+    public static Task<CliResult> RunWithInputAsync(string stdin, params string[] args) => RunWithInputAsync(Encoding.UTF8.GetBytes(stdin), args);
 
     /// <summary>Runs with an empty stdin.</summary>
-    public static Task<CliResult> RunAsync(params string[] args) => RunAsync((byte[]?)null, args);
+    public static Task<CliResult> RunAsync(params string[] args) => RunWithInputAsync((byte[]?)null, args);
 }

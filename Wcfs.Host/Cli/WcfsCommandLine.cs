@@ -32,8 +32,12 @@ internal static class WcfsCommandLine
         var result = Build().Parse(args);
         if (result.Errors.Count > 0)
         {
-            foreach (var e in result.Errors)
-                await Console.Error.WriteLineAsync($"wcfs: {e.Message}");
+            // One line (API.md §4): the first error says what to fix; --help says the rest.
+            var names = new List<string>();
+            for (var c = result.CommandResult.Command; c is not null and not RootCommand; c = c.Parents.OfType<Command>().FirstOrDefault())
+                names.Insert(0, c.Name);
+            var error = result.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? result.Errors[0];
+            await Console.Error.WriteLineAsync($"wcfs: {error.Message} (see: wcfs {string.Join("", names.Select(n => n + " "))}--help)");
             return ExitUsage;
         }
         return await result.InvokeAsync();

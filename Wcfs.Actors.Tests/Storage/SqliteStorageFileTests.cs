@@ -1,0 +1,159 @@
+// SQLite-specific behavior: what is refused at open (and left byte-for-byte untouched), and the
+// layout choices that the conformance suite cannot see.
+using Microsoft.Data.Sqlite;
+using Wcfs.Actors.Storage;
+using Wcfs.Actors.Tests.Support;
+using Xunit;
+
+namespace Wcfs.Actors.Tests.Storage;
+
+public sealed class SqliteStorageFileTests : IDisposable
+{
+    private readonly TempDirectory _dir = new("wcfs-sqlite-file");
+
+    public void Dispose() => _dir.Dispose();
+
+    private string MakeWcfsDatabase(string name = "wcfs.db")
+    {
+        var path = _dir.File(name);
+        using (var s = SqliteStorage.Open(path))
+        {
+            var f = s.NewOid();
+            s.Commit(s.LastTid, [new ObjectWrite(f, new ZBigFileState(4096))], []);
+            s.Commit(s.LastTid, [], [new BlockWrite(f, 0, new byte[] { 1, 2, 3 })]);
+        }
+        SqliteConnection.ClearAllPools();
+        return path;
+    }
+
+    private static void Exec(string path, string sql)
+    {
+        using var c = new SqliteConnection($"Data Source={path};Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>Opening must fail naming <paramref name="expected"/> and leave the file's bytes unchanged.</summary>
+    private static void AssertRefusedAndUnchanged(string path, string expected)
+    {
+        var before = File.ReadAllBytes(path);
+        var e = Assert.Throws<StorageException>(() => StorageFactory.Open("sqlite://" + path).Dispose());
+        Assert.Contains(expected, e.Message);
+        Assert.Contains(path, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal(before, File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public void A_file_that_is_not_SQLite_is_refused_and_left_untouched()
+    {
+        var path = _dir.File("text.db");
+        File.WriteAllText(path, "just some text, certainly not a database\n");
+        AssertRefusedAndUnchanged(path, "not a SQLite database");
+    }
+
+    [Fact]
+    public void A_foreign_SQLite_database_is_refused_and_left_untouched()
+    {
+        var path = _dir.File("foreign.db");
+        Exec(path, "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers VALUES (1, 'x');");
+        AssertRefusedAndUnchanged(path, "not a wcfs database");
+    }
+
+    [Fact]
+    public void A_database_with_a_newer_schema_is_refused_and_left_untouched()
+    {
+        var path = MakeWcfsDatabase();
+        Exec(path, "PRAGMA user_version = 2");
+        AssertRefusedAndUnchanged(path, "newer than this wcfs supports");
+    }
+
+    [Fact]
+    public void A_corrupt_database_is_refused_and_left_untouched()
+    {
+        var path = MakeWcfsDatabase();
+        var bytes = File.ReadAllBytes(path);
+        // Keep the 100-byte file header (so it still looks like our SQLite file) and smash the
+        // schema b-tree page that follows it.
+        new Random(3).NextBytes(bytes.AsSpan(100, 4000));
+        File.WriteAllBytes(path, bytes);
+        AssertRefusedAndUnchanged(path, "corrupt");
+    }
+
+    [Fact]
+    public void A_directory_in_place_of_the_database_is_refused()
+    {
+        var e = Assert.Throws<StorageException>(() => StorageFactory.Open(_dir.Path).Dispose());
+        Assert.Contains("is a directory", e.Message);
+    }
+
+    [Fact]
+    public void An_empty_file_becomes_a_new_database_and_reopens_with_its_data()
+    {
+        var path = _dir.File("empty.db");
+        File.WriteAllBytes(path, []);
+        Oid f;
+        using (var s = StorageFactory.Open(path))
+        {
+            f = s.NewOid();
+            s.Commit(s.LastTid, [new ObjectWrite(f, new ZBigFileState(4096))], []);
+        }
+        using var again = StorageFactory.Open(path);
+        Assert.Equal(new ZBigFileState(4096), again.LoadObject(f, Tid.Max)!.State);
+    }
+
+    [Fact]
+    public void A_new_database_uses_WAL_64KiB_pages_and_records_its_schema()
+    {
+        var path = MakeWcfsDatabase();
+        using var c = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        c.Open();
+        Assert.Equal("wal", Scalar(c, "PRAGMA journal_mode"));
+        Assert.Equal(65536L, Scalar(c, "PRAGMA page_size"));
+        Assert.Equal(0x57434653L, Scalar(c, "PRAGMA application_id"));
+        Assert.Equal(1L, Scalar(c, "PRAGMA user_version"));
+        Assert.Equal("wcfs-actors storage", Scalar(c, "SELECT value FROM meta WHERE key = 'magic'"));
+    }
+
+    [Fact]
+    public void All_zero_blocks_are_stored_as_holes_and_trailing_zeros_are_not_stored()
+    {
+        var path = _dir.File("layout.db");
+        using (var s = SqliteStorage.Open(path))
+        {
+            var f = s.NewOid();
+            s.Commit(s.LastTid, [new ObjectWrite(f, new ZBigFileState(4096))], []);
+            var data = new byte[4096];
+            data[9] = 7;
+            s.Commit(s.LastTid, [], [new BlockWrite(f, 0, new byte[4096]), new BlockWrite(f, 1, data)]);
+        }
+        using var c = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        c.Open();
+        Assert.Equal(0L, Scalar(c, "SELECT count(*) FROM blk WHERE blk = 0 AND data IS NOT NULL"));
+        Assert.Equal(10L, Scalar(c, "SELECT length(data) FROM blk WHERE blk = 1"));
+    }
+
+    [Fact]
+    public void Reading_a_block_is_one_indexed_lookup()
+    {
+        var path = MakeWcfsDatabase();
+        using var c = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "EXPLAIN QUERY PLAN SELECT tid, data FROM blk WHERE oid = 1 AND blk = 0 AND tid <= 5 ORDER BY tid DESC LIMIT 1";
+        using var r = cmd.ExecuteReader();
+        var plan = new List<string>();
+        while (r.Read())
+            plan.Add(r.GetString(3));
+        Assert.Equal(["SEARCH blk USING INDEX blk_version (oid=? AND blk=? AND tid<?)"], plan);
+    }
+
+    private static object? Scalar(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        return cmd.ExecuteScalar();
+    }
+}
