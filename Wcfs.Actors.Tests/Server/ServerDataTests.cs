@@ -114,3 +114,47 @@ public class ServerDataTests
         Assert.Equal("b", ReadBlock(s.HeadPath(f), 1)); // stale: exactly what invalidation prevents
     }
 }
+
+public class RevDirIdleTests
+{
+    [Fact]
+    public async Task An_unused_rev_directory_is_removed_after_the_idle_timeout_and_an_open_one_is_kept()
+    {
+        var conf = Path.Combine(Path.GetTempPath(), $"wcfs-idle-{Guid.NewGuid():N}.conf");
+        await File.WriteAllTextAsync(conf, "wcfs.server.rev-dir-idle-timeout = 1s\n");
+        try
+        {
+            await using var s = await ServerProcess.StartAsync(extraArgs: $"--config {conf}");
+            var f = s.CreateFile();
+            var at1 = s.Commit(f, (0, "a1"));
+            var at2 = s.Commit(f, (0, "a2"));
+            await s.WaitHeadAtAsync(at2);
+            Assert.Equal("a1", ServerProcess.ReadBlock(s.RevPath(at1, f), 0));
+            using (var open = File.OpenHandle(s.RevPath(at2, f)))
+            {
+                Assert.Equal(2, s.Stat("RevHead"));
+                await WaitAsync(() => s.Stat("RevHead") == 1, "the unused @at1 to go");
+                // why: the open @at2 must survive several idle checks (0.5 s apart); there is no event for "not removed"
+                await Task.Delay(ServerProcess.Scaled(1.5));
+                Assert.Equal(1, s.Stat("RevHead"));
+            }
+            await WaitAsync(() => s.Stat("RevHead") == 0, "@at2 to go after its close");
+            Assert.Equal("a1", ServerProcess.ReadBlock(s.RevPath(at1, f), 0)); // comes back on lookup
+        }
+        finally
+        {
+            File.Delete(conf);
+        }
+    }
+
+    private static async Task WaitAsync(Func<bool> cond, string what)
+    {
+        var deadline = DateTime.UtcNow + ServerProcess.Scaled(10);
+        while (!cond())
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException("timed out waiting for " + what);
+            await Task.Delay(20); // why: .wcfs/stats has no change notification; poll it
+        }
+    }
+}

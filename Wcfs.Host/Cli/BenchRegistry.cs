@@ -7,6 +7,9 @@ internal static class BenchRegistry
     [
         new BenchStorageCommit(),
         new BenchStorageLoadBlock(),
+        new BenchFuseRead(),
+        new BenchPin(),
+        new BenchCommitHead(),
         new BenchPostgresCommit(), new BenchPostgresLoadBlock(), new BenchPostgresNotify(), new BenchPostgresToast(),
     ];
 }

@@ -248,6 +248,12 @@ internal sealed class WatchLink(WcfsFileSystem fs, ulong id, int openerPid)
         return done.Task;
     }
 
+    /// <summary>True once the link closed (bye, EOF, error, kill); a closed link gets no new watches.</summary>
+    public bool IsClosed
+    {
+        get { lock (Lock) return _closed; }
+    }
+
     public int PinnedCount()
     {
         lock (Lock)

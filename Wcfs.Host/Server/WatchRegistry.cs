@@ -60,6 +60,10 @@ internal sealed class WatchRegistry(Head head)
         List<Task> pins = [];
         lock (head.Lock)
         {
+            // Shutdown marks the link closed before it drops the link's watches under Head.Lock:
+            // checking here keeps a closed link from getting a watch nobody would drop.
+            if (link.IsClosed)
+                return "error link closed";
             if (at < head.Tail)
                 return WatchLinkGrammar.ErrorReply(WatchLinkGrammar.TooFarBack(req.File, at, head.HeadAt, head.Tail));
             if (!head.Files.TryGetValue(req.File, out var f))

@@ -391,10 +391,18 @@ internal sealed partial class WcfsFileSystem
 
     private void AnswerRead(ulong req, Oid oid, int blockSize, Tid at, long off, int n, ReadGeneration? gen)
     {
+        byte[]? data = null;
         try
         {
-            var data = n > 0 ? _reader.Read(oid, blockSize, at, off, n) : [];
-            FuseNative.ReplyBuf(req, data);
+            if (n > 0 && off / blockSize == (off + n - 1) / blockSize)
+            {
+                // One block: answer straight from the (immutable) cached block, no extra copy.
+                var block = _reader.Block(oid, blockSize, off / blockSize, at);
+                FuseNative.ReplyBuf(req, block.AsSpan((int)(off % blockSize), n));
+                return;
+            }
+            data = n > 0 ? _reader.Read(oid, blockSize, at, off, n) : null;
+            FuseNative.ReplyBuf(req, data.AsSpan(0, n));
         }
         catch (Exception e)
         {
@@ -404,6 +412,8 @@ internal sealed partial class WcfsFileSystem
         finally
         {
             gen?.Exit();
+            if (data is not null)
+                System.Buffers.ArrayPool<byte>.Shared.Return(data);
         }
     }
 

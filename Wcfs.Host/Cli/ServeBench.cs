@@ -1,0 +1,351 @@
+// ServeBench - the WCFS server cases of `wcfs bench` (issue 4 "Performance"):
+//   fuse-read    1 GiB (quick: 64 MiB) in 2 MiB blocks, mmap + touch every 4 KiB page, through a
+//                fresh mount of head/ (cold: nothing of it in the page cache; the SQLite file is)
+//                vs the same bytes in a tmpfs file (first touch), vs a minimal C FUSE server serving
+//                them from memory (tests/fuse_memserver.c); then warm (second pass) vs tmpfs.
+//   pin          pin round trip as measured on the server (pin queued → ack processed, .wcfs/stats)
+//                while this process reads blocks through head/ and acks from a link thread;
+//                baseline: a read() of the same size through @rev/ (no pin).
+//   commit-head  commit → head/at shows the tid, vs commit → the storage's change stream delivers it.
+// The server runs as a child process (`wcfs serve`); this process only maps and reads.
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Wcfs.Actors.Protocol;
+using Wcfs.Actors.Storage;
+
+namespace Wcfs.Host.Cli;
+
+/// <summary>The bytes every fuse-read variant serves (same function in tests/fuse_memserver.c).</summary>
+internal static class BenchPattern
+{
+    public static byte At(long off) => (byte)((off >> 12) * 31 + off);
+
+    public static void Fill(Span<byte> dest, long off)
+    {
+        for (var i = 0; i < dest.Length; i++)
+            dest[i] = At(off + i);
+    }
+}
+
+/// <summary>A `wcfs serve` child process on a bench database.</summary>
+internal sealed class BenchServer : IAsyncDisposable
+{
+    private readonly Process _p;
+
+    private BenchServer(Process p, string mnt) { _p = p; Mountpoint = mnt; }
+
+    public string Mountpoint { get; }
+
+    public static async Task<BenchServer> StartAsync(string url, string mnt, string extra = "")
+    {
+        var dll = typeof(BenchServer).Assembly.Location;
+        var p = Process.Start(new ProcessStartInfo("dotnet", $"{dll} serve {url} --mountpoint {mnt} {extra}")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        }) ?? throw new CommandException("cannot start wcfs serve");
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while ((await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5))).State != ServerState.Running)
+        {
+            if (p.HasExited || DateTime.UtcNow > deadline)
+                throw new CommandException($"wcfs serve did not start at {mnt}");
+            await Task.Delay(20);
+        }
+        return new BenchServer(p, mnt);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_p.HasExited)
+        {
+            Posix.Kill(_p.Id, Posix.SIGTERM);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try { await _p.WaitForExitAsync(cts.Token); } catch (OperationCanceledException) { _p.Kill(); }
+        }
+        if (MountPoint.IsMounted(Mountpoint))
+            MountPoint.Unmount(Mountpoint);
+        _p.Dispose();
+    }
+}
+
+internal static partial class BenchMap
+{
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static partial nint Mmap(nint addr, nuint len, int prot, int flags, int fd, long off);
+
+    [LibraryImport("libc", EntryPoint = "munmap")]
+    private static partial int Munmap(nint addr, nuint len);
+
+    /// <summary>Maps path read-only and touches every 4 KiB page twice (cold, warm): GB/s of each pass.</summary>
+    public static unsafe (double Cold, double Warm) TouchTwice(string path, long size)
+    {
+        using var h = File.OpenHandle(path);
+        var p = Mmap(0, (nuint)size, 1, 1, (int)h.DangerousGetHandle(), 0);
+        if (p == -1)
+            throw new CommandException($"mmap {path}: errno {Marshal.GetLastPInvokeError()}");
+        try
+        {
+            var b = (byte*)p;
+            double Pass()
+            {
+                long sum = 0;
+                var sw = Stopwatch.StartNew();
+                for (long off = 0; off < size; off += 4096)
+                    sum += b[off];
+                var t = sw.Elapsed.TotalSeconds;
+                if (sum == -1) Console.Error.Write("");
+                return size / 1e9 / t;
+            }
+            var cold = Pass();
+            var warm = Pass();
+            foreach (var off in new[] { 0L, 4097, size / 2 + 13, size - 1 })
+                if (b[off] != BenchPattern.At(off))
+                    throw new CommandException($"wrong byte at {off} of {path}: {b[off]} != {BenchPattern.At(off)}");
+            return (cold, warm);
+        }
+        finally
+        {
+            Munmap(p, (nuint)size);
+        }
+    }
+}
+
+internal sealed class BenchFuseRead : IBenchCase
+{
+    public string Name => "fuse-read";
+    public string Description => "mmap read of 1 GiB through head/ (cold, warm) vs tmpfs mmap and a minimal C FUSE server";
+
+    public async Task<IReadOnlyList<BenchResult>> RunAsync(BenchContext ctx, CancellationToken ct)
+    {
+        var size = ctx.Quick ? 64L << 20 : 1L << 30;
+        const int bs = 2 << 20;
+        var url = "sqlite://" + Path.Combine(ctx.TempDir, "db.sqlite");
+        Oid oid;
+        using (var s = StorageFactory.Open(url))
+        {
+            oid = s.NewOid();
+            s.Commit(s.LastTid, [new ObjectWrite(oid, new ZBigFileState(bs))], []);
+            const int perCommit = 32;
+            for (long blk = 0; blk < size / bs; blk += perCommit)
+            {
+                var writes = new List<BlockWrite>();
+                for (var b = blk; b < Math.Min(blk + perCommit, size / bs); b++)
+                {
+                    var data = new byte[bs];
+                    BenchPattern.Fill(data, b * bs);
+                    writes.Add(new BlockWrite(oid, b, data));
+                }
+                s.Commit(s.LastTid, [], writes);
+            }
+        }
+        ctx.Log.WriteLine($"  stored {size >> 20} MiB");
+
+        var results = new List<BenchResult>();
+        double cold, warm;
+        await using (var server = await BenchServer.StartAsync(url, Path.Combine(ctx.TempDir, "mnt")))
+            (cold, warm) = BenchMap.TouchTwice(Path.Combine(server.Mountpoint, "head", "bigfile", oid.ToString()), size);
+
+        var shm = Path.Combine("/dev/shm", $"wcfs-bench-{Environment.ProcessId}.dat");
+        double tmpCold, tmpWarm;
+        try
+        {
+            using (var f = new FileStream(shm, FileMode.Create))
+            {
+                var buf = new byte[bs];
+                for (long off = 0; off < size; off += bs)
+                {
+                    BenchPattern.Fill(buf, off);
+                    f.Write(buf);
+                }
+            }
+            (tmpCold, tmpWarm) = BenchMap.TouchTwice(shm, size);
+        }
+        finally
+        {
+            File.Delete(shm);
+        }
+        results.Add(new BenchResult(Name, "cold mmap read vs tmpfs", "GB/s", cold, tmpCold, true));
+        if (FindMemServer() is { } memserver)
+        {
+            var mnt = Path.Combine(ctx.TempDir, "memmnt");
+            Directory.CreateDirectory(mnt);
+            using var p = Process.Start(memserver, [mnt, size.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            try
+            {
+                var data = Path.Combine(mnt, "data");
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                while (!File.Exists(data) && DateTime.UtcNow < deadline)
+                    await Task.Delay(10, ct);
+                if (MountPoint.MountDevice(mnt) is { } dev)
+                    File.WriteAllText($"/sys/class/bdi/{dev}/read_ahead_kb", "4096");
+                var (memCold, _) = BenchMap.TouchTwice(data, size);
+                results.Add(new BenchResult(Name, "cold mmap read vs C memory FUSE server", "GB/s", cold, memCold, true));
+            }
+            finally
+            {
+                Posix.Kill(p.Id, Posix.SIGTERM);
+                MountPoint.Unmount(mnt);
+                p.WaitForExit(5000);
+            }
+        }
+        else
+        {
+            ctx.Log.WriteLine("  fuse_memserver not found (build the solution): C FUSE baseline skipped");
+        }
+        results.Add(new BenchResult(Name, "warm mmap read vs tmpfs", "GB/s", warm, tmpWarm, true));
+        return results;
+    }
+
+    private static string? FindMemServer()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            var p = Path.Combine(d.FullName, "Wcfs.Native", "native", "build", "Release", "fuse_memserver");
+            if (File.Exists(p))
+                return p;
+        }
+        return null;
+    }
+}
+
+internal sealed class BenchPin : IBenchCase
+{
+    public string Name => "pin";
+    public string Description => "pin round trip on the server (p50/p99) while a client acks from its link thread";
+
+    public async Task<IReadOnlyList<BenchResult>> RunAsync(BenchContext ctx, CancellationToken ct)
+    {
+        var n = ctx.Quick ? 200 : 2000;
+        const int bs = 4096;
+        var url = "sqlite://" + Path.Combine(ctx.TempDir, "db.sqlite");
+        using var s = StorageFactory.Open(url);
+        var oid = s.NewOid();
+        s.Commit(s.LastTid, [new ObjectWrite(oid, new ZBigFileState(bs))], []);
+        await using var server = await BenchServer.StartAsync(url, Path.Combine(ctx.TempDir, "mnt"));
+        var head = Path.Combine(server.Mountpoint, "head", "bigfile", oid.ToString());
+        _ = File.Exists(head);
+        BlockWrite[] Writes(string tag) => [.. Enumerable.Range(0, n).Select(b => new BlockWrite(oid, b, Encoding.UTF8.GetBytes(tag + b)))];
+        var at1 = s.Commit(s.LastTid, [], Writes("a"));
+        var at2 = s.Commit(s.LastTid, [], Writes("b"));
+        while (File.ReadAllText(Path.Combine(server.Mountpoint, "head", "at")) != at2.ToString())
+            await Task.Delay(2, ct);
+
+        using var link = new FileStream(Path.Combine(server.Mountpoint, "head", "watch"), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 0);
+        link.Write(Encoding.UTF8.GetBytes($"1 watch {oid} @{at1}\n"));
+        var acker = new Thread(() =>
+        {
+            var buf = new byte[4096];
+            var line = new StringBuilder();
+            try
+            {
+                int got;
+                while ((got = link.Read(buf)) > 0)
+                {
+                    foreach (var ch in Encoding.ASCII.GetString(buf, 0, got))
+                    {
+                        if (ch != '\n') { line.Append(ch); continue; }
+                        var text = line.ToString();
+                        line.Clear();
+                        var sp = text.IndexOf(' ', StringComparison.Ordinal);
+                        if (text.AsSpan(sp + 1).StartsWith("pin "))
+                            link.Write(Encoding.ASCII.GetBytes(text[..sp] + " ack\n"));
+                    }
+                }
+            }
+            catch (IOException) { }
+        }) { IsBackground = true };
+        acker.Start();
+
+        var withPin = new double[n];
+        var plain = new double[n];
+        using (var h = File.OpenHandle(head, options: FileOptions.RandomAccess))
+        using (var r = File.OpenHandle(Path.Combine(server.Mountpoint, "@" + at2, "bigfile", oid.ToString()), options: FileOptions.RandomAccess))
+        {
+            var buf = new byte[bs];
+            for (var b = 0; b < n; b++)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                RandomAccess.Read(h, buf, (long)b * bs);
+                withPin[b] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                t0 = Stopwatch.GetTimestamp();
+                RandomAccess.Read(r, buf, (long)b * bs);
+                plain[b] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+            }
+        }
+        var stats = File.ReadAllLines(Path.Combine(server.Mountpoint, ".wcfs", "stats"))
+            .Select(l => l.Split("\t: ")).Where(a => a.Length == 2).ToDictionary(a => a[0], a => a[1]);
+        link.Write(Encoding.ASCII.GetBytes("3 bye\n"));
+        acker.Join(TimeSpan.FromSeconds(10));
+        double Stat(string k) => double.Parse(stats[k], System.Globalization.CultureInfo.InvariantCulture);
+        ctx.Log.WriteLine($"  pins {stats["pin"]}, client read with pin p50 {Pct(withPin, 0.5):0.0}µs p99 {Pct(withPin, 0.99):0.0}µs");
+        return
+        [
+            new BenchResult(Name, "pin round trip p50 (server) vs @rev read p50", "µs", Stat("pinrtt.p50us"), Pct(plain, 0.5), false),
+            new BenchResult(Name, "pin round trip p99 (server) vs @rev read p99", "µs", Stat("pinrtt.p99us"), Pct(plain, 0.99), false),
+            new BenchResult(Name, "head read with pin p50 vs @rev read p50", "µs", Pct(withPin, 0.5), Pct(plain, 0.5), false),
+        ];
+    }
+
+    internal static double Pct(double[] a, double q)
+    {
+        var c = a.Order().ToArray();
+        return c[Math.Min(c.Length - 1, (int)(c.Length * q))];
+    }
+}
+
+internal sealed class BenchCommitHead : IBenchCase
+{
+    public string Name => "commit-head";
+    public string Description => "commit → head/at latency vs commit → change stream delivery";
+
+    public async Task<IReadOnlyList<BenchResult>> RunAsync(BenchContext ctx, CancellationToken ct)
+    {
+        var n = ctx.Quick ? 10 : 50;
+        var url = "sqlite://" + Path.Combine(ctx.TempDir, "db.sqlite");
+        using var s = StorageFactory.Open(url);
+        var oid = s.NewOid();
+        s.Commit(s.LastTid, [new ObjectWrite(oid, new ZBigFileState(4096))], []);
+        await using var server = await BenchServer.StartAsync(url, Path.Combine(ctx.TempDir, "mnt"));
+        var atPath = Path.Combine(server.Mountpoint, "head", "at");
+        _ = File.Exists(Path.Combine(server.Mountpoint, "head", "bigfile", oid.ToString()));
+
+        using var listener = StorageFactory.Open(url);
+        var arrived = new System.Collections.Concurrent.ConcurrentDictionary<Tid, long>();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var listen = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var rec in listener.Changes(s.LastTid, cts.Token))
+                    arrived[rec.Tid] = Stopwatch.GetTimestamp();
+            }
+            catch (OperationCanceledException) { }
+        }, ct);
+
+        var toHead = new double[n];
+        var toStream = new double[n];
+        for (var i = 0; i < n; i++)
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            var tid = s.Commit(s.LastTid, [], [new BlockWrite(oid, i % 8, Encoding.UTF8.GetBytes("x" + i))]);
+            var want = tid.ToString();
+            while (File.ReadAllText(atPath) != want) { }
+            toHead[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+            while (!arrived.ContainsKey(tid))
+                await Task.Delay(1, ct);
+            toStream[i] = (arrived[tid] - t0) * 1e6 / Stopwatch.Frequency;
+        }
+        await cts.CancelAsync();
+        await listen;
+        return
+        [
+            new BenchResult(Name, "commit → head/at p50 vs commit → change stream p50", "µs", BenchPin.Pct(toHead, 0.5), BenchPin.Pct(toStream, 0.5), false),
+            new BenchResult(Name, "commit → head/at p99 vs commit → change stream p99", "µs", BenchPin.Pct(toHead, 0.99), BenchPin.Pct(toStream, 0.99), false),
+        ];
+    }
+}
