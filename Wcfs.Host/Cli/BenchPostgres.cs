@@ -6,6 +6,8 @@
 //   pg-toast      2 MiB blocks stored EXTENDED with lz4 (ours) vs EXTERNAL (uncompressed) and vs
 //                 EXTENDED pglz (PostgreSQL's default): commit MB/s, read p50 and table size, on
 //                 incompressible and on compressible data
+//   pg-commit-head Commit returned → head/at of a `wcfs serve` moved (p50/p99), on PostgreSQL vs
+//                 on SQLite
 // The server: WCFS_BENCH_POSTGRES_URL, a URL whose user may CREATE DATABASE; every case makes
 // its own database and drops it. Without it the cases say so and report nothing.
 // --quick: 16 MiB commits, 64 MiB database, fewer samples.
@@ -305,5 +307,50 @@ internal sealed class BenchPostgresToast : IBenchCase
             blocks[i][^1] = 1;
         }
         return blocks;
+    }
+}
+
+internal sealed class BenchPostgresCommitHead : IBenchCase
+{
+    public string Name => "pg-commit-head";
+    public string Description => "Commit returned → head/at of a WCFS server moved, server on PostgreSQL vs on SQLite";
+
+    public async Task<IReadOnlyList<BenchResult>> RunAsync(BenchContext ctx, CancellationToken ct)
+    {
+        using var db = BenchPostgresDatabase.Create(ctx, Name);
+        if (db is null)
+            return [];
+        var n = ctx.Quick ? 10 : 50;
+        var pg = await Measure(db.Url, Path.Combine(ctx.TempDir, "mnt-pg"), n, ct);
+        var sq = await Measure("sqlite://" + Path.Combine(ctx.TempDir, "db.sqlite"), Path.Combine(ctx.TempDir, "mnt-sqlite"), n, ct);
+        return
+        [
+            new BenchResult(Name, "p50 commit → head/at (vs sqlite)", "ms", BenchPostgresRun.P(pg, 0.5), BenchPostgresRun.P(sq, 0.5), HigherIsBetter: false),
+            new BenchResult(Name, "p99 commit → head/at (vs sqlite)", "ms", BenchPostgresRun.P(pg, 0.99), BenchPostgresRun.P(sq, 0.99), HigherIsBetter: false),
+        ];
+    }
+
+    private static async Task<double[]> Measure(string url, string mnt, int n, CancellationToken ct)
+    {
+        using var s = StorageFactory.Open(url);
+        var oid = BenchPostgresRun.NewFile(s, 4096);
+        await using var server = await BenchServer.StartAsync(url, mnt);
+        var atPath = Path.Combine(server.Mountpoint, "head", "at");
+        var ms = new double[n];
+        for (var i = 0; i < n; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var tid = s.Commit(s.LastTid, [], [new BlockWrite(oid, i % 8, new byte[] { (byte)(i + 1) })]);
+            var t0 = Stopwatch.GetTimestamp();
+            var want = tid.ToString();
+            while (File.ReadAllText(atPath) != want)
+            {
+                if (Stopwatch.GetElapsedTime(t0) > TimeSpan.FromSeconds(30))
+                    throw new InvalidOperationException($"head/at of {mnt} did not reach {want} in 30 s");
+            }
+            ms[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+        Array.Sort(ms);
+        return ms;
     }
 }

@@ -11,5 +11,6 @@ internal static class BenchRegistry
         new BenchPin(),
         new BenchCommitHead(),
         new BenchPostgresCommit(), new BenchPostgresLoadBlock(), new BenchPostgresNotify(), new BenchPostgresToast(),
+        new BenchPostgresCommitHead(),
     ];
 }
