@@ -224,6 +224,18 @@ public sealed class PostgresStorageTests(PostgresFixture pg)
         Assert.Equal(db, p.Settings.Database);
     }
 
+    [Fact]
+    public void A_PostgreSQL_URL_with_a_password_finds_the_mountpoint_whose_server_shows_the_storage_URL()
+    {
+        var url = pg.NewDatabase();
+        var withPassword = url.Replace("postgres@", "postgres:any-pw@", StringComparison.Ordinal);
+        using var s = PostgresStorage.Open(withPassword); // trust auth: the password is not checked
+        // .wcfs/zurl shows s.Url; a client compares it with the normalized URL it was given.
+        Assert.Equal(s.Url, Wcfs.Actors.Protocol.MountPoint.NormalizeUrl(withPassword));
+        Assert.Equal(Wcfs.Actors.Protocol.MountPoint.For(url, "/m"), Wcfs.Actors.Protocol.MountPoint.For(withPassword, "/m"));
+        Assert.DoesNotContain("any-pw", Wcfs.Actors.Protocol.MountPoint.NormalizeUrl(withPassword), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("postgresql://u:secret@h:5/", "one database")]
     [InlineData("postgresql://u:secret@h:5/a/b", "one database")]
