@@ -1,5 +1,6 @@
 // The C# watch-link grammar against the shared transcript protocol/transcripts/grammar.txt.
 using Wcfs.Actors.Protocol;
+using Wcfs.Actors.Storage;
 using Xunit;
 
 namespace Wcfs.Actors.Tests.Server;
@@ -59,9 +60,9 @@ public class WatchLinkGrammarTests
     [Fact]
     public void Pins_format_as_the_protocol_writes_them()
     {
-        var oid = new Wcfs.Actors.Storage.Oid(1);
-        Assert.Equal("pin 0000000000000001 #3 @00000000000000a0", new PinRequest(oid, new Wcfs.Actors.Storage.BlockNumber(3), new Wcfs.Actors.Storage.Tid(0xa0)).ToText());
-        Assert.Equal("pin 0000000000000001 #0 @head", new PinRequest(oid, new Wcfs.Actors.Storage.BlockNumber(0), null).ToText());
+        var oid = new Oid(1);
+        Assert.Equal("pin 0000000000000001 #3 @00000000000000a0", new PinRequest(oid, new BlockNumber(3), new Tid(0xa0)).ToText());
+        Assert.Equal("pin 0000000000000001 #0 @head", new PinRequest(oid, new BlockNumber(0), null).ToText());
         Assert.Equal("12 ack\n", new WatchFrame(12, "ack").ToString());
     }
 

@@ -7,6 +7,8 @@ internal static class BenchRegistry
     [
         new BenchStorageCommit(),
         new BenchStorageLoadBlock(),
+        new BenchVirtmemFault(),
+        new BenchVirtmemWriteout(),
         new BenchFuseRead(),
         new BenchPin(),
         new BenchCommitHead(),

@@ -19,6 +19,7 @@ internal static class WcfsCommandLine
         root.Subcommands.Add(CommitCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(DebugCommands.Create());
+        root.Subcommands.Add(VirtmemSelfTestCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(StatusCommand.Create());
         root.Subcommands.Add(StopCommand.Create());

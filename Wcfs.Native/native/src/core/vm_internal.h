@@ -1,0 +1,130 @@
+/* vm_internal.h - structures shared by the virtmem sources (mmap_actor.c owns their design).
+ *
+ * Who writes what (invariant numbers refer to mmap_actor.c):
+ *   - everything below is written ONLY on the mmap actor thread, except the RAM slot bitmap
+ *     (atomic, also written by faulting threads) and vm_fileh.written_in_store (never: only the
+ *     actor sets it, from a fault's message);
+ *   - faulting threads (SIGSEGV handler) read vma/page fields with atomic loads and never write
+ *     them: they post messages to the actor instead.
+ */
+#ifndef WCFS_VM_INTERNAL_H
+#define WCFS_VM_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "wcfs_virtmem.h"
+
+#define VM_RETRY 1 /* actor reply to a fault: nothing done, let the access fault again */
+
+struct vm_ram {
+    int fd;                    /* memfd; slot s is bytes [s*pagesize, (s+1)*pagesize) */
+    uint64_t pagesize;
+    uint64_t max_pages;
+    uint8_t *window;           /* the whole memfd mapped RW: the staging address of every slot */
+    _Atomic uint64_t *bitmap;  /* slot in use; lock-free allocation from faulting threads */
+    uint64_t nwords;
+    _Atomic uint64_t used;
+    int users;                 /* handles (actor thread only) */
+};
+
+struct vm_filebase;
+
+struct vm_file {
+    uint64_t blksize;
+    int mode;                  /* VM_MODE_* */
+    int fd;                    /* classic pread: the file; -1 for zero */
+    const struct vm_base_ops *ops; /* overlay */
+    void *ctx;
+    struct vm_filebase *filebase;  /* set if the base is our plain-file implementation */
+    int users;
+};
+
+struct vm_page {
+    uint64_t pgno;
+    _Atomic uint32_t state;    /* VM_PAGE_* */
+    _Atomic uint32_t gen;      /* bumped on every remap of this page (invariant 4) */
+    int64_t slot;              /* RAM slot, -1 if none */
+    struct vm_page *hnext;     /* hash chain */
+};
+
+struct vm_fileh {
+    vm_file_t *file;
+    vm_ram_t *ram;
+    uint64_t pagesize;
+    uint64_t ppb;              /* pages per block */
+    int mode;
+    struct vm_page **htab;     /* hash of pages by pgno */
+    uint64_t hcap, hcount;
+    struct vm_vma *vmas;       /* list */
+    int storing;               /* between STORE and MARKSTORED/cancel/discard */
+    int written_in_store;
+    uint64_t ndirty;           /* invariant (3) */
+    uint64_t nram;             /* pages holding a RAM slot */
+};
+
+struct vm_vma {
+    _Atomic uintptr_t addr;
+    uint64_t len;
+    uint64_t pgoffset, pglen;
+    vm_fileh_t *fh;
+    struct vm_page **pages;    /* [pglen], entries owned by fh */
+    _Atomic int efault;
+    _Atomic int dead;
+    int reg_slot;
+    struct vm_vma *next;       /* in fh->vmas */
+};
+
+/* mmap actor (mmap_actor.c) */
+int32_t vm_actor_call(int32_t (*fn)(void *), void *arg);
+int vm_on_actor_thread(void);
+void vm_retire(void (*fn)(void *), void *p);
+
+/* fault handler (fault.c) */
+int32_t vm_fault_install(void);
+int32_t vm_registry_add(vm_vma_t *vma);
+void vm_registry_remove(vm_vma_t *vma);
+void vm_fatal(const char *what, uintptr_t addr) __attribute__((noreturn));
+extern _Atomic uint64_t vm_stat_faults, vm_stat_retries, vm_stat_messages;
+
+/* fault path entry points posted to the actor (mmap_actor.c) */
+struct vm_fault_msg {
+    vm_vma_t *vma;
+    struct vm_page *pg;
+    uint32_t gen;              /* generation read before the copy */
+    uint32_t expect;           /* state read before the copy */
+    int64_t slot;              /* filled RAM slot, or -1 for "make the existing page writable" */
+    int write;
+};
+int32_t vm_actor_fault(void *msg);
+
+/* page table and mapping primitives (mmap_actor.c; actor thread only) */
+int vm_holds_ram(uint32_t state);
+void vm_page_set(vm_fileh_t *fh, struct vm_page *p, uint32_t to, int64_t slot);
+void vm_check_fileh(vm_fileh_t *fh);
+struct vm_page *vm_page_find(vm_fileh_t *fh, uint64_t pgno);
+struct vm_page *vm_page_get(vm_fileh_t *fh, uint64_t pgno);
+int vm_vma_covers(vm_vma_t *v, uint64_t pgno);
+void *vm_vma_pg_addr(vm_vma_t *v, uint64_t pgno);
+int32_t vm_map_ram(vm_vma_t *v, struct vm_page *p, int64_t slot, int prot);
+int32_t vm_map_none(vm_vma_t *v, uint64_t pgno, uint64_t npages);
+int32_t vm_protect(vm_vma_t *v, uint64_t pgno, int prot);
+int32_t vm_map_base_range(vm_vma_t *v, uint64_t pgno, uint64_t npages, vm_remap_fn fn, void *ctx);
+int32_t vm_page_drop(vm_fileh_t *fh, struct vm_page *p);
+
+/* RAM (ram.c) */
+int64_t vm_ram_alloc(vm_ram_t *ram);      /* slot, or -ENOSPC/-ENOMEM; any thread */
+void vm_ram_free(vm_ram_t *ram, int64_t slot);
+static inline void *vm_ram_addr(vm_ram_t *ram, int64_t slot) { return ram->window + (uint64_t)slot * ram->pagesize; }
+int vm_ram_slot_in_use(vm_ram_t *ram, int64_t slot);
+
+/* files (file.c) */
+int32_t vm_file_load(vm_file_t *file, uint64_t off, void *buf, uint64_t len); /* faulting thread */
+int32_t vm_filebase_block_fd(struct vm_filebase *fb, uint64_t blk);
+extern const struct vm_base_ops vm_filebase_ops;
+
+/* futex helpers */
+void vm_futex_wait(_Atomic uint32_t *addr, uint32_t val);
+void vm_futex_wake(_Atomic uint32_t *addr);
+
+#endif
