@@ -4,12 +4,12 @@ using static Wcfs.Actors.Tests.Server.ServerProcess;
 
 namespace Wcfs.Actors.Tests.Server;
 
-public class ServerDataTests
+public class ServerDataTests(SharedServer shared) : IClassFixture<SharedServer>
 {
     [Fact]
     public async Task Head_shows_latest_data_with_holes_as_zeros_and_size_as_high_water_mark()
     {
-        await using var s = await StartAsync();
+        var s = shared.S;
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "a0"), (2, "a2"));
         await s.WaitHeadAtAsync(at1);
@@ -28,7 +28,7 @@ public class ServerDataTests
     [Fact]
     public async Task Reads_at_or_past_the_end_return_nothing_and_reads_across_it_are_cut()
     {
-        await using var s = await StartAsync();
+        var s = shared.S;
         var f = s.CreateFile();
         await s.WaitHeadAtAsync(s.Commit(f, (0, "x")));
         using var h = File.OpenHandle(s.HeadPath(f));
@@ -42,7 +42,7 @@ public class ServerDataTests
     [Fact]
     public async Task An_empty_file_has_size_zero()
     {
-        await using var s = await StartAsync();
+        var s = shared.S;
         var f = s.CreateFile();
         await s.WaitHeadAtAsync(s.Storage.LastTid);
         Assert.Equal(0, new FileInfo(s.HeadPath(f)).Length);
@@ -52,7 +52,7 @@ public class ServerDataTests
     [Fact]
     public async Task Rev_directory_shows_exactly_the_data_as_of_its_tid()
     {
-        await using var s = await StartAsync();
+        var s = shared.S;
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "v1"), (1, "w1"));
         var at2 = s.Commit(f, (0, "v2"), (3, "z2"));
@@ -69,7 +69,7 @@ public class ServerDataTests
     [Fact]
     public async Task Invalid_names_are_not_found_and_nothing_but_watch_is_writable()
     {
-        await using var s = await StartAsync();
+        var s = shared.S;
         var f = s.CreateFile();
         await s.WaitHeadAtAsync(s.Storage.LastTid);
         var m = s.Mountpoint;
@@ -89,7 +89,7 @@ public class ServerDataTests
     [Fact]
     public async Task A_commit_invalidates_only_the_changed_blocks_of_head()
     {
-        await using var s = await StartAsync();
+        var s = shared.S;
         var f = s.CreateFile();
         await s.WaitHeadAtAsync(s.Commit(f, (0, "a"), (1, "b"), (2, "c")));
         File.ReadAllBytes(s.HeadPath(f)); // bring every block into the page cache
@@ -156,5 +156,28 @@ public class RevDirIdleTests
                 throw new TimeoutException("timed out waiting for " + what);
             await Task.Delay(20); // why: .wcfs/stats has no change notification; poll it
         }
+    }
+}
+
+public class StorageFailureTests
+{
+    [Fact]
+    public async Task When_the_storage_file_disappears_the_server_logs_why_unmounts_and_exits_non_zero()
+    {
+        await using var s = await ServerProcess.StartAsync();
+        var f = s.CreateFile();
+        await s.WaitHeadAtAsync(s.Commit(f, (0, "a")));
+        using var h = File.OpenHandle(s.HeadPath(f), options: FileOptions.RandomAccess);
+        Assert.Equal(1, RandomAccess.Read(h, new byte[1], 0));
+
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            File.Delete(Path.Combine(s.Dir, "db.sqlite" + suffix));
+
+        using (var cts = new CancellationTokenSource(ServerProcess.Scaled(15)))
+            await s.Process.WaitForExitAsync(cts.Token);
+        Assert.Equal(1, s.Process.ExitCode);
+        Assert.Contains("was deleted", s.Log);
+        Assert.False(Wcfs.Actors.Protocol.MountPoint.IsMounted(s.Mountpoint));
+        Assert.ThrowsAny<IOException>(() => RandomAccess.Read(h, new byte[4096], 4096 * 0 + 1)); // ENOTCONN, never data
     }
 }

@@ -229,3 +229,21 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     [LibraryImport("libc", EntryPoint = "kill")]
     public static partial int Kill(int pid, int sig);
 }
+
+/// <summary>One server for all tests of a class (each test uses its own files): saves a start per test.</summary>
+public class SharedServer : Xunit.IAsyncLifetime
+{
+    internal ServerProcess S { get; private set; } = null!;
+
+    protected virtual string PinTimeout => "60s";
+
+    public async Task InitializeAsync() => S = await ServerProcess.StartAsync(PinTimeout);
+
+    public async Task DisposeAsync() => await S.DisposeAsync();
+}
+
+/// <summary>A shared server with a 3 s pin timeout: only for tests whose links live in child processes.</summary>
+public sealed class SharedServerShortPinTimeout : SharedServer
+{
+    protected override string PinTimeout => "3s";
+}

@@ -1,5 +1,6 @@
 // The C# watch-link grammar against the shared transcript protocol/transcripts/grammar.txt.
 using Wcfs.Actors.Protocol;
+using Wcfs.Actors.Storage;
 using Xunit;
 
 namespace Wcfs.Actors.Tests.Server;

@@ -92,13 +92,16 @@ internal static class ServerHost
         using var onStop = stopToken.Register(() => stop.TrySetResult());
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
-        commits.Start(start, e =>
+        void Fail(Exception e)
         {
             Log.Error(e, "storage failed, unmounting: {Error}", e.Message);
             exitCode = 1;
             stop.TrySetResult();
-        });
-        SetReadahead(o.Mountpoint, o.Settings.Readahead);
+        }
+        commits.Start(start, Fail);
+        using var storageCheck = StorageFileCheck(o.Url, Fail);
+        var dev = MountPoint.MountDevice(o.Mountpoint);
+        SetReadahead(dev, o.Settings.Readahead);
         using var idle = new Timer(_ =>
         {
             foreach (var name in fs.ForgetIdleRevDirs(DateTime.UtcNow))
@@ -111,12 +114,22 @@ internal static class ServerHost
 
         Log.Information("unmounting {Mountpoint}", o.Mountpoint);
         FuseNative.Exit(session);
-        loop.Join(TimeSpan.FromSeconds(10));
+        // Files still open on the detached mount keep the connection (and the loop) alive: abort it
+        // through fusectl if mounted; else leave the session to the process exit, which closes
+        // /dev/fuse so those clients get ENOTCONN (destroying it under running loop threads is unsafe).
+        var loopDone = loop.Join(TimeSpan.FromSeconds(1))
+                       || (dev is not null && AbortConnection(dev) && loop.Join(TimeSpan.FromSeconds(5)));
         commits.Dispose();
         var (n, p50, p99) = fs.Stats.RoundTrips();
         if (n > 0)
             Log.Information("pin round trip on the server: n={N} p50={P50:0.0}µs p99={P99:0.0}µs", n, p50, p99);
-        session.Dispose();
+        if (loopDone)
+            session.Dispose();
+        else
+        {
+            Log.Information("files are still open on the detached mount: the FUSE connection closes with this process");
+            session.SetHandleAsInvalid();
+        }
         TryDelete(MountPoint.PidPath(o.Mountpoint));
         try { Directory.Delete(o.Mountpoint); } catch (IOException) { }
         return exitCode;
@@ -125,10 +138,33 @@ internal static class ServerHost
     private static unsafe int Mount(string mountpoint, string options, WfuseOps ops, out FuseSessionHandle session) =>
         FuseNative.Mount(mountpoint, options, &ops, out session);
 
-    /// <summary>Raises the kernel readahead of the mount (bdi read_ahead_kb), ARCHITECTURE.md fact 3.</summary>
-    private static void SetReadahead(string mountpoint, long bytes)
+    /// <summary>
+    /// For a SQLite storage: checks every second that the database file is still the one opened
+    /// (an open connection keeps reading a deleted or replaced file, which would serve stale data).
+    /// </summary>
+    private static Timer? StorageFileCheck(string url, Action<Exception> fail)
     {
-        var dev = MountPoint.MountDevice(mountpoint);
+        var target = StorageFactory.Parse(url);
+        if (target.Kind != StorageKind.Sqlite)
+            return null;
+        var path = target.Location;
+        static ulong? Inode(string p) => Mono.Unix.Native.Syscall.stat(p, out var st) == 0 ? st.st_ino : null;
+        var ino = Inode(path);
+        var failed = 0;
+        return new Timer(_ =>
+        {
+            var now = Inode(path);
+            string? why = now is null ? "was deleted"
+                : now != ino ? "was replaced by another file"
+                : null;
+            if (why is not null && Interlocked.Exchange(ref failed, 1) == 0)
+                fail(new StorageException($"storage file {path} {why}"));
+        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Raises the kernel readahead of the mount (bdi read_ahead_kb), ARCHITECTURE.md fact 3.</summary>
+    private static void SetReadahead(string? dev, long bytes)
+    {
         var path = $"/sys/class/bdi/{dev}/read_ahead_kb";
         try
         {
@@ -138,6 +174,22 @@ internal static class ServerHost
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Log.Warning("cannot set readahead ({Path}): {Error}", path, e.Message);
+        }
+    }
+
+    /// <summary>Aborts the FUSE connection of device "0:minor" (/sys/fs/fuse/connections/minor/abort).</summary>
+    private static bool AbortConnection(string dev)
+    {
+        var path = $"/sys/fs/fuse/connections/{dev.Split(':')[^1]}/abort";
+        try
+        {
+            File.WriteAllText(path, "1");
+            Log.Information("aborted the FUSE connection ({Path}): files still open get ENOTCONN", path);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 
