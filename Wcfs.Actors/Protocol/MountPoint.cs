@@ -33,7 +33,8 @@ public static partial class MountPoint
 
     /// <summary>
     /// The canonical form of a storage URL: a SQLite URL or plain path becomes
-    /// <c>sqlite://</c> + absolute path; other URLs are trimmed.
+    /// <c>sqlite://</c> + absolute path; a PostgreSQL URL becomes the storage's
+    /// <see cref="Storage.IStorage.Url"/> (no password, explicit port); other URLs are trimmed.
     /// </summary>
     public static string NormalizeUrl(string url)
     {
@@ -43,6 +44,8 @@ public static partial class MountPoint
             return "sqlite://" + Path.GetFullPath(u["sqlite://".Length..]);
         if (!u.Contains("://", StringComparison.Ordinal))
             return "sqlite://" + Path.GetFullPath(u);
+        if (Storage.PostgresUrl.Handles(u))
+            return Storage.PostgresUrl.Parse(u).Url; // what the server's .wcfs/zurl shows: no password, explicit port
         return u;
     }
 

@@ -60,8 +60,7 @@ public static partial class StorageFactory
     /// <summary>
     /// The PostgreSQL hook: the PostgreSQL backend (branch <c>postgres</c>) plugs in here.
     /// </summary>
-    private static IStorage OpenPostgres(string url) =>
-        throw new StorageException($"PostgreSQL storage is not built yet (url {Redact(url)})");
+    private static IStorage OpenPostgres(string url) => PostgresStorage.Open(url);
 
     /// <summary>The URL with any password replaced by "***" (for messages and <see cref="IStorage.Url"/>).</summary>
     public static string Redact(string url) => PasswordRegex().Replace(url, "$1***@");

@@ -12,5 +12,7 @@ internal static class BenchRegistry
         new BenchFuseRead(),
         new BenchPin(),
         new BenchCommitHead(),
+        new BenchPostgresCommit(), new BenchPostgresLoadBlock(), new BenchPostgresNotify(), new BenchPostgresToast(),
+        new BenchPostgresCommitHead(),
     ];
 }
