@@ -173,7 +173,7 @@ public sealed class CliStorageCommandsTests : IDisposable
         Assert.Contains("commit", table);
         Assert.Contains("loadblock", table);
         using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json));
-        Assert.Equal(3, doc.RootElement.GetArrayLength());
+        Assert.Equal(4, doc.RootElement.GetArrayLength());
         foreach (var r in doc.RootElement.EnumerateArray())
         {
             Assert.True(r.GetProperty("wcfs").GetDouble() > 0);

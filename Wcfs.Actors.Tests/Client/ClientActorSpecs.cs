@@ -129,4 +129,15 @@ public class ClientActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.Te
         Assert.Contains(dir, f.Cause.Message, StringComparison.Ordinal);
         ExpectTerminated(conn);
     }
+
+    [Fact]
+    public void Wcfs_actor_creates_a_conn_per_connect_and_a_failing_one_answers_failure()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "wcfs-nomount-" + Guid.NewGuid().ToString("N")[..8]);
+        var wcfs = Sys.ActorOf(WcfsProtocol.Props(dir, WcfsProtocol.ClientSettings.FromConfig(null)));
+        wcfs.Tell(new WcfsProtocol.Connect(new Tid(1), new ConnLifetime()));
+        Assert.Contains("open watch link of " + dir, ExpectMsg<Status.Failure>().Cause.Message, StringComparison.Ordinal);
+        wcfs.Tell(new WcfsProtocol.Connect(new Tid(2), new ConnLifetime()));
+        ExpectMsg<Status.Failure>(); // the parent survives a failed conn
+    }
 }

@@ -74,6 +74,10 @@ public class FailureTests
         }
         finally
         {
+            // the server writes its pid file just after its mount starts answering: wait for it (bounded)
+            var pidDeadline = DateTime.UtcNow + ServerProcess.Scaled(10);
+            while (MountPoint.ServerPid(mnt) is null && MountPoint.IsMounted(mnt) && DateTime.UtcNow < pidDeadline)
+                await Task.Delay(20); // why: the pid file has no change notification
             if (MountPoint.ServerPid(mnt) is { } pid)
             {
                 ServerProcess.Kill(pid, 15); // the server this test autostarted

@@ -70,4 +70,23 @@ public class StandaloneMappingTests
         Assert.Empty((await conn.GetStateAsync()).Files);
         Assert.Equal(0, w.Server.Stat("Watch"));
     }
+
+    [Fact]
+    public async Task RemmapBlk_maps_a_block_back_to_its_pin_else_to_head()
+    {
+        await using var w = await StartAsync();
+        var f = w.Server.CreateFile();
+        var at1 = await w.CommitAsync(f, (0, "a1"), (1, "b1"));
+        await using var conn = await w.Client.ConnectAsync(at1);
+        await using var fh = await conn.OpenAsync(f);
+        using var m = await fh.MmapAsync(0, 2);
+        Assert.Equal("a1", Text(m, 0));
+        await w.CommitAsync(f, (0, "a2"));
+        Assert.Equal("a1", Text(m, 0)); // pinned to at1
+        m.RemmapBlk(0);
+        m.RemmapBlk(1);
+        Assert.Equal(["a1", "b1"], new[] { Text(m, 0), Text(m, 1) });
+        Assert.Throws<ArgumentException>(() => m.RemmapBlk(2)); // outside the mapping
+        ExpectPinned(fh, (0, at1));
+    }
 }

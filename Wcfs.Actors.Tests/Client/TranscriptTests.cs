@@ -1,7 +1,8 @@
-// The shared watch-link transcripts (protocol/transcripts/*.txt) replayed through the C# grammar
-// (WatchLinkGrammar.cs) and the C frame codec (wlink.c) side by side: both accept the same frames,
-// read the same fields, and reject the same bad server lines. The C test driver
-// (native/tests/wlink_transcripts.c) replays the same files through the codec alone.
+// The shared watch-link transcripts replayed through the C# grammar (WatchLinkGrammar.cs) and the C
+// frame codec (wlink.c) side by side: sessions (protocol/transcripts/sessions/*.txt) - both accept the
+// same frames, read the same fields, and reject the same bad server lines; and the pin cases ("P:")
+// of the server's grammar.txt. The C test driver (native/tests/wlink_transcripts.c) replays the same
+// files through the codec alone.
 using System.Text;
 using Wcfs.Actors.Protocol;
 using Wcfs.Native.Interop;
@@ -15,11 +16,11 @@ public class TranscriptTests
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
-            var t = Path.Combine(d.FullName, "protocol", "transcripts");
+            var t = Path.Combine(d.FullName, "protocol", "transcripts", "sessions");
             if (Directory.Exists(t))
                 return t;
         }
-        throw new DirectoryNotFoundException($"protocol/transcripts not found above {AppContext.BaseDirectory}");
+        throw new DirectoryNotFoundException($"protocol/transcripts/sessions not found above {AppContext.BaseDirectory}");
     }
 
     public static TheoryData<string> Transcripts() => [.. Directory.GetFiles(TranscriptDir(), "*.txt").Select(p => Path.GetFileName(p))];
@@ -81,5 +82,23 @@ public class TranscriptTests
                 Assert.True(csharpRejects, $"C# accepts a bad server line: {l}");
             }
         }
+    }
+
+    [Fact]
+    public void The_C_codec_reads_every_pin_case_of_the_grammar_as_the_grammar_says()
+    {
+        var lines = File.ReadAllLines(Path.Combine(TranscriptDir(), "..", "grammar.txt"));
+        var cases = 0;
+        for (var i = 0; i + 1 < lines.Length; i++)
+        {
+            if (!lines[i].StartsWith("P: ", StringComparison.Ordinal))
+                continue;
+            var text = lines[i][3..];
+            var np = NativePin(text);
+            var got = np.Rc != 0 ? "= invalid" : $"= pin {np.Oid:x16} {np.Blk} {(np.Head ? "head" : np.Rev.ToString("x16", System.Globalization.CultureInfo.InvariantCulture))}";
+            Assert.True(lines[i + 1] == got, $"grammar.txt: {text}\n  expected {lines[i + 1]}\n  C codec  {got}");
+            cases++;
+        }
+        Assert.True(cases > 5, $"only {cases} P: cases in grammar.txt");
     }
 }

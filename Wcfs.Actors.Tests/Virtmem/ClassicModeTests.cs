@@ -24,6 +24,18 @@ public class ClassicModeTests(ITestOutputHelper output) : VirtmemTestKit(output)
     }
 
     [Fact]
+    public void Pages_past_the_end_of_the_os_file_read_as_zeros()
+    {
+        var os = TmpfsFile(Ps + 100, _ => (byte)'x');
+        using var file = BigFile.FromFile(os, Ps);
+        var fh = Open(file, Ps);
+        using var vma = fh.Mmap(0, 3);
+        Assert.Equal((byte)'x', vma.Span[Ps + 99]);
+        Assert.Equal(0, vma.Span[Ps + 100]);              // the short page is zero-filled
+        Assert.True(vma.Span[(2 * Ps)..].IndexOfAnyExcept((byte)0) < 0);
+    }
+
+    [Fact]
     public void Zero_file_reads_zeros_until_written()
     {
         using var file = BigFile.Zero(Ps);

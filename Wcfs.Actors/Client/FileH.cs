@@ -35,6 +35,9 @@ public sealed class FileH : IAsyncDisposable
     /// <summary>Size in bytes as of the Conn's at.</summary>
     public long Size => _handle.Size;
 
+    /// <summary>The native file (the base layer of virtmem VMAs is made from it: issue 6).</summary>
+    internal WclFileHandle NativeHandle => _handle;
+
     /// <summary>The FileHActor of this file (diagnostics, tests).</summary>
     public IActorRef Actor { get; }
 

@@ -109,7 +109,10 @@ public sealed class WcfsClient : IAsyncDisposable
             var wcfs = WcfsSettings.FromConfig(config);
             var client = WcfsProtocol.ClientSettings.FromConfig(config);
             var mnt = options.Mountpoint ?? MountPoint.For(url, wcfs.MountRoot);
-            await EnsureRunningAsync(url, mnt, options.Autostart ?? wcfs.Autostart, options.ServeArguments, client.StartTimeout);
+            if (options.Mountpoint is null && options.ServeArguments is null && (options.Autostart ?? wcfs.Autostart))
+                await WcfsServer.EnsureRunningAsync(url, wcfs, client.StartTimeout); // the standard mount: the server's own starter
+            else
+                await EnsureRunningAsync(url, mnt, options.Autostart ?? wcfs.Autostart, options.ServeArguments, client.StartTimeout);
             var zurl = File.OpenHandle(Path.Combine(mnt, ".wcfs", "zurl")); // invariant (2)
             return new WcfsClient(url, mnt, system, ownsSystem, client, zurl);
         }
@@ -141,8 +144,9 @@ public sealed class WcfsClient : IAsyncDisposable
         throw new WcfsClientException($"autostarted `{command}` did not answer .wcfs/zurl within {timeout.TotalSeconds:0}s; see {mnt}.log");
     }
 
-    /// <summary>Starts <c>wcfs serve</c> in the background (its own session; output to &lt;mnt&gt;.log). A racing
-    /// starter loses on the server's lock file and exits; either way one server ends up running.</summary>
+    /// <summary>Starts <c>wcfs serve</c> for an explicit mountpoint in the background (its own session; output to
+    /// &lt;mnt&gt;.log). A racing starter loses on the server's lock file and exits; either way one server ends up
+    /// running. (The standard mountpoint goes through <see cref="WcfsServer.EnsureRunningAsync"/>.)</summary>
     private static void StartServer(string url, string mnt, string? serveArgs)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "wcfs.dll");

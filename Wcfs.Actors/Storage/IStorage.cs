@@ -30,7 +30,11 @@ public interface IStorage : IDisposable
     /// <summary>Allocates a new object id (never reused, even if never committed).</summary>
     Oid NewOid();
 
-    /// <summary>The object as of <paramref name="at"/>, or null if it does not exist then.</summary>
+    /// <summary>
+    /// The object as of <paramref name="at"/>, or null if it does not exist then (never created, or
+    /// deleted). The root (oid 0) always exists: <see cref="RootState.Empty"/> with serial
+    /// <see cref="Tid.Zero"/> until first written.
+    /// </summary>
     LoadedObject? LoadObject(Oid oid, Tid at);
 
     /// <summary>
@@ -66,7 +70,7 @@ public interface IStorage : IDisposable
     void Pack(Tid beforeTid);
 }
 
-/// <summary>An object version: its state (null = deleted at that version) and the tid that wrote it.</summary>
+/// <summary>An object version: its state and the tid that wrote it (a deleted object loads as null instead).</summary>
 public sealed record LoadedObject(ObjectState State, Tid Serial);
 
 /// <summary>A write of an object in a commit; null state deletes the object.</summary>

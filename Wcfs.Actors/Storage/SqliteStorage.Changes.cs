@@ -4,7 +4,8 @@
 // when there are none it waits until PRAGMA data_version of its connection changes (a commit by
 // any other connection, in this or another process) or an in-process commit signals, checking
 // every PollInterval. data_version is answered from the WAL index in shared memory, so a poll
-// costs a few microseconds and no disk I/O.
+// costs a few microseconds and no disk I/O. No inotify wake-up: a commit's last -wal write comes
+// before its fsync and its visibility (docs/NOTES.md "Storage (issue 2)").
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 

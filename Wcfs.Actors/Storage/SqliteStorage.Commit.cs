@@ -70,7 +70,7 @@ public sealed partial class SqliteStorage
         var files = new Dictionary<Oid, int>();
         foreach (var o in objects)
         {
-            if (o.Oid != Oid.Root && Db(o.Oid) >= nextOid || Db(o.Oid) < 0)
+            if (o.Oid != Oid.Root && (o.Oid.Value >= (ulong)nextOid))
                 throw new ArgumentException($"object {o.Oid} was never allocated (use NewOid)", nameof(objects));
             var newest = NewestObjectTid(c, o.Oid);
             if (newest is { } n && n > baseAt)

@@ -18,7 +18,10 @@ public sealed class WclConnHandle : SafeHandleZeroOrMinusOneIsInvalid
     /// <summary>Opens <c>&lt;mountpoint&gt;/head/watch</c> and starts the pinner.</summary>
     public static WclConnHandle Open(string mountpoint)
     {
-        ClientErrors.Check(ClientNative.ConnOpen(mountpoint, out var p), $"open watch link of {mountpoint}");
+        var rc = ClientNative.ConnOpen(mountpoint, out var p);
+        if (rc == -ClientErrors.ENOENT)
+            throw new WcfsClientException($"open watch link of {mountpoint}: no WCFS server is mounted there (head/watch not found); start one with `wcfs serve <url>`", ClientErrors.ENOENT);
+        ClientErrors.Check(rc, $"open watch link of {mountpoint}");
         var h = new WclConnHandle();
         h.SetHandle(p);
         return h;

@@ -106,6 +106,10 @@ public static unsafe partial class ClientNative
     [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_unmap")]
     public static partial int Unmap(nint mapping);
 
+    /// <summary>wcl_file_vm_base: an overlay vm_file_t whose base layer is this WCFS file (issue 6).</summary>
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_file_vm_base")]
+    public static partial int FileVmBase(nint file, out nint vmFile);
+
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     private static partial int Poll(PollFd* fds, ulong nfds, int timeoutMs);
 

@@ -22,6 +22,7 @@
 
 #include <stdint.h>
 #include "wcfs_native.h"
+#include "wcfs_virtmem.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -116,6 +117,15 @@ WCFS_API int32_t wcl_mmap(wcl_file_t *f, uint64_t blk_start, uint64_t blk_len, w
 WCFS_API int32_t wcl_mapping_remmap_blk(wcl_mapping_t *m, uint64_t blk);
 /* Unmaps and frees. Works after the file or conn closed. Exactly once per mapping. */
 WCFS_API int32_t wcl_unmap(wcl_mapping_t *m);
+
+/* ---- base layer of virtmem (issue 6) -------------------------------------------------------- */
+
+/* Creates an overlay vm_file_t whose base layer is this WCFS file: every VMA of it gets a Mapping at
+ * its own address range (struct vm_base_ops), and a pin for a block re-maps the pages of it that are
+ * not dirty in each VMA's handle, leaving dirty pages in place (pinned[] is updated in every case,
+ * and applied when the dirty page goes away: MARKSTORED or discard). The vm_file must be destroyed
+ * (all its handles closed) before the WCFS file is closed. */
+WCFS_API int32_t wcl_file_vm_base(wcl_file_t *f, vm_file_t **out);
 
 #ifdef __cplusplus
 }

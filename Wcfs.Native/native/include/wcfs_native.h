@@ -1,7 +1,7 @@
 /* wcfs_native.h - the C ABI of wcfs-actors' native library.
  *
  * Rules of this boundary (STYLE.md "Native boundary"):
- *  - a prefix per subsystem (wcfs_, vm_, mmapa_, pinner_, wfuse_), opaque handles, fixed-width types;
+ *  - a prefix per subsystem (wcfs_, vm_, mmapa_, wcl_ (WCFS client), wfuse_), opaque handles, fixed-width types;
  *  - every function returns 0 or a negative errno-style code; nothing unwinds across the boundary;
  *  - nothing here ever calls into managed code on the data plane (ARCHITECTURE.md fact 1).
  * Struct layouts and constants shared with C# are checked by a compiled static_assert test.

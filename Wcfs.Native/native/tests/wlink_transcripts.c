@@ -1,8 +1,10 @@
 /* wlink_transcripts.c - CTest driver: the C frame codec (src/core/wlink.c) against the shared
  * watch-link transcripts in protocol/transcripts/ (the C# grammar replays the same files).
  *
- * "C: <frame>" and "S: <frame>" must parse as frames; an S frame on an even stream must parse as a
- * pin and format back to the same bytes; "S! <line>" must be rejected as a frame or as a pin.
+ * the session files (sessions/, .txt): "C: <frame>" and "S: <frame>" must parse as frames; an S frame on an even stream must
+ * parse as a pin and format back to the same bytes; "S! <line>" must be rejected as a frame or as a pin.
+ * grammar.txt (the server's format): every "P: <pin text>" case must give its "= pin <oid> <blk> <rev>"
+ * or "= invalid" line.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -63,6 +65,44 @@ static void check_line(const char *file, char *line)
     }
 }
 
+static void check_grammar(const char *path)
+{
+    const char *file = "grammar.txt";
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        failures++;
+        return;
+    }
+    char line[1024], pin[1024] = "";
+    int cases = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (strncmp(line, "P: ", 3) == 0) {
+            snprintf(pin, sizeof pin, "%s", line + 3);
+            continue;
+        }
+        if (!pin[0] || strncmp(line, "= ", 2) != 0)
+            continue;
+        uint64_t oid, blk, rev;
+        int32_t head;
+        char got[256];
+        if (wcl_wlink_parse_pin(pin, strlen(pin), &oid, &blk, &rev, &head) != 0)
+            snprintf(got, sizeof got, "= invalid");
+        else if (head)
+            snprintf(got, sizeof got, "= pin %016llx %llu head", (unsigned long long)oid, (unsigned long long)blk);
+        else
+            snprintf(got, sizeof got, "= pin %016llx %llu %016llx", (unsigned long long)oid, (unsigned long long)blk, (unsigned long long)rev);
+        CHECK(strcmp(got, line) == 0, pin);
+        if (strcmp(got, line) != 0)
+            fprintf(stderr, "  expected %s\n  got      %s\n", line, got);
+        pin[0] = 0;
+        cases++;
+    }
+    fclose(f);
+    CHECK(cases > 0, "no P: cases in grammar.txt");
+}
+
 int main(void)
 {
     /* __FILE__ is .../Wcfs.Native/native/tests/wlink_transcripts.c */
@@ -74,6 +114,10 @@ int main(void)
         return 1;
     }
     strcpy(cut, "/protocol/transcripts");
+    char grammar[8192];
+    snprintf(grammar, sizeof grammar, "%s/grammar.txt", dir);
+    check_grammar(grammar);
+    strcat(dir, "/sessions");
     DIR *d = opendir(dir);
     if (!d) {
         fprintf(stderr, "cannot open %s: %s\n", dir, strerror(errno));

@@ -5,8 +5,8 @@
  * wcfs_client_fault.c (the message for an access to a closed mapping). The managed control plane
  * is Wcfs.Actors/Client/.
  *
- * What it owns: the address ranges of standalone WCFS Mappings (never of virtmem VMAs), what each
- * block of them shows, the pinned table of each file, and the fds of head/ and @rev/ files. It does
+ * What it owns: the address ranges of standalone WCFS Mappings, what each block of a Mapping shows
+ * (also of a Mapping that is the base layer of a VMA, inside the VMA's range), the pinned table of each file, and the fds of head/ and @rev/ files. It does
  * NOT own: the watch requests and resync orchestration (managed ConnActor), the dirty pages of a
  * VMA (virtmem; issue 6 associates a Mapping with a VMA through struct vm_base_ops).
  *
@@ -44,14 +44,13 @@
  *      server may have decided that pin before it processed the unwatch (a nak would make it kill
  *      this process); only a file never opened on this link gets a nak.
  *
- * Issue 6 (a Mapping as the base layer of a virtmem VMA) plugs in here without changing the rule:
- * struct vm_base_ops maps 1:1 onto this file's actor-thread functions - mmap_setup_read = the body of
- * mmap_on_actor at the VMA's range (with the mapping linked to its vm_vma_t), remmap_blk_read = map_run
- * for one block (map_pinned already takes a byte range inside the block), munmap = unmap_on_actor.
- * For a mapping with a VMA, pin_on_actor must not remap itself: it updates pinned[] (invariant 2) and
- * the pinner then calls vm_pin(fh, blk, remap = map_run of that mapping) so that "check dirty, then
- * remap" stays one actor message per handle; a page that stays dirty gets pinned[] at MARKSTORED or
- * discard through remmap_blk_read.
+ * A Mapping as the base layer of a virtmem VMA (issue 6; wcl_file_vm_base): struct vm_base_ops maps
+ * onto the same actor-thread functions - mmap_setup_read = mmap_on_actor at a new range that becomes
+ * the VMA's (mapping linked to its vm_vma_t), remmap_blk_read = map_block_bytes (a byte range of one
+ * block, per the rule), munmap = unmap_on_actor. For such a Mapping a pin does "check dirty, then
+ * remap" itself (pin_vma_pages, in the same actor message as the pinned[] update): pages dirty in the
+ * VMA's handle stay, the others are re-mapped and their generation bumped; a dirty page gets what
+ * pinned[] says when it goes away (MARKSTORED or discard call remmap_blk_read).
  *
  * Threading: public calls come from managed threads and post to the mmap actor through
  * vm_actor_call (wcfs_virtmem.h: the actor never waits on its callers). revmu guards the @rev fd
@@ -158,6 +157,19 @@ static int map_unpinned(struct wcl_mapping *m, uint64_t lo, uint64_t hi)
     return rc;
 }
 
+/* Bytes [off, off+len) of block blk of m per the mapping rule (the base layer of a VMA remaps pages). */
+static int map_block_bytes(struct wcl_mapping *m, uint64_t blk, uint64_t off, uint64_t len)
+{
+    struct wcl_file *f = m->file;
+    uint64_t i = pinned_lower(f, blk);
+    if (i < f->npinned && f->pinned[i].blk == blk)
+        return map_pinned(m, blk, f->pinned[i].rev, off, len);
+    uintptr_t a = m->addr + (blk - m->blk_start) * m->blksize + off;
+    if (blk < atomic_load(&f->size) / f->blksize)
+        return map_fd(a, len, f->head_fd, blk * f->blksize + off);
+    return map_zeros(a, len);
+}
+
 /* Blocks [lo, hi) of m per the mapping rule, in runs between pinned entries. */
 static int map_run(struct wcl_mapping *m, uint64_t lo, uint64_t hi)
 {
@@ -207,6 +219,39 @@ static int closed_index(wcl_conn_t *c, uint64_t oid)
     return -1;
 }
 
+/* "Check dirty, then remap" for a Mapping that is the base of a VMA (VIRTMEM.md §4.2): pages of blk
+ * that are dirty in the VMA's handle stay; the others are re-mapped per the rule and their generation
+ * is bumped (virtmem invariant 4: a write fault copying the old base concurrently is refused and
+ * copies again). One actor message with the pinned[] update: no write can slip in between. */
+static int pin_vma_pages(struct wcl_mapping *m, uint64_t blk)
+{
+    vm_vma_t *v = m->vma;
+    vm_fileh_t *fh = v->fh;
+    uint64_t first = blk * fh->ppb;
+    if (atomic_load(&v->efault) || !vm_vma_covers(v, first))
+        return 0;
+    int rc = 0;
+    uint64_t k = 0;
+    while (k < fh->ppb) {
+        if (atomic_load(&v->pages[first + k - v->pgoffset]->state) == VM_PAGE_DIRTY) {
+            k++;
+            continue;
+        }
+        uint64_t start = k;
+        while (k < fh->ppb && atomic_load(&v->pages[first + k - v->pgoffset]->state) != VM_PAGE_DIRTY)
+            k++;
+        int r = map_block_bytes(m, blk, start * fh->pagesize, (k - start) * fh->pagesize);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    for (k = 0; k < fh->ppb; k++) {
+        struct vm_page *pg = v->pages[first + k - v->pgoffset];
+        if (atomic_load(&pg->state) != VM_PAGE_DIRTY)
+            atomic_fetch_add(&pg->gen, 1);
+    }
+    return rc;
+}
+
 static int32_t pin_on_actor(void *arg)
 {
     struct pin_args *p = arg;
@@ -218,11 +263,10 @@ static int32_t pin_on_actor(void *arg)
     int32_t rc = pinned_set(f, p->blk, p->rev, p->is_head);
     if (rc < 0)
         return rc;
-    /* issue 6: a Mapping that is the base layer of a VMA goes through "check dirty, then remap" */
     for (struct wcl_mapping *m = f->mappings; m; m = m->next) {
         if (m->efault || p->blk < m->blk_start || p->blk >= m->blk_stop)
             continue;
-        int r = map_run(m, p->blk, p->blk + 1);
+        int r = m->vma ? pin_vma_pages(m, p->blk) : map_run(m, p->blk, p->blk + 1);
         if (r < 0 && rc == 0)
             rc = r;
     }
@@ -397,6 +441,10 @@ int64_t wcl_file_pinned(wcl_file_t *f, uint64_t *blks, uint64_t *revs, uint64_t 
 static int efault_mapping(struct wcl_mapping *m)
 {
     m->efault = 1;
+    if (m->vma) { /* the VMA's range belongs to virtmem: its efault (fault.c F4 reports accesses) */
+        atomic_store(&m->vma->efault, 1);
+        return vm_map_none(m->vma, m->vma->pgoffset, m->vma->pglen);
+    }
     wcl_closed_add(m->addr, m->addr + m->len); /* before PROT_NONE (wcfs_client_fault.c F2) */
     void *a = mmap((void *)m->addr, m->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
     return a == MAP_FAILED ? -errno : 0;
@@ -550,4 +598,51 @@ int32_t wcl_unmap(wcl_mapping_t *m)
     int32_t rc = vm_actor_call(unmap_on_actor, m);
     free(m);
     return rc;
+}
+
+/* ---- base layer of virtmem VMAs (issue 6; struct vm_base_ops, all on the mmap actor) ------------ */
+
+static struct wcl_mapping *mapping_of_vma(struct wcl_file *f, vm_vma_t *vma)
+{
+    for (struct wcl_mapping *m = f->mappings; m; m = m->next)
+        if (m->vma == vma)
+            return m;
+    return NULL;
+}
+
+static int32_t base_mmap_setup_read(void *ctx, vm_vma_t *vma, uint64_t blk, uint64_t blklen, void **addr_out)
+{
+    struct mmap_args a = { ctx, blk, blklen, NULL };
+    int32_t rc = mmap_on_actor(&a);
+    if (rc < 0)
+        return rc;
+    a.m->vma = vma;
+    *addr_out = (void *)a.m->addr;
+    return 0;
+}
+
+static int32_t base_remmap_blk_read(void *ctx, vm_vma_t *vma, uint64_t blk, uint64_t off, uint64_t len)
+{
+    struct wcl_mapping *m = mapping_of_vma(ctx, vma);
+    if (!m)
+        return -ENOENT;
+    return m->efault ? 0 : map_block_bytes(m, blk, off, len);
+}
+
+static void base_munmap(void *ctx, vm_vma_t *vma)
+{
+    struct wcl_mapping *m = mapping_of_vma(ctx, vma);
+    if (!m)
+        return;
+    unmap_on_actor(m);
+    free(m);
+}
+
+static const struct vm_base_ops wcl_base_ops = { base_mmap_setup_read, base_remmap_blk_read, base_munmap };
+
+int32_t wcl_file_vm_base(wcl_file_t *f, vm_file_t **out)
+{
+    if (!f || !out)
+        return -EINVAL;
+    return vm_file_create_overlay(f->blksize, &wcl_base_ops, f, out);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "wcfs_client.h"
+#include "wcfs_virtmem.h"
 
 struct wcl_revfd {
     uint64_t oid, rev;
@@ -64,6 +65,7 @@ struct wcl_file {
 
 struct wcl_mapping {
     struct wcl_file *file;       /* NULL once the file closed (mapping efaulted, invariant 5) */
+    vm_vma_t *vma;               /* set when this Mapping is the base layer of a virtmem VMA */
     uint64_t blk_start, blk_stop, blksize;
     uintptr_t addr;
     uint64_t len;
