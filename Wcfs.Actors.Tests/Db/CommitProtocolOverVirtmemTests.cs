@@ -239,6 +239,35 @@ public sealed class CommitProtocolOverVirtmemTests : DbTestBase
         Assert.False(h.IsDirty);
     }
 
+    [Fact]
+    public async Task A_database_hosted_in_the_users_actor_system_runs_its_virtmem_there_and_leaves_the_system_running()
+    {
+        var system = Akka.Actor.ActorSystem.Create("user-app", TestConfig.WithFallback(Wcfs.Actors.Configuration.WcfsSettings.Reference));
+        try
+        {
+            var db = await Database.OpenAsync(Url, new DatabaseOptions { System = system, Sessions = ZeroBaseSessions.Instance });
+            var c = await db.OpenConnectionAsync();
+            var f = ZBigFile.Create(c, Block);
+            c.Root["f"] = f;
+            await c.CommitAsync();
+            var h = await f.OpenAsync();
+            using (var vma = await h.MmapAsync(0, 1))
+            {
+                vma.Span[0] = 9;
+                var t = await c.CommitAsync();
+                Assert.Equal(9, StoredBlock(db, f.Oid, 0, t)[0]);
+            }
+            var virtmem = await system.ActorSelection("/user/wcfs-db-virtmem-*").ResolveOne(Support.TestTimeouts.Default);
+            Assert.Equal(system.Name, virtmem.Path.Address.System); // the virtmem actor lives in the user's system
+            await db.DisposeAsync();
+            Assert.False(system.WhenTerminated.IsCompleted);
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+
     /// <summary>Sessions whose base is virtmem's classic zero-fill file (not WCFS; see the header).</summary>
     private sealed class ZeroBaseSessions : IWcfsSessionFactory
     {
