@@ -196,6 +196,78 @@ public sealed class CommitProtocolOverVirtmemTests : DbTestBase
         Assert.All(stored.ToArray(), v => Assert.Equal(2.5, v));
     }
 
+    [Fact]
+    public async Task A_page_written_while_the_commit_runs_is_reported_and_stays_dirty_for_the_next_transaction()
+    {
+        var (db, file) = await DatabaseWithFileAsync();
+        var c = await db.OpenConnectionAsync();
+        var h = await c.Root.Get<ZBigFile>("f").OpenAsync();
+        using var vma = await h.MmapAsync(0, Block / h.PageSize);
+        Fill(vma, 0, 16, 1);
+
+        // Hold SQLite's write lock from another connection so that the commit parks after STORE.
+        using var locker = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=" + Dir.File("wcfs.db"));
+        locker.Open();
+        using (var begin = locker.CreateCommand())
+        {
+            begin.CommandText = "BEGIN IMMEDIATE";
+            begin.ExecuteNonQuery();
+        }
+        var commit = c.CommitAsync();
+        var store = c.StoreOf(file)!;
+        var deadline = DateTime.UtcNow + Support.TestTimeouts.Default;
+        while (store.StoreCalls == 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(5); // why: STORE runs on the VirtmemActor; its end has no event to await
+        Assert.True(store.StoreCalls > 0, "STORE did not run");
+        vma.Span[0] = 2; // the usage error: a write while the commit runs
+        using (var rollback = locker.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK";
+            rollback.ExecuteNonQuery();
+        }
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => commit.WaitAsync(Support.TestTimeouts.Default));
+        Assert.Contains("written during the commit", e.Message);
+        var t1 = db.Storage.LastTid;
+        Assert.Equal(t1, c.At);
+        Assert.Equal(1, StoredBlock(db, file, 0, t1)[0]); // committed as of STORE
+        Assert.True(h.IsPageDirty(0));                    // the racing write is not lost
+        Assert.Equal(2, vma.Span[0]);
+
+        var t2 = await c.CommitAsync();
+        Assert.Equal(2, StoredBlock(db, file, 0, t2)[0]);
+        Assert.False(h.IsDirty);
+    }
+
+    [Fact]
+    public async Task A_database_hosted_in_the_users_actor_system_runs_its_virtmem_there_and_leaves_the_system_running()
+    {
+        var system = Akka.Actor.ActorSystem.Create("user-app", TestConfig.WithFallback(Wcfs.Actors.Configuration.WcfsSettings.Reference));
+        try
+        {
+            var db = await Database.OpenAsync(Url, new DatabaseOptions { System = system, Sessions = ZeroBaseSessions.Instance });
+            var c = await db.OpenConnectionAsync();
+            var f = ZBigFile.Create(c, Block);
+            c.Root["f"] = f;
+            await c.CommitAsync();
+            var h = await f.OpenAsync();
+            using (var vma = await h.MmapAsync(0, 1))
+            {
+                vma.Span[0] = 9;
+                var t = await c.CommitAsync();
+                Assert.Equal(9, StoredBlock(db, f.Oid, 0, t)[0]);
+            }
+            var virtmem = await system.ActorSelection("/user/wcfs-db-virtmem-*").ResolveOne(Support.TestTimeouts.Default);
+            Assert.Equal(system.Name, virtmem.Path.Address.System); // the virtmem actor lives in the user's system
+            await db.DisposeAsync();
+            Assert.False(system.WhenTerminated.IsCompleted);
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+    }
+
     /// <summary>Sessions whose base is virtmem's classic zero-fill file (not WCFS; see the header).</summary>
     private sealed class ZeroBaseSessions : IWcfsSessionFactory
     {

@@ -106,13 +106,37 @@ public sealed class Connection : IAsyncDisposable
             await AbortCoreAsync().ConfigureAwait(false);
             throw;
         }
-        foreach (var f in dirty)
-            await f.Handle.WriteoutAsync(WriteoutFlags.MarkStored).ConfigureAwait(false);
+        var raced = await MarkStoredAsync(dirty).ConfigureAwait(false);
         foreach (var p in _modified)
             p.AfterCommit();
         _modified.Clear();
         await MoveToAsync(tid).ConfigureAwait(false);
+        if (raced is not null)
+            throw new InvalidOperationException(
+                $"commit @{tid} stored the pages as they were when the commit started, but pages were written during the commit " +
+                $"({raced.Message}); those writes stay dirty in the next transaction: do not write pages while the connection commits", raced);
         return tid;
+    }
+
+    /// <summary>MARKSTORED of every handle stored in this commit. A handle whose MARKSTORED fails (a page
+    /// written after STORE: a usage error, VIRTMEM.md §3) keeps its pages dirty — nothing written is lost:
+    /// they belong to the next transaction — and the failure is returned for the caller to report once
+    /// the connection is consistent again.</summary>
+    private static async Task<Exception?> MarkStoredAsync(List<OpenFile> stored)
+    {
+        Exception? failure = null;
+        foreach (var f in stored)
+        {
+            try
+            {
+                await f.Handle.WriteoutAsync(WriteoutFlags.MarkStored).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not ObjectDisposedException)
+            {
+                failure ??= e;
+            }
+        }
+        return failure;
     }
 
     /// <summary>Drops the transaction's changes (pages and objects) and moves At to the latest revision.</summary>
@@ -270,6 +294,9 @@ public sealed class Connection : IAsyncDisposable
 
     /// <summary>The connection's BigFileH of <paramref name="file"/> if it was opened, else null.</summary>
     internal BigFileH? OpenedHandle(Oid file) => _files.TryGetValue(file, out var f) ? f.Handle : null;
+
+    /// <summary>The storeblk collector of <paramref name="file"/> if it was opened (tests).</summary>
+    internal TransactionBlockStore? StoreOf(Oid file) => _files.TryGetValue(file, out var f) ? f.Store : null;
 
     private sealed record OpenFile(BigFile File, BigFileH Handle, TransactionBlockStore Store);
 }

@@ -23,6 +23,11 @@ internal sealed class TransactionBlockStore(IStorage storage, Oid file, int bloc
 
     public Oid File { get; } = file;
 
+    /// <summary>storeblk calls since creation (diagnostics, tests).</summary>
+    public long StoreCalls => Interlocked.Read(ref _storeCalls);
+
+    private long _storeCalls;
+
     public void StoreBlock(BlockNumber blk, long offsetInBlock, ReadOnlySpan<byte> data)
     {
         if (offsetInBlock < 0 || offsetInBlock + data.Length > blockSize)
@@ -38,6 +43,7 @@ internal sealed class TransactionBlockStore(IStorage storage, Oid file, int bloc
             }
             data.CopyTo(buf.AsSpan((int)offsetInBlock));
         }
+        Interlocked.Increment(ref _storeCalls);
     }
 
     /// <summary>The collected blocks as writes (ascending), emptying the collection.</summary>

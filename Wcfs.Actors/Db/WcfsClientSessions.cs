@@ -4,8 +4,15 @@
 //
 // What works: the Conn's lifetime follows the connection's (open → ConnectAsync(At), commit/abort
 // → ResyncAsync(newAt), which returns once the server's head reached it and every watch moved;
-// close → the Conn's watch link is closed). What does not yet: OpenBaseAsync, which needs the
-// client's VMA association (FileH.MmapAsync(blkStart, blkLen, vma), issue 6 part 1).
+// close → the Conn's watch link is closed). What does not yet: OpenBaseAsync. The native side
+// exists (wcl_file_vm_base → an overlay vm_file_t whose base is the WCFS file, pins vs dirty pages
+// handled natively; ClientNative.FileVmBase); the managed glue is missing and belongs to the client
+// and virtmem branches:
+//   - client:  FileH → an owned VmFileHandle from wcl_file_vm_base (e.g. internal FileH.CreateVmBase());
+//   - virtmem: BigFile over such a handle with a storeblk (e.g. internal BigFile.OverBase(VmFileHandle, IBlockStore)).
+// With them OpenBaseAsync is: fh = await conn.OpenAsync(file); return BigFile.OverBase(fh.CreateVmBase(), store),
+// keeping fh open until the session is disposed (the vm_file must die before its WCFS file: the
+// Connection closes its BigFileHs and BigFiles before disposing the session).
 //
 // Threading: ConnectAsync may run concurrently for different connections (the join is shared);
 // a session is used by its connection's one flow.
