@@ -60,5 +60,17 @@ public sealed class DemoCommandTests(ITestOutputHelper output) : IDisposable
         Assert.False(Directory.Exists(_dir.File("mnt")), "a usage error must not start a server");
     }
 
+    [Fact]
+    public async Task A_worker_without_a_server_fails_with_one_line_naming_the_mountpoint()
+    {
+        var mnt = _dir.File("no-server");
+        var r = await WcfsCli.RunAsync("demo", "worker", "--url", "sqlite://" + _dir.File("x.db"), "--mountpoint", mnt,
+            "--oid", "0000000000000001", "--blocks", "1");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(mnt, r.Stderr, StringComparison.Ordinal);
+        Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.DoesNotContain("result", r.Out, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _dir.Dispose();
 }

@@ -66,7 +66,15 @@ internal static class DemoCommand
                 throw new UsageException($"invalid --workers {n}: expected 1 to 64");
             var cfg = LoadConfig(r.GetValue(config));
             var u = r.GetValue(url) is { Length: > 0 } given ? given : StorageArguments.DefaultUrl(r.GetValue(config));
-            return await RunAsync(u, cfg, bytes, n);
+            try
+            {
+                return await RunAsync(u, cfg, bytes, n);
+            }
+            catch (Exception e) when (e is TimeoutException or InvalidOperationException or Wcfs.Native.Interop.WcfsClientException)
+            {
+                // the server did not come up, or a worker did not report in time: one line, exit 1
+                throw new CommandException(e.Message);
+            }
         }));
         return cmd;
     }
@@ -122,7 +130,9 @@ internal static class DemoCommand
             {
                 var w = Worker.Start(i, url, mnt, fileOid, blocks);
                 workers.Add(w);
-                await w.Connected.WaitAsync(WorkerTimeout);
+                if (await Task.WhenAny(w.Connected, Task.Delay(WorkerTimeout)) != w.Connected)
+                    throw new CommandException($"worker {i} did not connect to the WCFS server within {WorkerTimeout.TotalMinutes:0} min");
+                await w.Connected; // rethrows the worker's own failure
                 Commit(storage, fileOid, state, ++changes);
             }
             var deadline = DateTime.UtcNow + WorkerTimeout;
@@ -133,7 +143,9 @@ internal static class DemoCommand
                     Commit(storage, fileOid, state, ++changes);
                 await Task.WhenAny(all, Task.Delay(100));
             }
-            await all.WaitAsync(TimeSpan.FromSeconds(1));
+            if (!all.IsCompleted)
+                throw new CommandException($"the workers did not report their sums within {WorkerTimeout.TotalMinutes:0} min");
+            await all; // rethrows the first worker's failure
 
             // 4. checks and figures, while every worker still holds its mapping
             long pssTotal = 0, pssWcfs = 0;
