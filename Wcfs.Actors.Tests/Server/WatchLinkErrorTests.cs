@@ -131,3 +131,39 @@ public class WatchLinkErrorTests(SharedServer shared) : IClassFixture<SharedServ
         Assert.Equal(0, s.Stat("pinkill"));
     }
 }
+
+public class HistoryWindowTests
+{
+    [Fact]
+    public async Task History_is_kept_for_live_watches_and_trimmed_past_the_window_once_they_close()
+    {
+        var conf = Path.Combine(Path.GetTempPath(), $"wcfs-window-{Guid.NewGuid():N}.conf");
+        await File.WriteAllTextAsync(conf, "wcfs.server.history-window = 1s\n");
+        try
+        {
+            await using var s = await StartAsync(extraArgs: $"--config {conf}");
+            var f = s.CreateFile();
+            var at1 = s.Commit(f, (0, "a1"));
+            await s.WaitHeadAtAsync(at1);
+            _ = File.Exists(s.HeadPath(f));
+            var window = TimeSpan.FromSeconds(1);
+            await using (var holder = new RawLink(s.Mountpoint))
+            {
+                Assert.Empty(await holder.WatchAsync(1, f, at1));
+                await Task.Delay(window + Scaled(0.2)); // why: the records must be older than the window
+                await s.WaitHeadAtAsync(s.Commit(f, (0, "a2"))); // a commit trims; the live watch @at1 keeps it
+                await using var other = new RawLink(s.Mountpoint);
+                Assert.Empty(await other.WatchAsync(1, f, at1));
+            }
+            await Task.Delay(window + Scaled(0.2)); // why: the records must be older than the window
+            await s.WaitHeadAtAsync(s.Commit(f, (0, "a3")));
+            await using var late = new RawLink(s.Mountpoint);
+            late.Send($"1 watch {f} @{at1}");
+            Assert.StartsWith($"1 error setup watch {f} @{at1}: too far away back from head/at", await late.NextAsync());
+        }
+        finally
+        {
+            File.Delete(conf);
+        }
+    }
+}

@@ -69,11 +69,14 @@ internal static class ServerHost
         var start = storage.LastTid;
         var fs = new WcfsFileSystem(storage, storage.Url, start, o.Settings.PinTimeout, o.Settings.HistoryWindow, o.Settings.RevDirIdleTimeout);
         var ops = FuseBridge.Bind(fs);
+        // The pid file exists before .wcfs/zurl answers: whoever finds the server finds its pid.
+        await File.WriteAllTextAsync(MountPoint.PidPath(o.Mountpoint), Environment.ProcessId + "\n").ConfigureAwait(false);
         var options = "fsname=wcfs,subtype=wcfs" + (Environment.UserName == "root" ? ",allow_other" : "");
         var rc = Mount(o.Mountpoint, options, ops, out var session);
         if (rc != 0)
         {
             Log.Error("cannot mount {Mountpoint}: errno {Errno} (is /dev/fuse usable? is fuse3 installed?)", o.Mountpoint, -rc);
+            TryDelete(MountPoint.PidPath(o.Mountpoint));
             return 1;
         }
         var exitCode = 0;
@@ -107,7 +110,6 @@ internal static class ServerHost
             foreach (var name in fs.ForgetIdleRevDirs(DateTime.UtcNow))
                 commits.Post(() => FuseNative.NotifyInvalEntry(session, 1, name));
         }, null, o.Settings.RevDirIdleTimeout / 2, o.Settings.RevDirIdleTimeout / 2);
-        await File.WriteAllTextAsync(MountPoint.PidPath(o.Mountpoint), Environment.ProcessId + "\n").ConfigureAwait(false);
         Log.Information("serving {Url} at {Mountpoint} from @{Head} (pid {Pid})", storage.Url, o.Mountpoint, start, Environment.ProcessId);
 
         await stop.Task.ConfigureAwait(false);
