@@ -105,7 +105,7 @@ internal static class DemoCommand
         var (arrayOid, fileOid, createdAt, previous) = await CreateArrayAsync(url, config, bytes / 8);
         Console.Out.WriteLine($"  array       ZBigArray<double> {arrayOid} (root name \"{RootName}\"), file {fileOid}, created @{createdAt}");
         var mnt = await WcfsServer.EnsureRunningAsync(url, settings);
-        Console.Out.WriteLine($"  mountpoint  {mnt} (server: wcfs status --url; stop: wcfs stop)");
+        Console.Out.WriteLine($"  mountpoint  {mnt} (the server keeps running; stop it with: wcfs stop {url})");
 
         using var storage = StorageFactory.Open(url);
         if (previous is { } prev)
