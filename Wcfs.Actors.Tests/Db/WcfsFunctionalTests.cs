@@ -1,0 +1,159 @@
+// The functional suite of issue 6 through Database/Connection/ZBigFile over a real WCFS server
+// (child process), real SQLite, real page faults.
+//
+// EXCLUDED from the build until the WCFS client associates a Mapping with a virtmem VMA
+// (FileH.MmapAsync(blkStart, blkLen, vma), issue 6 part 1): without it ZBigFile.OpenAsync has no
+// base layer over WCFS (WcfsClientSessions.OpenBaseAsync). When that lands, wire OpenBaseAsync and
+// define WCFS_VMA_ASSOCIATION (or delete this #if). No stand-in base is acceptable here: these tests
+// are about what WCFS shows.
+#if WCFS_VMA_ASSOCIATION
+using System.Text;
+using Wcfs.Actors.Client;
+using Wcfs.Actors.Db;
+using Wcfs.Actors.Storage;
+using Wcfs.Actors.Tests.Server;
+using Wcfs.Actors.Virtmem;
+using Xunit;
+
+namespace Wcfs.Actors.Tests.Db;
+
+public sealed class WcfsFunctionalTests : IAsyncLifetime
+{
+    private const int Block = 2 << 20;
+    private ServerProcess? _server;
+    private readonly List<Database> _dbs = [];
+
+    private ServerProcess Server => _server!;
+
+    public async Task InitializeAsync() => _server = await ServerProcess.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (var db in _dbs)
+            await db.DisposeAsync();
+        if (_server is not null)
+            await _server.DisposeAsync();
+    }
+
+    private async Task<Database> OpenDatabaseAsync()
+    {
+        var db = await Database.OpenAsync(Server.Url, new DatabaseOptions
+        {
+            Wcfs = new WcfsClientOptions { Mountpoint = Server.Mountpoint, Autostart = false },
+            Config = Akka.Configuration.ConfigurationFactory.ParseString($"wcfs.mount-root = \"{Server.Dir}\""),
+        });
+        _dbs.Add(db);
+        return db;
+    }
+
+    /// <summary>A committed file named "f" (2 blocks mapped by the helpers below).</summary>
+    private async Task<Database> WithFileAsync()
+    {
+        var db = await OpenDatabaseAsync();
+        var c = await db.OpenConnectionAsync();
+        c.Root["f"] = ZBigFile.Create(c, Block);
+        await c.CommitAsync();
+        await c.DisposeAsync();
+        return db;
+    }
+
+    private static async Task<Vma> MapAsync(Connection c)
+    {
+        var h = await c.Root.Get<ZBigFile>("f").OpenAsync();
+        return await h.MmapAsync(0, 2L * Block / h.PageSize);
+    }
+
+    private static void Write(Vma v, long blk, string text) => Encoding.UTF8.GetBytes(text).CopyTo(v.GetSpan(blk * Block, Block));
+
+    private static string Read(Vma v, long blk) => Encoding.UTF8.GetString(v.GetSpan(blk * Block, 64)).TrimEnd('\0');
+
+    [Fact]
+    public async Task A_new_file_reads_as_zeros_and_an_aborted_write_leaves_zeros()
+    {
+        var db = await WithFileAsync();
+        var c = await db.OpenConnectionAsync();
+        using var v = await MapAsync(c);
+        Assert.True(v.Span.IndexOfAnyExcept((byte)0) < 0);
+        Write(v, 1, "hello");
+        await c.AbortAsync();
+        Assert.Equal("", Read(v, 1));
+    }
+
+    [Fact]
+    public async Task Committed_data_is_seen_after_reopening_everything_and_through_head()
+    {
+        var db = await WithFileAsync();
+        var c = await db.OpenConnectionAsync();
+        using (var v = await MapAsync(c))
+        {
+            Write(v, 0, "a1");
+            await c.CommitAsync();
+        }
+        var oid = c.Root.Get<ZBigFile>("f").Oid;
+        await db.DisposeAsync();
+        _dbs.Remove(db);
+
+        Assert.Equal("a1", ServerProcess.ReadBlock(Server.HeadPath(oid), 0, Block));
+        var db2 = await OpenDatabaseAsync();
+        using var v2 = await MapAsync(await db2.OpenConnectionAsync());
+        Assert.Equal("a1", Read(v2, 0));
+    }
+
+    [Fact]
+    public async Task Another_connection_sees_a_change_only_after_its_own_transaction_boundary_even_after_the_page_cache_is_dropped()
+    {
+        var db = await WithFileAsync();
+        var w = await db.OpenConnectionAsync();
+        var r = await db.OpenConnectionAsync();
+        using var vw = await MapAsync(w);
+        using var vr = await MapAsync(r);
+        Write(vw, 0, "b1");
+        await w.CommitAsync();
+        Assert.Equal("", Read(vr, 0));
+        await File.WriteAllTextAsync("/proc/sys/vm/drop_caches", "3");
+        Assert.Equal("", Read(vr, 0));
+        await r.AbortAsync();
+        Assert.Equal("b1", Read(vr, 0));
+    }
+
+    [Fact]
+    public async Task The_second_writer_of_a_block_conflicts_drops_its_pages_and_then_reads_the_winners_data()
+    {
+        var db = await WithFileAsync();
+        var c1 = await db.OpenConnectionAsync();
+        var c2 = await db.OpenConnectionAsync();
+        using var v1 = await MapAsync(c1);
+        using var v2 = await MapAsync(c2);
+        Write(v1, 0, "winner");
+        Write(v2, 0, "loser");
+        Write(v2, 1, "other block");
+        await c1.CommitAsync();
+        await Assert.ThrowsAsync<ConflictException>(() => c2.CommitAsync());
+        Assert.Equal("winner", Read(v2, 0));
+        Assert.Equal("", Read(v2, 1));
+
+        Write(v2, 1, "c2 block 1");
+        Write(v1, 0, "c1 block 0");
+        await c1.CommitAsync();
+        await c2.CommitAsync(); // different blocks: both commit
+        Assert.Equal("c1 block 0", Read(v2, 0));
+    }
+
+    [Fact]
+    public async Task A_256_MiB_transaction_commits_and_frees_its_ram()
+    {
+        var db = await OpenDatabaseAsync();
+        var c = await db.OpenConnectionAsync();
+        c.Root["f"] = ZBigFile.Create(c, Block);
+        await c.CommitAsync();
+        var h = await c.Root.Get<ZBigFile>("f").OpenAsync();
+        using var v = await h.MmapAsync(0, (256L << 20) / h.PageSize);
+        for (long off = 0; off < v.Length; off += Block)
+            v.GetSpan(off, Block).Fill(7);
+        Assert.Equal(128, h.DirtyPageCount * h.PageSize / Block);
+        await c.CommitAsync();
+        Assert.Equal(0, h.DirtyPageCount);
+        Assert.Equal(7, v.Span[(int)(v.Length - 1)]);
+    }
+}
+#endif
