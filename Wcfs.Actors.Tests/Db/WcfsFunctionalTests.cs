@@ -1,12 +1,6 @@
 // The functional suite of issue 6 through Database/Connection/ZBigFile over a real WCFS server
 // (child process), real SQLite, real page faults.
-//
-// EXCLUDED from the build until the WCFS client associates a Mapping with a virtmem VMA
-// (FileH.MmapAsync(blkStart, blkLen, vma), issue 6 part 1): without it ZBigFile.OpenAsync has no
-// base layer over WCFS (WcfsClientSessions.OpenBaseAsync). When that lands, wire OpenBaseAsync and
-// define WCFS_VMA_ASSOCIATION (or delete this #if). No stand-in base is acceptable here: these tests
-// are about what WCFS shows.
-#if WCFS_VMA_ASSOCIATION
+
 using System.Text;
 using Wcfs.Actors.Client;
 using Wcfs.Actors.Db;
@@ -140,6 +134,45 @@ public sealed class WcfsFunctionalTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_pin_for_a_dirty_page_is_remembered_and_applied_when_the_page_is_discarded()
+    {
+        var db = await WithFileAsync();
+        var w = await db.OpenConnectionAsync();
+        using var vw = await MapAsync(w);
+        Write(vw, 0, "r1");
+        Write(vw, 1, "s1");
+        var at1 = await w.CommitAsync();
+
+        var c = await db.OpenConnectionAsync();
+        var h = await c.Root.Get<ZBigFile>("f").OpenAsync();
+        using var v = await h.MmapAsync(0, 2L * Block / h.PageSize);
+        Assert.Equal(at1, c.At);
+        Assert.Equal("r1", Read(v, 0));
+        Write(v, 0, "mine");
+        Assert.True(h.IsPageDirty(0));
+
+        Write(vw, 0, "r2");
+        Write(vw, 1, "s2");
+        await w.CommitAsync();
+        var oid = c.Root.Get<ZBigFile>("f").Oid;
+        // Reading head pins both blocks to at1 in c's watch (this process's native pinner acks).
+        Assert.Equal("r2", ServerProcess.ReadBlock(Server.HeadPath(oid), 0, Block));
+        Assert.Equal("s2", ServerProcess.ReadBlock(Server.HeadPath(oid), 1, Block));
+        Assert.Equal("mine", Read(v, 0));   // the dirty page stays
+        Assert.Equal("s1", Read(v, 1));     // the clean block was re-mapped to @at1 at once
+        Assert.Equal(at1, h.FileH!.Pinned[new BlockNumber(0)]); // the pin was recorded for the dirty block
+
+        await h.DiscardAsync();             // no resync: the base shows exactly what the pins say
+        Assert.False(h.IsPageDirty(0));
+        Assert.Equal("r1", Read(v, 0));
+
+        Write(v, 1, "c wins nothing");
+        await Assert.ThrowsAsync<ConflictException>(() => c.CommitAsync()); // block 1 changed after at1
+        Assert.Equal("r2", Read(v, 0));     // aborted to the latest: head again
+        Assert.Equal("s2", Read(v, 1));
+    }
+
+    [Fact]
     public async Task A_256_MiB_transaction_commits_and_frees_its_ram()
     {
         var db = await OpenDatabaseAsync();
@@ -156,4 +189,3 @@ public sealed class WcfsFunctionalTests : IAsyncLifetime
         Assert.Equal(7, v.Span[(int)(v.Length - 1)]);
     }
 }
-#endif

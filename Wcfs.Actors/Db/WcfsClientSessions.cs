@@ -2,17 +2,12 @@
 // one WcfsClient per database (joined, or the server autostarted, on the first connection) and one
 // WCFS Conn per open Connection, resynced with it (WcfsSession.cs).
 //
-// What works: the Conn's lifetime follows the connection's (open → ConnectAsync(At), commit/abort
-// → ResyncAsync(newAt), which returns once the server's head reached it and every watch moved;
-// close → the Conn's watch link is closed). What does not yet: OpenBaseAsync. The native side
-// exists (wcl_file_vm_base → an overlay vm_file_t whose base is the WCFS file, pins vs dirty pages
-// handled natively; ClientNative.FileVmBase); the managed glue is missing and belongs to the client
-// and virtmem branches:
-//   - client:  FileH → an owned VmFileHandle from wcl_file_vm_base (e.g. internal FileH.CreateVmBase());
-//   - virtmem: BigFile over such a handle with a storeblk (e.g. internal BigFile.OverBase(VmFileHandle, IBlockStore)).
-// With them OpenBaseAsync is: fh = await conn.OpenAsync(file); return BigFile.OverBase(fh.CreateVmBase(), store),
-// keeping fh open until the session is disposed (the vm_file must die before its WCFS file: the
-// Connection closes its BigFileHs and BigFiles before disposing the session).
+// The base layer of a connection's BigFileHs: OpenBaseAsync opens the file on the session's Conn (a
+// shared, reference-counted FileH) and makes an overlay BigFile over it (BigFile.OverWcfs →
+// wcl_file_vm_base: every VMA gets a WCFS Mapping at its address range; pins leave dirty pages in
+// place and apply when they go away). The FileH stays open until the session is disposed; the
+// Connection disposes its BigFileHs and BigFiles before the session (the vm_file must die before
+// its WCFS file).
 //
 // Threading: ConnectAsync may run concurrently for different connections (the join is shared);
 // a session is used by its connection's one flow.
@@ -55,15 +50,30 @@ internal sealed class WcfsClientSessions(string url, WcfsClientOptions options) 
 
     private sealed class Session(Conn conn) : IWcfsSession
     {
+        private readonly List<FileH> _files = [];
+
         public Tid At => conn.At;
 
         public Task ResyncAsync(Tid at) => at == conn.At ? Task.CompletedTask : conn.ResyncAsync(at);
 
-        public Task<BigFile> OpenBaseAsync(Oid file, int blockSize, IBlockStore store) =>
-            throw new NotSupportedException(
-                $"cannot map ZBigFile {file}: the WCFS client has no base layer for virtmem yet " +
-                "(FileH.MmapAsync(blkStart, blkLen, vma), issue 6 part 1)");
+        public async Task<BigFile> OpenBaseAsync(Oid file, int blockSize, IBlockStore store)
+        {
+            var fh = await conn.OpenAsync(file).ConfigureAwait(false);
+            if (fh.BlockSize != blockSize)
+            {
+                await fh.DisposeAsync().ConfigureAwait(false);
+                throw new InvalidOperationException($"ZBigFile {file}: WCFS serves block size {fh.BlockSize}, the object says {blockSize}");
+            }
+            _files.Add(fh);
+            return BigFile.OverWcfs(fh, blockSize, store);
+        }
 
-        public ValueTask DisposeAsync() => conn.DisposeAsync();
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var fh in _files)
+                await fh.DisposeAsync().ConfigureAwait(false);
+            _files.Clear();
+            await conn.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

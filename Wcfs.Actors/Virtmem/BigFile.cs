@@ -65,6 +65,16 @@ public sealed class BigFile : IDisposable
     public static BigFile OverPlainFile(SafeFileHandle file, long blockSize, IBlockStore? store = null) =>
         new(VmFileHandle.CreateFileBase(blockSize, file), VirtmemMode.Overlay, store);
 
+    /// <summary>
+    /// Overlay mode over WCFS (VIRTMEM.md §4): <paramref name="wcfsFile"/> (a WCFS client file) is the base layer of every VMA; pins for dirty pages are recorded and applied when
+    /// the pages go away. Dispose this BigFile (after its handles) before closing the WCFS file.
+    /// </summary>
+    internal static BigFile OverWcfs(Client.FileH wcfsFile, long blockSize, IBlockStore store) =>
+        new(VmFileHandle.CreateWcfsBase(blockSize, wcfsFile.NativeHandle), VirtmemMode.Overlay, store) { FileH = wcfsFile };
+
+    /// <summary>The WCFS file serving the base layer (overlay over WCFS only; else null).</summary>
+    public Client.FileH? FileH { get; private init; }
+
     /// <summary>Plain-file base: from its next remap, block <paramref name="blk"/> is served by <paramref name="file"/>
     /// (a stand-in for a WCFS pin to <c>@rev</c>; null = back to the default file).</summary>
     internal void SetBlockBase(BlockNumber blk, SafeFileHandle? file) => Native.SetBlockBase(blk.Value, file);

@@ -38,6 +38,9 @@ public sealed class BigFileH : IAsyncDisposable
     /// <summary>Page size in bytes (divides the block size).</summary>
     public int PageSize { get; }
 
+    /// <summary>The WCFS <c>FileH</c> serving this handle's base layer (null for non-WCFS backends).</summary>
+    public Client.FileH? FileH => File.FileH;
+
     /// <summary>Number of dirty pages.</summary>
     public long DirtyPageCount => Native(h => VirtmemErrors.Check(VirtmemNative.FileHDirtyCount(h), "dirty count"));
 

@@ -7,6 +7,7 @@
 //          VmFileHHandle (vm_fileh_t: page table, dirty state)
 //                  |
 //          VmaHandle (vm_vma_t: one mapping; release = unmap, exactly once)
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Wcfs.Native.Interop;
@@ -42,7 +43,7 @@ public sealed class VmRamHandle : SafeHandleZeroOrMinusOneIsInvalid
 /// <summary>Owns a <c>vm_file_t</c> (a BigFile backend) and keeps its OS file open.</summary>
 public sealed class VmFileHandle : SafeHandleZeroOrMinusOneIsInvalid
 {
-    private SafeFileHandle? _os;
+    private SafeHandle? _os; // the OS file or WCFS file this backend reads; kept alive until the backend is destroyed
 
     private VmFileHandle() : base(true) { }
 
@@ -66,6 +67,28 @@ public sealed class VmFileHandle : SafeHandleZeroOrMinusOneIsInvalid
     public void SetBlockBase(long blk, SafeFileHandle? file) =>
         VirtmemErrors.Check(VirtmemNative.FileBaseSetBlockFd(handle, (ulong)blk, file is null ? -1 : (int)file.DangerousGetHandle()), $"set base of block {blk}");
 
+    /// <summary>
+    /// Overlay mode whose base layer is a WCFS file (<c>wcl_file_vm_base</c>): every VMA gets a WCFS
+    /// Mapping at its address range; pins leave dirty pages in place and apply when they go away.
+    /// The WCFS file stays referenced until this backend is released.
+    /// </summary>
+    public static VmFileHandle CreateWcfsBase(long blockSize, SafeHandle wcfsFile)
+    {
+        var ok = false;
+        wcfsFile.DangerousAddRef(ref ok);
+        try
+        {
+            var h = Wrap(ClientNative.FileVmBase(wcfsFile.DangerousGetHandle(), out var p), p, blockSize, wcfsFile, "create WCFS overlay BigFile");
+            ok = false; // the handle owns the reference now
+            return h;
+        }
+        finally
+        {
+            if (ok)
+                wcfsFile.DangerousRelease();
+        }
+    }
+
     private static VmFileHandle WithFd(SafeFileHandle file, Func<int, (int Rc, nint P)> create, long blockSize, string what)
     {
         var ok = false;
@@ -84,7 +107,7 @@ public sealed class VmFileHandle : SafeHandleZeroOrMinusOneIsInvalid
         }
     }
 
-    private static VmFileHandle Wrap(int rc, nint p, long blockSize, SafeFileHandle? os, string what)
+    private static VmFileHandle Wrap(int rc, nint p, long blockSize, SafeHandle? os, string what)
     {
         VirtmemErrors.Check(rc, what);
         var h = new VmFileHandle { BlockSize = blockSize, _os = os };
