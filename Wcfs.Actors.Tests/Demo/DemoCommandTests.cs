@@ -64,8 +64,7 @@ public sealed class DemoCommandTests(ITestOutputHelper output) : IDisposable
     public async Task A_worker_without_a_server_fails_with_one_line_naming_the_mountpoint()
     {
         var mnt = _dir.File("no-server");
-        var r = await WcfsCli.RunAsync("demo", "worker", "--url", "sqlite://" + _dir.File("x.db"), "--mountpoint", mnt,
-            "--oid", "0000000000000001", "--blocks", "1");
+        var r = await WcfsCli.RunAsync("demo", "worker", "--url", "sqlite://" + _dir.File("x.db"), "--mountpoint", mnt, "--blocks", "1");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains(mnt, r.Stderr, StringComparison.Ordinal);
         Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));

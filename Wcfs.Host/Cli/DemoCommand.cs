@@ -7,8 +7,8 @@
 //   1. create a ZBigArray<double> of --size bytes (Database/Connection, named "demo-array" in the
 //      root), commit; autostart the WCFS server of the storage; drop the blocks of the previous
 //      run's array and pack, so repeated runs do not grow the database;
-//   2. fill it with generation-0 values (DemoData) in chunks of 16 blocks, one storage commit per
-//      chunk, with a progress bar (Spectre.Console; plain lines when stdout is not a terminal);
+//   2. fill it with generation-0 values (DemoData) in chunks of 16 blocks through views, one
+//      Connection commit per chunk, with a progress bar (Spectre.Console; plain lines when stdout is not a terminal);
 //   3. start N workers (`wcfs demo worker`, DemoWorker.cs) one after another, committing a change of
 //      4 blocks after each worker reported its snapshot, then one change every 100 ms until every
 //      worker reported its sum; the demo keeps the expected sum of every revision it committed;
@@ -16,11 +16,11 @@
 //      while all of them still hold their mappings, read the server's pin counter, print a summary.
 // Exit 0 only if every check passed; 1 otherwise (one line per failed check on stderr).
 //
-// What this build shows honestly: the ZBigArray object, its shape and its file are created through
-// Database/Connection, but its elements are written by block through the storage (IStorage.Commit)
-// and read by the workers through the WCFS client's Mapping — because mapping a ZBigArray's pages
-// through a Connection needs the Db↔WCFS base layer (WcfsSession.OpenBaseAsync, issue 6 part 1),
-// which this build does not have yet. The demo says so in its output.
+// Everything goes through the public API: the demo's Connection (kept in sync with WCFS) writes
+// the array through ZBigArray views (dirty pages over the WCFS base layer) and commits; each worker
+// opens its own Database/Connection at head and sums the array through views over WCFS pages (the
+// native pinner keeps its snapshot while the demo commits). The previous run's blocks are dropped
+// with IStorage directly (delete + Pack), which the object API does not offer.
 //
 // Invariant: every tid a worker can report was committed by this demo (nobody else writes the
 // array's file), so expected[tid] exists for it; a missing one is a failed check, not a crash.
@@ -28,10 +28,12 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using System.Runtime.InteropServices;
 using Akka.Configuration;
 using Spectre.Console;
 using Wcfs.Actors.Client;
 using Wcfs.Actors.Configuration;
+using Wcfs.Actors.Arrays;
 using Wcfs.Actors.Db;
 using Wcfs.Actors.Storage;
 
@@ -39,8 +41,9 @@ namespace Wcfs.Host.Cli;
 
 internal static class DemoCommand
 {
-    private const string RootName = "demo-array";
+    internal const string RootName = "demo-array";
     private const int BlockSize = ZBigFile.DefaultBlockSize;
+    private const long Elements = BlockSize / sizeof(double);
     private const int ChunkBlocks = 16;
     private const int BlocksPerChange = 4;
     private const int MaxChanges = 200;
@@ -82,7 +85,7 @@ internal static class DemoCommand
     private static Config LoadConfig(string? file)
     {
         if (file is null)
-            return WcfsSettings.Reference;
+            return ConfigurationFactory.ParseString("wcfs { }").WithFallback(WcfsSettings.Reference); // never reference.conf itself (see DemoWorker)
         try
         {
             return ConfigurationFactory.ParseString(File.ReadAllText(file)).WithFallback(WcfsSettings.Reference);
@@ -101,11 +104,18 @@ internal static class DemoCommand
         Console.Out.WriteLine($"wcfs demo: {DemoData.Bytes(bytes)} array of float64 ({bytes / 8:N0} elements, {blocks} blocks of 2 MiB), {workerCount} workers");
         Console.Out.WriteLine($"  storage     {url}");
 
-        // 1. the array object, then the server
-        var (arrayOid, fileOid, createdAt, previous) = await CreateArrayAsync(url, config, bytes / 8);
-        Console.Out.WriteLine($"  array       ZBigArray<double> {arrayOid} (root name \"{RootName}\"), file {fileOid}, created @{createdAt}");
+        // 1. the server, then the array object in a connection kept in sync with WCFS
         var mnt = await WcfsServer.EnsureRunningAsync(url, settings);
         Console.Out.WriteLine($"  mountpoint  {mnt} (the server keeps running; stop it with: wcfs stop {url})");
+        await using var db = await Database.OpenAsync(url, new DatabaseOptions
+        {
+            Config = config,
+            Wcfs = new WcfsClientOptions { Mountpoint = mnt, Autostart = false },
+        });
+        await using var conn = await db.OpenConnectionAsync();
+        var (array, createdAt, previous) = await CreateArrayAsync(conn, bytes / 8);
+        var fileOid = array.File.Oid;
+        Console.Out.WriteLine($"  array       ZBigArray<double> {array.Oid} (root name \"{RootName}\"), file {fileOid}, created @{createdAt}");
 
         using var storage = StorageFactory.Open(url);
         if (previous is { } prev)
@@ -114,10 +124,10 @@ internal static class DemoCommand
 
         // 2. fill
         var fillWatch = Stopwatch.StartNew();
-        var filledAt = Fill(storage, fileOid, blocks, state);
+        var filledAt = await FillAsync(conn, array, blocks, state);
         var fillSeconds = fillWatch.Elapsed.TotalSeconds;
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  filled      @{filledAt} in {fillSeconds:0.0} s ({bytes / fillSeconds / 1e6:0} MB/s through {(blocks + ChunkBlocks - 1) / ChunkBlocks} commits)"));
+            $"  filled      @{filledAt} in {fillSeconds:0.0} s ({bytes / fillSeconds / 1e6:0} MB/s: writes through ZBigArray views, {(blocks + ChunkBlocks - 1) / ChunkBlocks} Connection commits)"));
 
         // 3. workers while the array changes
         var pinsBefore = PinCount(mnt);
@@ -128,19 +138,19 @@ internal static class DemoCommand
         {
             for (var i = 0; i < workerCount; i++)
             {
-                var w = Worker.Start(i, url, mnt, fileOid, blocks);
+                var w = Worker.Start(i, url, mnt, blocks);
                 workers.Add(w);
                 if (await Task.WhenAny(w.Connected, Task.Delay(WorkerTimeout)) != w.Connected)
                     throw new CommandException($"worker {i} did not connect to the WCFS server within {WorkerTimeout.TotalMinutes:0} min");
                 await w.Connected; // rethrows the worker's own failure
-                Commit(storage, fileOid, state, ++changes);
+                await CommitChangeAsync(conn, array, state, ++changes);
             }
             var deadline = DateTime.UtcNow + WorkerTimeout;
             var all = Task.WhenAll(workers.Select(w => w.Result));
             while (!all.IsCompleted && DateTime.UtcNow < deadline)
             {
                 if (changes < MaxChanges)
-                    Commit(storage, fileOid, state, ++changes);
+                    await CommitChangeAsync(conn, array, state, ++changes);
                 await Task.WhenAny(all, Task.Delay(100));
             }
             if (!all.IsCompleted)
@@ -187,9 +197,8 @@ internal static class DemoCommand
             if (w.ExitCode is not 0)
                 failures.Add($"worker {w.Index} exited with {w.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "no exit (killed)"}: {w.Stderr}");
         Console.Out.WriteLine($"  data lives  {DescribeStorage(url)}; served at {mnt}/head/bigfile/{fileOid}");
-        Console.Out.WriteLine("  note        the workers map the array's file through the WCFS client (Mapping + native pinner);");
-        Console.Out.WriteLine("              the demo writes its blocks through the storage, because mapping a ZBigArray through a");
-        Console.Out.WriteLine("              Connection needs the Db/WCFS base layer (issue 6 part 1), not in this build yet");
+        Console.Out.WriteLine("  how         demo and workers use Database/Connection/ZBigArray<double> views; pages come from WCFS");
+        Console.Out.WriteLine("              (one shared page cache), writes are dirty pages committed by Connection.CommitAsync");
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  total       {total.Elapsed.TotalSeconds:0.0} s"));
         if (failures.Count == 0)
         {
@@ -208,15 +217,13 @@ internal static class DemoCommand
     private static long? PinCount(string mnt) =>
         long.TryParse(DemoData.Stat(mnt, "pin"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
 
-    private static async Task<(Oid Array, Oid File, Tid At, Oid? Previous)> CreateArrayAsync(string url, Config config, long length)
+    private static async Task<(ZBigArray<double> Array, Tid At, Oid? Previous)> CreateArrayAsync(Connection conn, long length)
     {
-        await using var db = await Database.OpenAsync(url, new DatabaseOptions { Config = config });
-        await using var conn = await db.OpenConnectionAsync();
         Oid? previous = conn.Root.TryGet<ZBigArray<double>>(RootName, out var old) ? old.File.Oid : null;
         var array = ZBigArray<double>.Create(conn, [length], ArrayOrder.C, BlockSize);
         conn.Root[RootName] = array;
         var at = await conn.CommitAsync();
-        return (array.Oid, array.File.Oid, at, previous);
+        return (array, at, previous);
     }
 
     /// <summary>
@@ -238,38 +245,37 @@ internal static class DemoCommand
         return (last + 1) * BlockSize;
     }
 
-    /// <summary>Writes generation 0 into every block, ChunkBlocks per commit; returns the last tid.</summary>
-    private static Tid Fill(IStorage storage, Oid file, long blocks, Expected state)
+    /// <summary>Writes generation 0 into every block through views, ChunkBlocks per commit; returns the last tid.</summary>
+    private static async Task<Tid> FillAsync(Connection conn, ZBigArray<double> array, long blocks, Expected state)
     {
         var chunks = (blocks + ChunkBlocks - 1) / ChunkBlocks;
-        var buffers = Enumerable.Range(0, ChunkBlocks).Select(_ => new byte[BlockSize]).ToArray();
         Tid last = default;
-        void Chunk(long c)
+        async Task ChunkAsync(long c)
         {
-            var writes = new List<BlockWrite>();
-            for (var b = c * ChunkBlocks; b < Math.Min(blocks, (c + 1) * ChunkBlocks); b++)
+            var stop = Math.Min(blocks, (c + 1) * ChunkBlocks);
+            using (var view = array.View(new Slice(c * ChunkBlocks * Elements, stop * Elements)))
             {
-                var buf = buffers[b - c * ChunkBlocks];
-                state.Set(b, DemoData.FillBlock(buf, b, 0));
-                writes.Add(new BlockWrite(file, b, buf));
+                var bytes = MemoryMarshal.AsBytes(view.AsSpan());
+                for (var b = c * ChunkBlocks; b < stop; b++)
+                    state.Set(b, DemoData.FillBlock(bytes.Slice((int)((b - c * ChunkBlocks) * BlockSize), BlockSize), b, 0));
             }
-            last = storage.Commit(storage.LastTid, [], writes);
+            last = await conn.CommitAsync();
         }
         if (Console.IsOutputRedirected)
         {
             for (var c = 0L; c < chunks; c++)
-                Chunk(c);
+                await ChunkAsync(c);
         }
         else
         {
-            AnsiConsole.Progress()
+            await AnsiConsole.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
-                .Start(ctx =>
+                .StartAsync(async ctx =>
                 {
                     var t = ctx.AddTask("fill + commit", maxValue: blocks * (double)BlockSize);
                     for (var c = 0L; c < chunks; c++)
                     {
-                        Chunk(c);
+                        await ChunkAsync(c);
                         t.Increment(Math.Min(ChunkBlocks, blocks - c * ChunkBlocks) * (double)BlockSize);
                     }
                 });
@@ -278,22 +284,20 @@ internal static class DemoCommand
         return last;
     }
 
-    /// <summary>Change number <paramref name="k"/>: BlocksPerChange blocks (chosen with seed k) get generation k.</summary>
-    private static void Commit(IStorage storage, Oid file, Expected state, int k)
+    /// <summary>Change number <paramref name="k"/>: BlocksPerChange blocks (chosen with seed k) get generation k, one commit.</summary>
+    private static async Task CommitChangeAsync(Connection conn, ZBigArray<double> array, Expected state, int k)
     {
         var rnd = new Random(k);
         var chosen = new SortedSet<long>();
         while (chosen.Count < Math.Min(BlocksPerChange, state.Blocks))
             chosen.Add(rnd.NextInt64(state.Blocks));
-        var writes = new List<BlockWrite>();
         var sums = new List<(long, long)>();
         foreach (var b in chosen)
         {
-            var buf = new byte[BlockSize];
-            sums.Add((b, DemoData.FillBlock(buf, b, k)));
-            writes.Add(new BlockWrite(file, b, buf));
+            using var view = array.View(new Slice(b * Elements, (b + 1) * Elements));
+            sums.Add((b, DemoData.FillBlock(MemoryMarshal.AsBytes(view.AsSpan()), b, k)));
         }
-        var tid = storage.Commit(storage.LastTid, [], writes);
+        var tid = await conn.CommitAsync();
         foreach (var (b, s) in sums)
             state.Set(b, s);
         state.Record(tid);
@@ -348,7 +352,7 @@ internal static class DemoCommand
 
         public string Stderr { get; private set; } = "";
 
-        public static Worker Start(int index, string url, string mnt, Oid file, long blocks)
+        public static Worker Start(int index, string url, string mnt, long blocks)
         {
             var exe = Environment.ProcessPath ?? throw new CommandException("cannot find the wcfs executable to start workers");
             var psi = new ProcessStartInfo(exe)
@@ -360,7 +364,7 @@ internal static class DemoCommand
             };
             if (Path.GetFileNameWithoutExtension(exe) == "dotnet")
                 psi.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
-            foreach (var a in new[] { "demo", "worker", "--url", url, "--mountpoint", mnt, "--oid", file.ToString(), "--blocks", blocks.ToString(CultureInfo.InvariantCulture) })
+            foreach (var a in new[] { "demo", "worker", "--url", url, "--mountpoint", mnt, "--blocks", blocks.ToString(CultureInfo.InvariantCulture) })
                 psi.ArgumentList.Add(a);
             var p = Process.Start(psi) ?? throw new CommandException($"cannot start worker {index} ({exe})");
             return new Worker(index, p);
