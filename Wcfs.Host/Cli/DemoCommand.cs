@@ -29,6 +29,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using Akka.Actor;
 using Akka.Configuration;
 using Spectre.Console;
 using Wcfs.Actors.Client;
@@ -107,10 +108,11 @@ internal static class DemoCommand
         // 1. the server, then the array object in a connection kept in sync with WCFS
         var mnt = await WcfsServer.EnsureRunningAsync(url, settings);
         Console.Out.WriteLine($"  mountpoint  {mnt} (the server keeps running; stop it with: wcfs stop {url})");
+        using var system = QuietSystem(config);
         await using var db = await Database.OpenAsync(url, new DatabaseOptions
         {
-            Config = config,
-            Wcfs = new WcfsClientOptions { Mountpoint = mnt, Autostart = false },
+            System = system,
+            Wcfs = new WcfsClientOptions { System = system, Mountpoint = mnt, Autostart = false },
         });
         await using var conn = await db.OpenConnectionAsync();
         var (array, createdAt, previous) = await CreateArrayAsync(conn, bytes / 8);
@@ -209,6 +211,11 @@ internal static class DemoCommand
             await Console.Error.WriteLineAsync($"wcfs demo: check failed: {f}");
         return WcfsCommandLine.ExitFailure;
     }
+
+    /// <summary>One actor system for the database and its WCFS client, logging warnings and errors only
+    /// (the demo's output is its summary).</summary>
+    internal static ActorSystem QuietSystem(Config config) =>
+        ActorSystem.Create("wcfs-demo", ConfigurationFactory.ParseString("akka { loglevel = WARNING, stdout-loglevel = WARNING }").WithFallback(config));
 
     private static string DescribeStorage(string url) =>
         url.StartsWith("sqlite://", StringComparison.Ordinal) ? url["sqlite://".Length..]

@@ -13,6 +13,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Akka.Configuration;
+using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Arrays;
 using Wcfs.Actors.Client;
 using Wcfs.Actors.Db;
@@ -42,12 +43,13 @@ internal static class DemoWorker
     {
         try
         {
+            // why a config of our own: Database.OpenAsync/WcfsClient need reference.conf as fallback, and a
+            // config that IS reference.conf fails ("Config can not have itself as fallback")
+            using var system = DemoCommand.QuietSystem(ConfigurationFactory.ParseString("wcfs.autostart = off").WithFallback(WcfsSettings.Reference));
             await using var db = await Database.OpenAsync(url, new DatabaseOptions
             {
-                Wcfs = new WcfsClientOptions { Mountpoint = mountpoint, Autostart = false },
-                // why not null: Database.OpenAsync without a Config falls back to reference.conf twice
-                // ("Config can not have itself as fallback"); any config of our own avoids it
-                Config = ConfigurationFactory.ParseString("wcfs.autostart = off"),
+                System = system,
+                Wcfs = new WcfsClientOptions { System = system, Mountpoint = mountpoint, Autostart = false },
             });
             await using var conn = await db.OpenConnectionAsync();
             Console.Out.WriteLine($"at {conn.At}");
