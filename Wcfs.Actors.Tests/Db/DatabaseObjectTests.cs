@@ -149,7 +149,7 @@ public sealed class DatabaseObjectTests : DbTestBase
     [Fact]
     public async Task An_empty_url_opens_the_embedded_default_sqlite_database_in_the_data_dir()
     {
-        await using var db = await Database.OpenAsync("", new DatabaseOptions { Config = TestConfig });
+        await using var db = await Database.OpenAsync("", new DatabaseOptions { Config = TestConfig, Sessions = PendingWcfsSessions.Instance });
         Assert.Contains(Dir.File("data"), db.Url);
         Assert.True(File.Exists(Path.Combine(Dir.File("data"), "wcfs.db")));
         var conn = await db.OpenConnectionAsync();
@@ -160,7 +160,7 @@ public sealed class DatabaseObjectTests : DbTestBase
     [Fact]
     public async Task A_bad_url_fails_at_open_naming_the_scheme()
     {
-        var e = await Assert.ThrowsAsync<StorageException>(() => Database.OpenAsync("mysql://x/y", new DatabaseOptions { Config = TestConfig }));
+        var e = await Assert.ThrowsAsync<StorageException>(() => Database.OpenAsync("mysql://x/y", new DatabaseOptions { Config = TestConfig, Sessions = PendingWcfsSessions.Instance }));
         Assert.Contains("mysql", e.Message);
     }
 
@@ -188,7 +188,7 @@ public sealed class DatabaseObjectTests : DbTestBase
     public async Task Settings_errors_fail_at_open_naming_the_key()
     {
         var bad = ConfigurationFactory.ParseString("wcfs.client.page-size = 3KiB").WithFallback(TestConfig);
-        var e = await Assert.ThrowsAnyAsync<Exception>(() => Database.OpenAsync(Url, new DatabaseOptions { Config = bad }));
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => Database.OpenAsync(Url, new DatabaseOptions { Config = bad, Sessions = PendingWcfsSessions.Instance }));
         Assert.Contains("wcfs.client.page-size", e.Message);
     }
 }

@@ -26,7 +26,7 @@ public abstract class DbTestBase : IAsyncLifetime
     protected virtual long PageSizeKiB => 64;
 
     /// <summary>The WCFS sessions the databases of this test use (null: the default).</summary>
-    private protected virtual IWcfsSessionFactory? Sessions => null;
+    private protected virtual IWcfsSessionFactory? Sessions => PendingWcfsSessions.Instance; // object-level tests: no WCFS server
 
     protected async Task<Database> OpenDatabaseAsync(string? url = null)
     {

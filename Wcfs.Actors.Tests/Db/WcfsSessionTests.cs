@@ -91,16 +91,4 @@ public sealed class WcfsSessionTests : IAsyncLifetime
         await ExpectStatAsync("WatchLink", 0);
         await ExpectStatAsync("Watch", 0);
     }
-
-    [Fact]
-    public async Task Mapping_a_file_says_which_piece_of_the_wcfs_client_is_missing()
-    {
-        await using var db = await OpenDatabaseAsync();
-        var c = await db.OpenConnectionAsync();
-        var f = ZBigFile.Create(c, 64 << 10);
-        c.Root["f"] = f;
-        await c.CommitAsync();
-        var e = await Assert.ThrowsAsync<NotSupportedException>(() => f.OpenAsync());
-        Assert.Contains("issue 6 part 1", e.Message);
-    }
 }

@@ -45,10 +45,8 @@ public sealed record DatabaseOptions
     public Config? Config { get; init; }
 
     /// <summary>
-    /// Keep one WCFS Conn per open connection in sync with it (joining the server of the database,
-    /// or autostarting it, with these options). Null: no WCFS session — objects and arrays' shapes
-    /// work, mapping file pages does not (until the WCFS base layer for virtmem exists, this is the
-    /// default; see the README's known limitations).
+    /// How each open connection's WCFS Conn joins the server of the database. Null: the standard
+    /// mountpoint under <c>wcfs.mount-root</c>, the server autostarted when <c>wcfs.autostart</c> is on.
     /// </summary>
     public Wcfs.Actors.Client.WcfsClientOptions? Wcfs { get; init; }
 
@@ -74,11 +72,19 @@ public sealed class Database : IAsyncDisposable
         _options = options;
         _config = config;
         Settings = settings;
-        Sessions = options.Sessions
-            ?? (options.Wcfs is { } w ? new WcfsClientSessions(url, w) : PendingWcfsSessions.Instance);
+        Sessions = options.Sessions ?? new WcfsClientSessions(url, options.Wcfs ?? DefaultWcfs(url, options, settings));
         VirtmemSettings = VirtmemProtocol.Settings.FromConfig(config);
         _system = options.System;
     }
+
+    private static Wcfs.Actors.Client.WcfsClientOptions DefaultWcfs(string url, DatabaseOptions options, WcfsSettings settings) => new()
+    {
+        System = options.System,
+        // The client reads wcfs.* from its actor system; a database without one passes its own settings.
+        Mountpoint = options.System is null && settings.MountRoot != WcfsSettings.Default.MountRoot
+            ? Wcfs.Actors.Protocol.MountPoint.For(url, settings.MountRoot) : null,
+        Autostart = settings.Autostart,
+    };
 
     /// <summary>The storage URL (never contains a password).</summary>
     public string Url => Storage.Url;

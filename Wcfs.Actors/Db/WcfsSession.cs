@@ -6,9 +6,9 @@
 // opens comes from the same Conn: OpenBaseAsync gives an overlay-mode BigFile whose base is the
 // WCFS file of that oid (head + pins as of At, `FileH.MmapAsync(blkStart, blkLen, vma)`).
 //
-// The client branch owns the WCFS side. Until its VMA association exists, the default factory
-// (PendingWcfsSessions) keeps the connection's bookkeeping (At, resync calls) and refuses to open a
-// base with an error that names the missing piece, so everything above pages works and is tested.
+// The real factory is WcfsClientSessions (the default of Database.OpenAsync). PendingWcfsSessions
+// keeps only the connection's bookkeeping (At, resync calls) and refuses to open a base: object-level
+// tests use it where no WCFS server runs.
 //
 // Threading: called only from the connection's one flow (Connection invariant (1)), never from an
 // actor or the fault path.
@@ -38,10 +38,7 @@ internal interface IWcfsSessionFactory
     Task<IWcfsSession> ConnectAsync(Tid at);
 }
 
-/// <summary>
-/// The default until the WCFS client associates a Mapping with a VMA: sessions track At and refuse
-/// to open a base layer, naming the missing piece (issue 6 part 1).
-/// </summary>
+/// <summary>Sessions without a WCFS server (object-level tests): they track At and refuse to open a base layer.</summary>
 internal sealed class PendingWcfsSessions : IWcfsSessionFactory
 {
     public static readonly PendingWcfsSessions Instance = new();
@@ -62,8 +59,7 @@ internal sealed class PendingWcfsSessions : IWcfsSessionFactory
 
         public Task<BigFile> OpenBaseAsync(Oid file, int blockSize, IBlockStore store) =>
             throw new NotSupportedException(
-                $"cannot map ZBigFile {file}: this build has no WCFS base layer for virtmem yet " +
-                "(FileH.MmapAsync(blkStart, blkLen, vma), issue 6 part 1)");
+                $"cannot map ZBigFile {file}: this database was opened without a WCFS session");
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

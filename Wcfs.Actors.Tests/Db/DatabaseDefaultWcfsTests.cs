@@ -1,0 +1,48 @@
+// Database.OpenAsync with no WCFS options: the connections join the server of the database at the
+// standard mountpoint under wcfs.mount-root, autostarting it (wcfs.autostart = on), and ZBigFile
+// pages are mapped through it. The autostarted server is stopped in finally.
+using Akka.Configuration;
+using Wcfs.Actors.Db;
+using Wcfs.Actors.Protocol;
+using Wcfs.Actors.Tests.Server;
+using Wcfs.Actors.Tests.Support;
+using Xunit;
+
+namespace Wcfs.Actors.Tests.Db;
+
+public sealed class DatabaseDefaultWcfsTests
+{
+    [Fact]
+    public async Task By_default_a_database_autostarts_its_wcfs_server_and_maps_files_through_it()
+    {
+        using var dir = new TempDirectory("wcfs-dbdefault");
+        var mountRoot = dir.File("mnt");
+        var url = "sqlite://" + dir.File("db.sqlite");
+        var configFile = dir.File("wcfs.conf");
+        await File.WriteAllTextAsync(configFile, $"wcfs.mount-root = \"{mountRoot}\"\nwcfs.autostart = on\n");
+        var mnt = MountPoint.For(url, mountRoot);
+        try
+        {
+            await using var db = await Database.OpenAsync(url, new DatabaseOptions { Config = ConfigurationFactory.ParseString(await File.ReadAllTextAsync(configFile)) });
+            var c = await db.OpenConnectionAsync();
+            c.Root["f"] = ZBigFile.Create(c, 64 << 10);
+            await c.CommitAsync();
+            Assert.True(MountPoint.IsMounted(mnt), $"no server was autostarted at {mnt}");
+
+            var f = c.Root.Get<ZBigFile>("f");
+            var h = await f.OpenAsync();
+            Assert.NotNull(h.FileH); // the base layer is a WCFS file
+            using var v = await h.MmapAsync(0, (64 << 10) / h.PageSize);
+            "default path"u8.CopyTo(v.Span);
+            await c.CommitAsync();
+            Assert.Equal("default path", ServerProcess.ReadBlock(Path.Combine(mnt, "head", "bigfile", f.Oid.ToString()), 0, 64 << 10));
+        }
+        finally
+        {
+            var stop = await WcfsCli.RunAsync("stop", url, "--config", configFile);
+            if (MountPoint.IsMounted(mnt))
+                MountPoint.Unmount(mnt);
+            Assert.True(stop.ExitCode == 0, $"wcfs stop: {stop}");
+        }
+    }
+}
