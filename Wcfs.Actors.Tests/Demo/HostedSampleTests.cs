@@ -22,6 +22,7 @@ public sealed class HostedSampleTests(ITestOutputHelper output) : IDisposable
         };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "wcfs-hosted-sample.dll"));
         psi.ArgumentList.Add(_dir.File("data"));
+        psi.ArgumentList.Add(_dir.File("mnt"));
         psi.Environment["DOTNET_NOLOGO"] = "1";
         using var p = Process.Start(psi)!;
         try
@@ -44,15 +45,26 @@ public sealed class HostedSampleTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task The_hosted_sample_commits_to_the_data_dir_it_is_given_and_sees_its_previous_run()
     {
-        var first = await RunSampleAsync();
-        Assert.True(first.Exit == 0, first.Out);
-        Assert.Contains("has 1024 elements", first.Out, StringComparison.Ordinal);
-        Assert.Contains($"sqlite://{_dir.File("data")}/wcfs.db", first.Out, StringComparison.Ordinal);
-        Assert.True(File.Exists(_dir.File("data/wcfs.db")));
+        try
+        {
+            var first = await RunSampleAsync();
+            Assert.True(first.Exit == 0, first.Out);
+            Assert.Contains("has 1024 elements", first.Out, StringComparison.Ordinal);
+            Assert.Contains($"sqlite://{_dir.File("data")}/wcfs.db", first.Out, StringComparison.Ordinal);
+            Assert.True(File.Exists(_dir.File("data/wcfs.db")));
 
-        var second = await RunSampleAsync();
-        Assert.True(second.Exit == 0, second.Out);
-        Assert.Contains("has 2048 elements", second.Out, StringComparison.Ordinal);
+            var second = await RunSampleAsync();
+            Assert.True(second.Exit == 0, second.Out);
+            Assert.Contains("has 2048 elements", second.Out, StringComparison.Ordinal);
+        }
+        finally
+        {
+            // the sample's database autostarted a WCFS server under our mount root: stop it
+            var config = _dir.File("stop.conf");
+            File.WriteAllText(config, $"wcfs.mount-root = \"{_dir.File("mnt")}\"\n");
+            var stop = await WcfsCli.RunAsync("stop", $"sqlite://{_dir.File("data")}/wcfs.db", "--config", config);
+            output.WriteLine($"stop: {stop}");
+        }
     }
 
     public void Dispose() => _dir.Dispose();

@@ -1,8 +1,9 @@
 // HostedSample - the wcfs-actors runtime inside a Microsoft.Extensions.Hosting app: Akka.Hosting
 // builds the ActorSystem, WithWcfs adds the runtime (reference.conf as fallback, options over the
 // app's HOCON), Akka logs through Serilog. The app opens the embedded default database in the
-// data dir given as its first argument (default: wcfs.data-dir), grows an array named "sample" by
-// 1024 elements, commits and stops.
+// data dir given as its first argument (default: wcfs.data-dir; WCFS mounts under the second
+// argument, default wcfs.mount-root; the server is autostarted and keeps running), grows an array
+// named "sample" by 1024 elements, commits and stops.
 //   dotnet run --project samples/HostedSample -- /tmp/wcfs-sample
 using Akka.Actor;
 using Akka.Hosting;
@@ -18,7 +19,11 @@ var builder = Host.CreateApplicationBuilder(args);
 builder.Services.AddSerilog();
 builder.Services.AddAkka("wcfs-sample", akka => akka
     .ConfigureLoggers(l => { l.ClearLoggers(); l.AddLogger<SerilogLogger>(); })
-    .WithWcfs(o => o.DataDir = args.Length > 0 ? Path.GetFullPath(args[0]) : null));
+    .WithWcfs(o =>
+    {
+        o.DataDir = args.Length > 0 ? Path.GetFullPath(args[0]) : null;
+        o.MountRoot = args.Length > 1 ? Path.GetFullPath(args[1]) : null;
+    }));
 using var host = builder.Build();
 await host.StartAsync();
 var system = host.Services.GetRequiredService<ActorSystem>();
