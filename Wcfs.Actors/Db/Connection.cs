@@ -61,7 +61,7 @@ public sealed class Connection : IAsyncDisposable
     public Root Root { get; }
 
     /// <summary>True if the current transaction changed objects or pages.</summary>
-    public bool HasChanges => _modified.Count > 0 || _files.Values.Any(f => f.Handle.IsDirty);
+    public bool HasChanges => _modified.Count > 0 || _files.Values.Any(f => !f.Handle.IsClosed && f.Handle.IsDirty);
 
     internal IStorage Storage => _db.Storage;
 
@@ -92,6 +92,7 @@ public sealed class Connection : IAsyncDisposable
         Tid tid;
         try
         {
+            PruneClosedFiles();
             dirty = [.. _files.Values.Where(f => f.Handle.IsDirty)];
             foreach (var f in dirty)
                 await f.Handle.WriteoutAsync(WriteoutFlags.Store).ConfigureAwait(false);
@@ -149,6 +150,7 @@ public sealed class Connection : IAsyncDisposable
 
     private async Task AbortCoreAsync()
     {
+        PruneClosedFiles();
         foreach (var f in _files.Values)
         {
             f.Store.Clear();
@@ -188,6 +190,7 @@ public sealed class Connection : IAsyncDisposable
             }
             finally
             {
+                PruneClosedFiles();
                 foreach (var f in _files.Values)
                 {
                     await f.Handle.DisposeAsync().ConfigureAwait(false);
@@ -275,6 +278,7 @@ public sealed class Connection : IAsyncDisposable
     /// <summary>The connection's BigFileH of <paramref name="file"/> (opened on first use; unguarded core).</summary>
     internal async Task<BigFileH> OpenFileCoreAsync(ZBigFile file)
     {
+        PruneClosedFiles();
         if (_files.TryGetValue(file.Oid, out var open))
             return open.Handle;
         var store = new TransactionBlockStore(Storage, file.Oid, file.BlockSize, () => At);
@@ -289,6 +293,16 @@ public sealed class Connection : IAsyncDisposable
         {
             big.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Forgets files whose BigFileH the user disposed (their dirty pages went with the handle).</summary>
+    private void PruneClosedFiles()
+    {
+        foreach (var (oid, f) in _files.Where(kv => kv.Value.Handle.IsClosed).ToList())
+        {
+            f.File.Dispose();
+            _files.Remove(oid);
         }
     }
 

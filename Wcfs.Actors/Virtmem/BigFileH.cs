@@ -14,6 +14,7 @@ public sealed class BigFileH : IAsyncDisposable
     private readonly VmFileHHandle _native;
     private readonly IActorRef _virtmem;
     private readonly TimeSpan _timeout;
+    private volatile bool _closed;
 
     internal BigFileH(FileHandleId id, BigFile file, VmFileHHandle native, VmRamHandle ram, int pageSize, IActorRef virtmem, TimeSpan timeout)
     {
@@ -78,9 +79,15 @@ public sealed class BigFileH : IAsyncDisposable
             throw f.Cause;
     }
 
+    /// <summary>True once <see cref="DisposeAsync"/> was called.</summary>
+    public bool IsClosed => _closed;
+
     /// <summary>Closes the handle once its VMAs are unmapped; dirty pages are dropped.</summary>
-    public async ValueTask DisposeAsync() =>
+    public async ValueTask DisposeAsync()
+    {
+        _closed = true;
         await _virtmem.Ask<object>(new VirtmemProtocol.Close(Id), _timeout).ConfigureAwait(false);
+    }
 
     /// <summary>The pin's "check dirty, then remap" for block <paramref name="blk"/> through the file's base
     /// ops; <paramref name="stayed"/> (pages per block) gets 1 per page that stayed dirty.</summary>
