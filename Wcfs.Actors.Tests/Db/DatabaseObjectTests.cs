@@ -1,3 +1,4 @@
+using Wcfs.Actors.Configuration;
 // Objects of a Database through real SQLite files: persistence across reopen, root names, new files.
 using Akka.Configuration;
 using Wcfs.Actors.Db;
@@ -144,6 +145,14 @@ public sealed class DatabaseObjectTests : DbTestBase
         var conn = await db.OpenConnectionAsync();
         Assert.Contains("3000", Assert.Throws<ArgumentException>(() => ZBigFile.Create(conn, 3000)).Message);
         Assert.Contains("134217728", Assert.Throws<ArgumentException>(() => ZBigFile.Create(conn, 128 << 20)).Message);
+    }
+
+    [Fact]
+    public async Task A_database_opens_with_no_options_at_all()
+    {
+        await using var db = await Database.OpenAsync(Url);
+        Assert.Equal(WcfsSettings.Default.Autostart, db.Settings.Autostart);
+        Assert.Contains(Url.Replace("sqlite://", "", StringComparison.Ordinal), db.Url);
     }
 
     [Fact]

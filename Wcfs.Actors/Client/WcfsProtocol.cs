@@ -26,7 +26,7 @@ public static class WcfsProtocol
         /// <summary>Reads <c>wcfs.client</c> from <paramref name="config"/> (reference.conf as fallback).</summary>
         public static ClientSettings FromConfig(Config? config)
         {
-            var c = config is null ? WcfsSettings.Reference : config.WithFallback(WcfsSettings.Reference);
+            var c = WcfsSettings.WithReference(config);
             return new ClientSettings(Positive(c, "wcfs.client.ask-timeout"), Positive(c, "wcfs.client.start-timeout"));
         }
 

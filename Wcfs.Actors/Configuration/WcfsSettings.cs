@@ -35,7 +35,7 @@ public sealed record WcfsSettings(
     /// <exception cref="ConfigurationException">A value is missing or invalid; the message names the key.</exception>
     public static WcfsSettings FromConfig(Config? config)
     {
-        var c = config is null || ReferenceEquals(config, Reference) ? Reference : config.WithFallback(Reference);
+        var c = WithReference(config);
         return new WcfsSettings(
             Storage: c.GetString("wcfs.storage", "") ?? "",
             DataDir: ExpandHome(RequireString(c, "wcfs.data-dir")),
@@ -48,6 +48,10 @@ public sealed record WcfsSettings(
                 RevDirIdleTimeout: PositiveDuration(c, "wcfs.server.rev-dir-idle-timeout")),
             Client: new WcfsClientSettings(PageSize: PageSize(c, "wcfs.client.page-size")));
     }
+
+    /// <summary><paramref name="config"/> with reference.conf as fallback (the one place that adds it).</summary>
+    public static Config WithReference(Config? config) =>
+        config is null || config.IsEmpty || ReferenceEquals(config, Reference) ? Reference : config.WithFallback(Reference);
 
     /// <summary>Parses HOCON text with reference.conf as fallback.</summary>
     public static WcfsSettings FromHocon(string hocon) => FromConfig(ConfigurationFactory.ParseString(hocon));

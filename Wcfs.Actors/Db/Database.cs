@@ -111,7 +111,7 @@ public sealed class Database : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(url);
         options ??= new DatabaseOptions();
-        var config = (options.System?.Settings.Config ?? options.Config ?? ConfigurationFactory.Empty).WithFallback(WcfsSettings.Reference);
+        var config = WcfsSettings.WithReference(options.System?.Settings.Config ?? options.Config);
         var settings = WcfsSettings.FromConfig(config);
         if (url.Trim().Length == 0)
         {

@@ -83,7 +83,7 @@ public static class VirtmemProtocol
         /// <summary>Reads the settings (reference.conf as fallback); errors name the key.</summary>
         public static Settings FromConfig(Config? config)
         {
-            var c = config is null ? WcfsSettings.Reference : config.WithFallback(WcfsSettings.Reference);
+            var c = WcfsSettings.WithReference(config);
             var page = WcfsSettings.FromConfig(c).Client.PageSize;
             var ram = Size(c, "wcfs.virtmem.ram-limit");
             if (ram < page)
