@@ -1,7 +1,7 @@
 // BenchReaders - the `readers` case of `wcfs bench` (TESTING.md §4, last case): N processes
 // reading the same array through WCFS, memory used together vs one process alone.
 //
-// A `wcfs serve` child serves a fresh SQLite database holding a ZBigArray<double> of 256 MiB
+// A `wcfs serve` child serves a fresh SQLite database holding a ZBigArray<double> of 1 GiB
 // (--quick: 32 MiB) under the demo's root name; the readers are `wcfs demo worker` processes
 // (DemoWorker.cs, started through DemoCommand.Worker): each opens its own Database/Connection over
 // the server, maps the whole array through ZBigArray views and sums it, then keeps its mappings
@@ -30,7 +30,7 @@ internal sealed class BenchReaders : IBenchCase
 
     public async Task<IReadOnlyList<BenchResult>> RunAsync(BenchContext ctx, CancellationToken ct)
     {
-        var size = ctx.Quick ? 32L << 20 : 256L << 20;
+        var size = ctx.Quick ? 32L << 20 : 1L << 30;
         var n = ctx.Quick ? 2 : 4;
         var blockSize = ZBigFile.DefaultBlockSize;
         var blocks = size / blockSize;
