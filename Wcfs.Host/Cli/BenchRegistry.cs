@@ -12,6 +12,7 @@ internal static class BenchRegistry
         new BenchFuseRead(),
         new BenchPin(),
         new BenchCommitHead(),
+        new BenchReaders(),
         new BenchPostgresCommit(), new BenchPostgresLoadBlock(), new BenchPostgresNotify(), new BenchPostgresToast(),
         new BenchPostgresCommitHead(),
     ];

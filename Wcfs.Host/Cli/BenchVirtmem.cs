@@ -141,7 +141,8 @@ internal sealed class BenchVirtmemWriteout : IBenchCase
         var size = ctx.Quick ? 16L << 20 : 256L << 20;
         using var data = BenchVirtmemData.TmpfsFile(size);
         var settings = new VirtmemProtocol.Settings(BenchVirtmemData.Huge, size, TimeSpan.FromMinutes(5));
-        using var sys = ActorSystem.Create("bench-virtmem", WcfsSettings.Reference);
+        // why quiet: stdout carries only the table (CoordinatedShutdown logs an INFO line there on dispose)
+        using var sys = DemoCommand.QuietSystem(Akka.Configuration.ConfigurationFactory.ParseString("wcfs { }").WithFallback(WcfsSettings.Reference));
         var virtmem = sys.ActorOf(VirtmemProtocol.Props(settings), "virtmem");
         using var file = BigFile.OverPlainFile(data, BenchVirtmemData.Huge, new NoopStore());
         var fh = await VirtmemProtocol.OpenAsync(virtmem, file, settings.AskTimeout);

@@ -224,7 +224,7 @@ internal static class DemoCommand
     private static long? PinCount(string mnt) =>
         long.TryParse(DemoData.Stat(mnt, "pin"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
 
-    private static async Task<(ZBigArray<double> Array, Tid At, Oid? Previous)> CreateArrayAsync(Connection conn, long length)
+    internal static async Task<(ZBigArray<double> Array, Tid At, Oid? Previous)> CreateArrayAsync(Connection conn, long length)
     {
         Oid? previous = conn.Root.TryGet<ZBigArray<double>>(RootName, out var old) ? old.File.Oid : null;
         var array = ZBigArray<double>.Create(conn, [length], ArrayOrder.C, BlockSize);
@@ -329,8 +329,8 @@ internal static class DemoCommand
         public void Record(Tid tid) => BySnapshot[tid] = _total;
     }
 
-    /// <summary>One worker process and what it reported.</summary>
-    private sealed class Worker
+    /// <summary>One worker process and what it reported (also the reader processes of `wcfs bench readers`).</summary>
+    internal sealed class Worker
     {
         private readonly Process _process;
         private readonly TaskCompletionSource<Tid> _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
