@@ -42,10 +42,16 @@ public sealed partial class WcfsFaultFigures(ITestOutputHelper output) : IAsyncL
 
     public async Task DisposeAsync()
     {
-        if (_db is not null)
-            await _db.DisposeAsync();
-        if (_server is not null)
-            await _server.DisposeAsync();
+        try
+        {
+            if (_db is not null)
+                await _db.DisposeAsync();
+        }
+        finally
+        {
+            if (_server is not null)
+                await _server.DisposeAsync();
+        }
     }
 
     /// <summary>A committed file "f" of <see cref="Blocks"/> blocks, every byte of block b = b + 1.</summary>

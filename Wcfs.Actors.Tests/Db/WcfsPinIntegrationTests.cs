@@ -26,10 +26,16 @@ public sealed class WcfsPinIntegrationTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var db in _dbs)
-            await db.DisposeAsync();
-        if (_server is not null)
-            await _server.DisposeAsync();
+        try
+        {
+            foreach (var db in _dbs)
+                await db.DisposeAsync();
+        }
+        finally
+        {
+            if (_server is not null)
+                await _server.DisposeAsync(); // always: stops the (restarted) server, removes the mount
+        }
     }
 
     private async Task<Database> OpenDatabaseAsync()
