@@ -112,12 +112,11 @@ static int dead_lookup(uintptr_t addr)
 }
 
 /* Invariant (F4). Async-signal-safe: write(2), sigaction, abort. */
-void vm_fatal(const char *what, uintptr_t addr)
+void wcfs_fatal(const char *prefix, const char *what, uintptr_t addr)
 {
     char buf[256];
     size_t n = 0;
-    const char *pre = "wcfs: virtmem: ";
-    for (const char *s = pre; *s && n < 150; s++)
+    for (const char *s = prefix; *s && n < 100; s++)
         buf[n++] = *s;
     for (const char *s = what; *s && n < 200; s++)
         buf[n++] = *s;
@@ -135,6 +134,8 @@ void vm_fatal(const char *what, uintptr_t addr)
     sigaction(SIGABRT, &dfl, NULL);
     abort();
 }
+
+void vm_fatal(const char *what, uintptr_t addr) { wcfs_fatal("wcfs: virtmem: ", what, addr); }
 
 static const char *cause_of(int32_t rc)
 {

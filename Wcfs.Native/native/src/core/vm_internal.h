@@ -85,6 +85,9 @@ int32_t vm_fault_install(void);
 int32_t vm_registry_add(vm_vma_t *vma);
 void vm_registry_remove(vm_vma_t *vma);
 void vm_fatal(const char *what, uintptr_t addr) __attribute__((noreturn));
+/* The one fatal-fault reporter: writes "<prefix><what> at 0x<addr>" to stderr with write(2) only
+ * (async-signal-safe), then aborts with the default SIGABRT action. Fault handlers only. */
+void wcfs_fatal(const char *prefix, const char *what, uintptr_t addr) __attribute__((noreturn));
 extern _Atomic uint64_t vm_stat_faults, vm_stat_retries, vm_stat_messages;
 
 /* fault path entry points posted to the actor (mmap_actor.c) */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "wcfs_client_internal.h"
+#include "vm_internal.h"
 
 #define WCL_CLOSED_RANGES 4096
 
@@ -68,21 +69,7 @@ static int closed_lookup(uintptr_t addr)
 
 static void fatal_closed(uintptr_t addr)
 {
-    char buf[160];
-    size_t n = 0;
-    const char *msg = "wcfs: client: access to a WCFS mapping whose FileH or Conn was closed, at 0x";
-    for (const char *s = msg; *s; s++)
-        buf[n++] = *s;
-    for (int sh = 60; sh >= 0; sh -= 4)
-        buf[n++] = "0123456789abcdef"[(addr >> sh) & 0xf];
-    buf[n++] = '\n';
-    ssize_t w = write(2, buf, n);
-    (void)w;
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigaction(SIGABRT, &dfl, NULL);
-    abort();
+    wcfs_fatal("wcfs: client: ", "access to a WCFS mapping whose FileH or Conn was closed,", addr);
 }
 
 static void on_sigsegv(int sig, siginfo_t *si, void *uc)
