@@ -97,6 +97,24 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         throw new TimeoutException($"wcfs serve did not answer .wcfs/zurl within 30s:\n{Log}");
     }
 
+    /// <summary>SIGKILL of the server child (no unmount, no goodbye); waits for its exit. The mount
+    /// stays behind, dead (ENOTCONN), until <see cref="RestartAsync"/> or disposal removes it.</summary>
+    public async Task KillHardAsync()
+    {
+        Kill(Process.Id, 9);
+        using var cts = new CancellationTokenSource(Scaled(15));
+        await Process.WaitForExitAsync(cts.Token);
+    }
+
+    /// <summary>A new server on the same database and mountpoint (the dead mount is removed first).</summary>
+    public async Task RestartAsync(string pinTimeout = "60s")
+    {
+        if (MountPoint.IsMounted(Mountpoint))
+            MountPoint.Unmount(Mountpoint);
+        _process = StartChild($"{WcfsDll} serve {Url} --mountpoint {Mountpoint} --pin-timeout {pinTimeout} --verbose");
+        await WaitRunningAsync();
+    }
+
     // ---- the test language: storage side -----------------------------------------------------
 
     /// <summary>Creates a big file (committed) and returns its oid.</summary>

@@ -11,6 +11,9 @@
 // Abort: discard every handle, drop modifications, At = storage's last tid, resync.
 // A failing step 1 or 2 (ConflictException, storage failure, storeblk failure) runs abort and
 // rethrows: the connection is then at the latest revision, clean and usable.
+// A WCFS server gone after step 2 (killed mid-commit) fails step 5 with WcfsServerGoneException whose
+// message says the commit IS stored (nothing committed is lost); the connection is then unusable, and
+// closing it (or the Database) still releases everything — a new Database joins a new server.
 //
 // Invariants:
 //   (1) one logical flow at a time: every public entry (here, Root, ZBigFile, ZBigArray) runs inside
@@ -30,6 +33,7 @@ using System.Reflection;
 using Wcfs.Actors.Arrays;
 using Wcfs.Actors.Storage;
 using Wcfs.Actors.Virtmem;
+using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Db;
 
@@ -111,7 +115,14 @@ public sealed class Connection : IAsyncDisposable
         foreach (var p in _modified)
             p.AfterCommit();
         _modified.Clear();
-        await MoveToAsync(tid).ConfigureAwait(false);
+        try
+        {
+            await MoveToAsync(tid).ConfigureAwait(false);
+        }
+        catch (WcfsServerGoneException e)
+        {
+            throw new WcfsServerGoneException($"commit @{tid} is stored in the database, but the connection cannot follow it: {e.Message}", e.Errno);
+        }
         if (raced is not null)
             throw new InvalidOperationException(
                 $"commit @{tid} stored the pages as they were when the commit started, but pages were written during the commit " +
@@ -187,6 +198,10 @@ public sealed class Connection : IAsyncDisposable
             try
             {
                 await AbortCoreAsync().ConfigureAwait(false);
+            }
+            catch (WcfsServerGoneException)
+            {
+                // The pages are discarded; only the resync of a session being closed failed.
             }
             finally
             {
