@@ -45,9 +45,9 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     /// The default pin timeout is long: links opened by the test process itself must never be
     /// killed (the kill would hit the test host); faulty-client tests use child processes and 3s.
     /// </summary>
-    public static async Task<ServerProcess> StartAsync(string pinTimeout = "60s", bool invalidate = true, Action<ServerProcess>? prepare = null, string? extraArgs = null)
+    public static async Task<ServerProcess> StartAsync(string pinTimeout = "60s", bool invalidate = true, Action<ServerProcess>? prepare = null, string? extraArgs = null, string? dir = null)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "wcfs-srvtest-" + Guid.NewGuid().ToString("N")[..12]);
+        dir ??= Path.Combine(Path.GetTempPath(), "wcfs-srvtest-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(dir);
         var s = new ServerProcess(dir);
         try
