@@ -46,8 +46,19 @@ public class VirtmemConcurrencyTests(ITestOutputHelper output) : VirtmemTestKit(
         var pinner = Start(() =>
         {
             var stayed = new byte[pagesPerBlock];
+            ulong lastServed = 0;
             for (var i = 0; Volatile.Read(ref stop) == 0; i++)
             {
+                // Pin again only after a write fault was served since the last pin: pins race the
+                // faults but cannot starve them (a copy whose generation changed is redone; an
+                // unbounded pin rate could redo it forever, a real pinner's rate is bounded by commits).
+                VirtmemNative.Stats(out _, out var served, out _);
+                if (served == lastServed)
+                {
+                    Thread.Yield();
+                    continue;
+                }
+                lastServed = served;
                 var blk = new BlockNumber(i % blocks);
                 file.SetBlockBase(blk, (i / blocks) % 2 == 0 ? baseB : baseA);
                 fh.Pin(blk, stayed);
