@@ -62,6 +62,7 @@ public class SelfPinTests
                 {
                     GC.Collect();
                     Interlocked.Increment(ref collections);
+                    Thread.Sleep(1); // why: back-to-back forced GCs can starve the other threads on 2 cores (a resumed thread may not run before the next suspension); 1 ms apart a GC still runs nearly all the time
                 }
             }) { IsBackground = true, Name = "gc-stress" };
             gc.Start();

@@ -194,7 +194,14 @@ public sealed class WcfsFunctionalTests : IAsyncLifetime
             await w.CommitAsync(); // c's blocks are now changed in head and not yet read by c
 
             using var stop = new CancellationTokenSource();
-            var gc = new Thread(() => { while (!stop.IsCancellationRequested) GC.Collect(); }) { IsBackground = true };
+            var gc = new Thread(() =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    GC.Collect();
+                    Thread.Sleep(1); // why: back-to-back forced GCs can starve the other threads on 2 cores (a resumed thread may not run before the next suspension); 1 ms apart a GC still runs nearly all the time
+                }
+            }) { IsBackground = true };
             gc.Start();
             try
             {

@@ -41,6 +41,7 @@ public class VirtmemConcurrencyTests(ITestOutputHelper output) : VirtmemTestKit(
                 _ = new byte[64 << 10];
                 GC.Collect();
                 gcs++;
+                Thread.Sleep(1); // why: back-to-back forced GCs can starve the other threads on 2 cores (a resumed thread may not run before the next suspension); 1 ms apart a GC still runs nearly all the time
             }
         });
         var pinner = Start(() =>
@@ -98,7 +99,10 @@ public class VirtmemConcurrencyTests(ITestOutputHelper output) : VirtmemTestKit(
         var gc = Start(() =>
         {
             while (Volatile.Read(ref stop) == 0)
+            {
                 GC.Collect();
+                Thread.Sleep(1); // why: back-to-back forced GCs can starve the other threads on 2 cores (a resumed thread may not run before the next suspension); 1 ms apart a GC still runs nearly all the time
+            }
         });
         try
         {
