@@ -134,8 +134,7 @@ public class RevDirIdleTests
             {
                 Assert.Equal(2, s.Stat("RevHead"));
                 await WaitAsync(() => s.Stat("RevHead") == 1, "the unused @at1 to go");
-                // why: the open @at2 must survive several idle checks (0.5 s apart); there is no event for "not removed"
-                await Task.Delay(ServerProcess.Scaled(1.5));
+                await Task.Delay(ServerProcess.Scaled(1.5)); // why: the open @at2 must survive several idle checks (0.5 s apart); there is no event for "not removed"
                 Assert.Equal(1, s.Stat("RevHead"));
             }
             await WaitAsync(() => s.Stat("RevHead") == 0, "@at2 to go after its close");

@@ -123,7 +123,7 @@ public class WatchPinTests(SharedServer shared) : IClassFixture<SharedServer>
         Assert.True(await l3.QuietAsync(0.2));
         Assert.False(read.IsCompleted, "the read must wait for the acks");
         l1.Send($"{p1.Stream} ack");
-        Assert.False(await Task.WhenAny(read, Task.Delay(Scaled(0.3))) == read, "the read must wait for every ack");
+        Assert.False(await Task.WhenAny(read, Task.Delay(Scaled(0.3))) == read, "the read must wait for every ack"); // why: a bounded window to show the read does NOT complete; no event exists for that
         l2.Send($"{p2.Stream} ack");
         Assert.Equal("a3", await read.WaitAsync(Scaled(10)));
 
