@@ -12,35 +12,8 @@ using Xunit;
 
 namespace Wcfs.Actors.Tests.Db;
 
-public sealed class WcfsFunctionalTests : IAsyncLifetime
+public sealed class WcfsFunctionalTests : WcfsDbTestBase
 {
-    private const int Block = 2 << 20;
-    private ServerProcess? _server;
-    private readonly List<Database> _dbs = [];
-
-    private ServerProcess Server => _server!;
-
-    public async Task InitializeAsync() => _server = await ServerProcess.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        foreach (var db in _dbs)
-            await db.DisposeAsync();
-        if (_server is not null)
-            await _server.DisposeAsync();
-    }
-
-    private async Task<Database> OpenDatabaseAsync()
-    {
-        var db = await Database.OpenAsync(Server.Url, new DatabaseOptions
-        {
-            Wcfs = new WcfsClientOptions { Mountpoint = Server.Mountpoint, Autostart = false },
-            Config = Akka.Configuration.ConfigurationFactory.ParseString($"wcfs.mount-root = \"{Server.Dir}\""),
-        });
-        _dbs.Add(db);
-        return db;
-    }
-
     /// <summary>A committed file named "f" (2 blocks mapped by the helpers below).</summary>
     private async Task<Database> WithFileAsync()
     {
@@ -86,7 +59,7 @@ public sealed class WcfsFunctionalTests : IAsyncLifetime
         }
         var oid = c.Root.Get<ZBigFile>("f").Oid;
         await db.DisposeAsync();
-        _dbs.Remove(db);
+        Dbs.Remove(db);
 
         Assert.Equal("a1", ServerProcess.ReadBlock(Server.HeadPath(oid), 0, Block));
         var db2 = await OpenDatabaseAsync();

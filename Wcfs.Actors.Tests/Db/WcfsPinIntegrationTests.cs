@@ -14,41 +14,8 @@ using Xunit;
 
 namespace Wcfs.Actors.Tests.Db;
 
-public sealed class WcfsPinIntegrationTests : IAsyncLifetime
+public sealed class WcfsPinIntegrationTests : WcfsDbTestBase
 {
-    private const int Block = 2 << 20;
-    private ServerProcess? _server;
-    private readonly List<Database> _dbs = [];
-
-    private ServerProcess Server => _server!;
-
-    public async Task InitializeAsync() => _server = await ServerProcess.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        try
-        {
-            foreach (var db in _dbs)
-                await db.DisposeAsync();
-        }
-        finally
-        {
-            if (_server is not null)
-                await _server.DisposeAsync(); // always: stops the (restarted) server, removes the mount
-        }
-    }
-
-    private async Task<Database> OpenDatabaseAsync()
-    {
-        var db = await Database.OpenAsync(Server.Url, new DatabaseOptions
-        {
-            Wcfs = new WcfsClientOptions { Mountpoint = Server.Mountpoint, Autostart = false },
-            Config = Akka.Configuration.ConfigurationFactory.ParseString($"wcfs.mount-root = \"{Server.Dir}\""),
-        });
-        _dbs.Add(db);
-        return db;
-    }
-
     /// <summary>A file "f" with "r1" in block 0 and "s1" in block 1, committed; returns the db and at1.</summary>
     private async Task<(Database Db, Connection Writer, Vma WriterVma, Tid At1)> WithFileAsync()
     {
@@ -174,7 +141,7 @@ public sealed class WcfsPinIntegrationTests : IAsyncLifetime
             Assert.Equal("s1", Encoding.UTF8.GetString(buf, 0, 2));
         }
         await db.DisposeAsync(); // closing over a dead server releases everything and does not throw
-        _dbs.Remove(db);
+        Dbs.Remove(db);
 
         await Server.RestartAsync();
         var db2 = await OpenDatabaseAsync();
