@@ -208,12 +208,13 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         try { _process?.Kill(); } catch (InvalidOperationException) { }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops a `wcfs serve` child (SIGTERM, then SIGKILL after 10 s scaled) and always
+    /// removes its mount.</summary>
+    public static async Task StopAndUnmountAsync(Process? process, string mountpoint)
     {
-        await _watchdog.DisposeAsync();
         try
         {
-            if (_process is { HasExited: false } p)
+            if (process is { HasExited: false } p)
             {
                 Kill(p.Id, 15);
                 using var cts = new CancellationTokenSource(Scaled(10));
@@ -223,8 +224,20 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
         finally
         {
-            if (MountPoint.IsMounted(Mountpoint))
-                MountPoint.Unmount(Mountpoint);
+            if (MountPoint.IsMounted(mountpoint))
+                MountPoint.Unmount(mountpoint);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _watchdog.DisposeAsync();
+        try
+        {
+            await StopAndUnmountAsync(_process, Mountpoint);
+        }
+        finally
+        {
             Storage.Dispose();
             if (Environment.GetEnvironmentVariable("WCFS_TEST_LOG_DIR") is { Length: > 0 } logDir)
             {

@@ -188,18 +188,10 @@ public sealed class PostgresTwoServersTests(PostgresFixture pg, ITestOutputHelpe
         {
             try
             {
-                if (_process is { HasExited: false } p)
-                {
-                    Kill(p.Id, 15);
-                    using var cts = new CancellationTokenSource(Scaled(10));
-                    try { await p.WaitForExitAsync(cts.Token); }
-                    catch (OperationCanceledException) { p.Kill(); }
-                }
+                await StopAndUnmountAsync(_process, Mountpoint);
             }
             finally
             {
-                if (MountPoint.IsMounted(Mountpoint))
-                    MountPoint.Unmount(Mountpoint);
                 _process?.Dispose();
                 try { Directory.Delete(Dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             }
