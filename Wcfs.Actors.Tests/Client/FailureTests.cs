@@ -60,6 +60,7 @@ public class FailureTests
         Directory.CreateDirectory(dir);
         var url = "sqlite://" + Path.Combine(dir, "db.sqlite");
         var mnt = Path.Combine(dir, "mnt");
+        var zurl = Path.Combine(mnt, ".wcfs", "zurl");
         try
         {
             await using (var client = await WcfsClient.JoinAsync(url, new WcfsClientOptions { Mountpoint = mnt, Autostart = true }))
@@ -70,7 +71,9 @@ public class FailureTests
                 await using var conn = await client.ConnectAsync();
                 Assert.Equal(client.HeadAt(), conn.At);
                 Assert.Contains(File.ReadAllLines("/proc/self/mountinfo"), l => l.Contains(mnt, StringComparison.Ordinal));
+                Assert.Equal(1, OpenDescriptorsOf(zurl)); // held by the client while it lives
             }
+            Assert.Equal(0, OpenDescriptorsOf(zurl)); // released with the client
         }
         finally
         {
@@ -90,4 +93,12 @@ public class FailureTests
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
+
+    /// <summary>How many descriptors of this process are open on <paramref name="path"/> (/proc/self/fd).</summary>
+    private static int OpenDescriptorsOf(string path) =>
+        new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos().Count(fd =>
+        {
+            try { return fd.LinkTarget == path; }
+            catch (IOException) { return false; } // closed while we listed
+        });
 }

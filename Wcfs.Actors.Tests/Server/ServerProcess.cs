@@ -1,7 +1,8 @@
 // ServerProcess - a real `wcfs serve` child process on a fresh SQLite database and its own mount,
 // plus the storage handle the test commits through. Disposal stops the server and always removes
 // the mount; a watchdog force-unmounts and kills the server if a test hangs, so blocked syscalls
-// of the test fail (ENOTCONN) instead of hanging the run.
+// of the test fail (ENOTCONN) instead of hanging the run. The watchdog counts from the start of the
+// current test: a server shared by a class re-arms it for each test (SharedServer.StartTest).
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -28,8 +29,11 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         Url = "sqlite://" + Path.Combine(dir, "db.sqlite");
         Mountpoint = Path.Combine(dir, "mnt");
         Storage = StorageFactory.Open(Url);
-        _watchdog = new Timer(_ => OnHang(), null, Scaled(120), Timeout.InfiniteTimeSpan);
+        _watchdog = new Timer(_ => OnHang(), null, HangTimeout, Timeout.InfiniteTimeSpan);
     }
+
+    /// <summary>How long one test may use the server before the watchdog declares a hang.</summary>
+    public static TimeSpan HangTimeout => Scaled(120);
 
     public string Dir { get; }
     public string Url { get; }
@@ -113,6 +117,25 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             MountPoint.Unmount(Mountpoint);
         _process = StartChild($"{WcfsDll} serve {Url} --mountpoint {Mountpoint} --pin-timeout {pinTimeout} --verbose");
         await WaitRunningAsync();
+    }
+
+    /// <summary>A new test starts on this server: the hang watchdog counts from now.</summary>
+    public void RearmWatchdog() => _watchdog.Change(HangTimeout, Timeout.InfiniteTimeSpan);
+
+    /// <summary>
+    /// Waits until the server holds no watch link, watch or pinned block: on a shared server the
+    /// previous test's links are dropped asynchronously after their EOF, so absolute counters are
+    /// read only after this.
+    /// </summary>
+    public async Task WaitNoLinksAsync()
+    {
+        var deadline = DateTime.UtcNow + Scaled(15);
+        while (Stat("WatchLink") != 0 || Stat("Watch") != 0 || Stat("PinnedBlk") != 0)
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"the previous tests' watch links were not dropped within 15s:\n{Stats()}");
+            await Task.Delay(5); // why: .wcfs/stats has no change notification; poll its content
+        }
     }
 
     // ---- the test language: storage side -----------------------------------------------------
@@ -264,13 +287,21 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 /// <summary>One server for all tests of a class (each test uses its own files): saves a start per test.</summary>
 public class SharedServer : Xunit.IAsyncLifetime
 {
-    internal ServerProcess S { get; private set; } = null!;
+    private ServerProcess _s = null!;
+
+    /// <summary>The server, for a test that starts now: re-arms the hang watchdog for this test
+    /// (one per test; a class of many tests would otherwise run into it).</summary>
+    internal ServerProcess StartTest()
+    {
+        _s.RearmWatchdog();
+        return _s;
+    }
 
     protected virtual string PinTimeout => "60s";
 
-    public async Task InitializeAsync() => S = await ServerProcess.StartAsync(PinTimeout);
+    public async Task InitializeAsync() => _s = await ServerProcess.StartAsync(PinTimeout);
 
-    public async Task DisposeAsync() => await S.DisposeAsync();
+    public async Task DisposeAsync() => await _s.DisposeAsync();
 }
 
 /// <summary>A shared server with a 3 s pin timeout: only for tests whose links live in child processes.</summary>

@@ -162,7 +162,11 @@ public sealed class PostgresStorageTests(PostgresFixture pg)
         for (var i = 0; i < 20; i++)
         {
             if (i % 4 == 0)
-                PostgresTestHelpers.KillListeners(url);
+            {
+                // the stream has (re)connected since the last kill: kill that connection
+                PostgresTestHelpers.WaitUntil(() => PostgresTestHelpers.Listeners(url) > 0, Timeout, $"the change stream to reconnect before kill {i / 4 + 1}");
+                Assert.True(PostgresTestHelpers.KillListeners(url) > 0, $"kill {i / 4 + 1}: no change-stream connection was terminated");
+            }
             committed.Add(writer.CommitBlocks(writer.LastTid, file, (i % 3, $"v{i}")));
         }
         Assert.Equal(committed, (await reader).Select(r => r.Tid));
@@ -225,7 +229,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg)
     }
 
     [Fact]
-    public void A_PostgreSQL_URL_with_a_password_finds_the_mountpoint_whose_server_shows_the_storage_URL()
+    public void A_PostgreSQL_URL_with_a_password_normalizes_to_the_storage_URL_and_the_mountpoint_of_the_URL_without_it()
     {
         var url = pg.NewDatabase();
         var withPassword = url.Replace("postgres@", "postgres:any-pw@", StringComparison.Ordinal);
@@ -307,9 +311,14 @@ internal static class PostgresTestHelpers
         $"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{PostgresStorage.ListenerApplicationName}' " +
         "AND state = 'idle' AND query LIKE '%wcfs_commits%'")!;
 
-    /// <summary>Terminates the change-stream sessions on the database of <paramref name="url"/>.</summary>
-    public static void KillListeners(string url) => PostgresFixture.Execute(url,
-        $"SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{PostgresStorage.ListenerApplicationName}'");
+    /// <summary>The number of change-stream sessions on the database of <paramref name="url"/>.</summary>
+    public static long Listeners(string url) => (long)PostgresFixture.Scalar(url,
+        $"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{PostgresStorage.ListenerApplicationName}'")!;
+
+    /// <summary>Terminates the change-stream sessions on the database of <paramref name="url"/>: how many were terminated.</summary>
+    public static long KillListeners(string url) => (long)PostgresFixture.Scalar(url,
+        $"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{PostgresStorage.ListenerApplicationName}' " +
+        "AND pg_terminate_backend(pid, 5000)")!;
 
     public static void WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
     {

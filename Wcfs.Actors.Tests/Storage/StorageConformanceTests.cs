@@ -455,7 +455,7 @@ public abstract class StorageConformanceTests : IDisposable
             finally
             {
                 child.Kill(); // SIGKILL, most likely in the middle of a commit
-                await child.WaitForExitAsync();
+                await child.WaitForExitAsync().WaitAsync(TestTimeouts.Default);
             }
         }
 
