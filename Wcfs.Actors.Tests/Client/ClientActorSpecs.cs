@@ -131,7 +131,7 @@ public class ClientActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.Te
     }
 
     [Fact]
-    public void Wcfs_actor_creates_a_conn_per_connect_and_a_failing_one_answers_failure()
+    public void Wcfs_actor_answers_failure_for_each_connect_whose_link_cannot_open_and_survives_it()
     {
         var dir = Path.Combine(Path.GetTempPath(), "wcfs-nomount-" + Guid.NewGuid().ToString("N")[..8]);
         var wcfs = Sys.ActorOf(WcfsProtocol.Props(dir, WcfsProtocol.ClientSettings.FromConfig(null)));

@@ -19,7 +19,7 @@ public sealed class DemoCommandTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task Demo_with_two_workers_on_64MiB_passes_every_check_and_prints_the_summary()
+    public async Task Demo_with_two_workers_on_64MiB_reports_its_checks_passed_with_pins_and_prints_the_summary()
     {
         var config = WriteConfig();
         try

@@ -317,8 +317,9 @@ internal static class PostgresTestHelpers
 
     /// <summary>Terminates the change-stream sessions on the database of <paramref name="url"/>: how many were terminated.</summary>
     public static long KillListeners(string url) => (long)PostgresFixture.Scalar(url,
-        $"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{PostgresStorage.ListenerApplicationName}' " +
-        "AND pg_terminate_backend(pid, 5000)")!;
+        // CASE: the terminate runs only on the rows the filter kept (AND does not order its operands)
+        $"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() " +
+        $"AND CASE WHEN application_name = '{PostgresStorage.ListenerApplicationName}' THEN pg_terminate_backend(pid, 5000) ELSE false END")!;
 
     public static void WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
     {

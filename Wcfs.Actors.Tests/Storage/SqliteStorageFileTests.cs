@@ -142,7 +142,10 @@ public sealed class SqliteStorageFileTests : IDisposable
         using var c = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
         c.Open();
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "EXPLAIN QUERY PLAN SELECT tid, data FROM blk WHERE oid = 1 AND blk = 0 AND tid <= 5 ORDER BY tid DESC LIMIT 1";
+        cmd.CommandText = "EXPLAIN QUERY PLAN " + SqliteStorage.ReadBlockSql; // the query ReadBlock runs
+        cmd.Parameters.AddWithValue("?1", 1);
+        cmd.Parameters.AddWithValue("?2", 0);
+        cmd.Parameters.AddWithValue("?3", 5);
         using var r = cmd.ExecuteReader();
         var plan = new List<string>();
         while (r.Read())

@@ -141,6 +141,9 @@ public sealed partial class SqliteStorage : IStorage
         return new LoadedObject(state, FromDb(r.GetInt64(0)));
     });
 
+    /// <summary>The query of <see cref="ReadBlock"/> (its plan is checked by a test: one indexed lookup).</summary>
+    internal const string ReadBlockSql = "SELECT tid, data FROM blk WHERE oid = ?1 AND blk = ?2 AND tid <= ?3 ORDER BY tid DESC LIMIT 1";
+
     /// <inheritdoc />
     public Tid? ReadBlock(Oid oid, long blk, Tid at, Span<byte> dest)
     {
@@ -148,7 +151,7 @@ public sealed partial class SqliteStorage : IStorage
         var c = Rent();
         try
         {
-            var st = c.Raw("SELECT tid, data FROM blk WHERE oid = ?1 AND blk = ?2 AND tid <= ?3 ORDER BY tid DESC LIMIT 1");
+            var st = c.Raw(ReadBlockSql);
             raw.sqlite3_bind_int64(st, 1, Db(oid));
             raw.sqlite3_bind_int64(st, 2, blk);
             raw.sqlite3_bind_int64(st, 3, Db(at));

@@ -19,7 +19,7 @@ public static unsafe partial class ClientNative
     /// <summary>Event kinds (WCL_EV_*).</summary>
     public const int EventReply = 1, EventPin = 2, EventDown = 3, EventLastWords = 4;
 
-    /// <summary>struct wcl_event (layout checked by ClientLayoutTests against the header).</summary>
+    /// <summary>struct wcl_event (layout checked by NativeAbiTests against tests/abi_layout.c).</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct Event
     {
