@@ -13,6 +13,7 @@ internal static class BenchRegistry
         new BenchPin(),
         new BenchCommitHead(),
         new BenchReaders(),
+        new BenchClientRead(),
         new BenchPostgresCommit(), new BenchPostgresLoadBlock(), new BenchPostgresNotify(), new BenchPostgresToast(),
         new BenchPostgresCommitHead(),
     ];
