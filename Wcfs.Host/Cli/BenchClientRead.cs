@@ -54,7 +54,9 @@ internal sealed class BenchClientRead : IBenchCase
             await Task.Delay(5, ct);
         }
 
-        await using var client = await WcfsClient.JoinAsync(url, new WcfsClientOptions { Mountpoint = server.Mountpoint, Autostart = false });
+        // a quiet actor system: stdout carries only the figures table
+        using var system = DemoCommand.QuietSystem(Akka.Configuration.ConfigurationFactory.ParseString("wcfs.autostart = off").WithFallback(Wcfs.Actors.Configuration.WcfsSettings.Reference));
+        await using var client = await WcfsClient.JoinAsync(url, new WcfsClientOptions { System = system, Mountpoint = server.Mountpoint, Autostart = false });
         await using var conn = await client.ConnectAsync(at);
         await using var fh = await conn.OpenAsync(oid);
         using var mapping = await fh.MmapAsync(0, blocks);
