@@ -160,6 +160,16 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
         Assert.Contains("power of two", e.Message);
         Assert.False(File.Exists(_dir.File("d.db")));
     }
+
+    [Fact]
+    public void The_chunk_size_setting_defaults_to_64KiB_and_a_bad_value_names_the_key()
+    {
+        Assert.Equal(65536, StorageOptions.FromConfig(null).ChunkSize);
+        Assert.Equal(4096, StorageOptions.FromConfig(Akka.Configuration.ConfigurationFactory.ParseString("wcfs.history.chunk-size = 4KiB")).ChunkSize);
+        var e = Assert.Throws<Akka.Configuration.ConfigurationException>(() =>
+            StorageOptions.FromConfig(Akka.Configuration.ConfigurationFactory.ParseString("wcfs.history.chunk-size = 3000")));
+        Assert.Contains("wcfs.history.chunk-size", e.Message);
+    }
 }
 
 [Collection("postgres")]
