@@ -119,7 +119,8 @@ public sealed class Database : IAsyncDisposable
             if (settings.Storage.Length == 0)
                 Directory.CreateDirectory(settings.DataDir);
         }
-        return Task.Run(() => new Database(StorageFactory.Open(url), url, options, config, settings));
+        var storageOptions = StorageOptions.FromConfig(config);
+        return Task.Run(() => new Database(StorageFactory.Open(url, storageOptions), url, options, config, settings));
     }
 
     /// <summary>A connection at the latest revision (a closed one is reused and resynced).</summary>
