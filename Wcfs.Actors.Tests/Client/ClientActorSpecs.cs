@@ -134,7 +134,7 @@ public class ClientActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.Te
     public void Wcfs_actor_creates_a_conn_per_connect_and_a_failing_one_answers_failure()
     {
         var dir = Path.Combine(Path.GetTempPath(), "wcfs-nomount-" + Guid.NewGuid().ToString("N")[..8]);
-        var wcfs = Sys.ActorOf(WcfsProtocol.Props(dir, WcfsProtocol.ClientSettings.FromConfig(null)));
+        var wcfs = Sys.ActorOf(WcfsProtocol.Props(dir, WcfsSettings.Default.Client));
         wcfs.Tell(new WcfsProtocol.Connect(new Tid(1), new ConnLifetime()));
         Assert.Contains("open watch link of " + dir, ExpectMsg<Status.Failure>().Cause.Message, StringComparison.Ordinal);
         wcfs.Tell(new WcfsProtocol.Connect(new Tid(2), new ConnLifetime()));
