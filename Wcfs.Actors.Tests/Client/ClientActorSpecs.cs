@@ -134,7 +134,7 @@ public class ClientActorSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.Te
     public void Wcfs_actor_answers_failure_for_each_connect_whose_link_cannot_open_and_survives_it()
     {
         var dir = Path.Combine(Path.GetTempPath(), "wcfs-nomount-" + Guid.NewGuid().ToString("N")[..8]);
-        var wcfs = Sys.ActorOf(WcfsProtocol.Props(dir, WcfsProtocol.ClientSettings.FromConfig(null)));
+        var wcfs = Sys.ActorOf(WcfsProtocol.Props(dir, WcfsSettings.Default.Client));
         wcfs.Tell(new WcfsProtocol.Connect(new Tid(1), new ConnLifetime()));
         Assert.Contains("open watch link of " + dir, ExpectMsg<Status.Failure>().Cause.Message, StringComparison.Ordinal);
         wcfs.Tell(new WcfsProtocol.Connect(new Tid(2), new ConnLifetime()));

@@ -96,14 +96,12 @@ public sealed record StorageOptions
 
     /// <summary>The options of <c>wcfs.history</c> in <paramref name="config"/> (reference.conf as fallback).</summary>
     /// <exception cref="Akka.Configuration.ConfigurationException">An invalid value; the message names the key.</exception>
-    public static StorageOptions FromConfig(Akka.Configuration.Config? config)
-    {
-        const string key = "wcfs.history.chunk-size";
-        var raw = Configuration.WcfsSettings.WithReference(config).GetString(key, null);
-        if (!Configuration.SizeText.TryParse(raw, out var n) || !BlockChunks.IsValidChunkSize(n))
-            throw new Akka.Configuration.ConfigurationException($"invalid setting {key}: \"{raw}\" is not a power of two from 1KiB to 64MiB");
-        return new StorageOptions { ChunkSize = (int)n };
-    }
+    public static StorageOptions FromConfig(Akka.Configuration.Config? config) =>
+        FromSettings(Configuration.WcfsSettings.FromConfig(config));
+
+    /// <summary>The options of <c>wcfs.history</c> in <paramref name="settings"/>.</summary>
+    public static StorageOptions FromSettings(Configuration.WcfsSettings settings) =>
+        new() { ChunkSize = settings.History.ChunkSize };
 }
 
 /// <summary>An object version: its state and the tid that wrote it (a deleted object loads as null instead).</summary>

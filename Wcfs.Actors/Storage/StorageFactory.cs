@@ -30,6 +30,19 @@ public static partial class StorageFactory
     }
 
     /// <summary>
+    /// Opens the storage named by <paramref name="url"/> only if it exists: for read-only uses (the
+    /// CLI's cat, ls, debug commands), which must never create a database or its directory.
+    /// </summary>
+    /// <exception cref="StorageException">No SQLite database at the path (one line naming it), or as <see cref="Open"/>.</exception>
+    public static IStorage OpenExisting(string url)
+    {
+        var target = Parse(url);
+        if (target.Kind == StorageKind.Sqlite && !File.Exists(target.Location))
+            throw new StorageException($"no database at {target.Location}: check the URL (wcfs file create makes one)");
+        return Open(url);
+    }
+
+    /// <summary>
     /// Parses a storage URL without opening it: the kind and the location (an absolute file path for
     /// SQLite, the URL itself for PostgreSQL).
     /// </summary>
