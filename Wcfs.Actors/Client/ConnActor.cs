@@ -64,7 +64,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
         var self = Self;
         return new OneForOneStrategy(e =>
         {
-            self.Tell(new PinnerProtocol.LinkDown(e is WatchLinkBrokenException w ? w.Reason : "pinner actor failed: " + e.Message));
+            self.Tell(new PinnerProtocol.LinkDown("pinner actor failed: " + e.Message));
             return Directive.Stop;
         });
     }
@@ -149,7 +149,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
         if (_broken is not null)
             return;
         _broken = d.Reason;
-        _log.Error("WCFS conn @{0}: watch link down: {1}", _at, d.Reason);
+        _log.Warning("WCFS conn @{0}: watch link down: {1}", _at, d.Reason); // one line: the server died or refused us
         var pending = _pending.Values.ToList();
         _pending.Clear();
         foreach (var k in pending)

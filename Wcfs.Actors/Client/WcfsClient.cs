@@ -100,7 +100,7 @@ public sealed class WcfsClient : IAsyncDisposable
     {
         options ??= new WcfsClientOptions();
         var ownsSystem = options.System is null;
-        var system = options.System ?? ActorSystem.Create("wcfs-client", WcfsSettings.Reference);
+        var system = options.System ?? ActorSystem.Create("wcfs-client", StderrLogger.For(WcfsSettings.Reference)); // ours: never the host's stdout
         try
         {
             var config = system.Settings.Config;

@@ -167,7 +167,7 @@ public sealed class Database : IAsyncDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_virtmem.TryGetValue(pageSize, out var actor))
             {
-                _system ??= ActorSystem.Create("wcfs-db", _config);
+                _system ??= ActorSystem.Create("wcfs-db", StderrLogger.For(_config)); // ours: never the host's stdout
                 actor = _system.ActorOf(VirtmemProtocol.Props(VirtmemSettings with { PageSize = pageSize }), $"wcfs-db-virtmem-{pageSize}-{Guid.NewGuid():N}");
                 _virtmem[pageSize] = actor;
             }

@@ -6,9 +6,16 @@
 //       "A <text>" and "B <text>"; then closes A's FileH (file) or the whole Conn (conn) and prints
 //       "closed"; with file, reads B again and prints "B <text>"; then reads A, which must end the
 //       process with wcfs's one-line message; if it does not, prints "A survived" and exits 3.
+//   test-wcfs-client touch <mnt> <url> <blocks> <blk> read|write
+//       opens a Database on the server (autostart off), maps blocks [0, blocks) of the ZBigFile named
+//       "f" (2 MiB blocks, an overlay VMA over WCFS), reads block 0 and prints "ready <text>"; then
+//       waits for a line on stdin and reads (read) or writes (write) one byte of block blk - never
+//       touched before, so it faults into the server - and prints "touched <byte>" and exits 0, or
+//       ends with wcfs's one-line message when that cannot be served.
 using System.CommandLine;
 using System.Text;
 using Wcfs.Actors.Client;
+using Wcfs.Actors.Db;
 using Wcfs.Actors.Storage;
 
 namespace Wcfs.Host.Cli;
@@ -28,6 +35,12 @@ internal static class ClientTestCommand
         close.SetAction((pr, _) => CloseAndReadAsync(pr.GetValue(mnt)!, pr.GetValue(url)!, Tid.Parse(pr.GetValue(at)!),
             Oid.Parse(pr.GetValue(a)!), Oid.Parse(pr.GetValue(b)!), pr.GetValue(what)!));
         cmd.Subcommands.Add(close);
+        var blocks = new Argument<long>("blocks");
+        var blk = new Argument<long>("blk");
+        var mode = new Argument<string>("mode") { Description = "read|write" };
+        var touch = new Command("touch") { mnt, url, blocks, blk, mode };
+        touch.SetAction((pr, _) => TouchAsync(pr.GetValue(mnt)!, pr.GetValue(url)!, pr.GetValue(blocks), pr.GetValue(blk), pr.GetValue(mode)!));
+        cmd.Subcommands.Add(touch);
         return cmd;
     }
 
@@ -53,5 +66,27 @@ internal static class ClientTestCommand
         Console.Out.Flush();
         Console.WriteLine($"A survived: {Text(ma)}");
         return 3;
+    }
+
+    private const int Block = 2 << 20;
+
+    private static async Task<int> TouchAsync(string mnt, string url, long blocks, long blk, string mode)
+    {
+        await using var db = await Database.OpenAsync(url, new DatabaseOptions
+        {
+            Wcfs = new WcfsClientOptions { Mountpoint = mnt, Autostart = false },
+            Config = Akka.Configuration.ConfigurationFactory.ParseString($"wcfs.mount-root = \"{Path.GetDirectoryName(mnt)}\""),
+        });
+        await using var c = await db.OpenConnectionAsync();
+        var h = await c.Root.Get<ZBigFile>("f").OpenAsync();
+        using var v = await h.MmapAsync(0, blocks * Block / h.PageSize);
+        Console.WriteLine($"ready {Encoding.UTF8.GetString(v.GetSpan(0, 64)).TrimEnd('\0')}");
+        Console.Out.Flush();
+        await Console.In.ReadLineAsync();
+        var span = v.GetSpan(blk * Block, Block);
+        if (mode == "write")
+            span[1] = 42;
+        Console.WriteLine($"touched {span[0]}");
+        return 0;
     }
 }

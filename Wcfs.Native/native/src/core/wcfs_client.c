@@ -2,7 +2,8 @@
  * cache (ARCHITECTURE.md §3 and §7, PROTOCOL.md §4). Files of the subsystem: this one (design,
  * pinned tables, the mapping rule, PinRequest, files, mappings); wcfs_client_conn.c (event queue,
  * @rev fd cache, conn lifecycle); pinner.c (the link thread); wlink.c (frame codec);
- * wcfs_client_fault.c (the message for an access to a closed mapping). The managed control plane
+ * wcfs_client_fault.c (the message for an access to a closed mapping or to one whose server is gone);
+ * wcfs_client_reattach.c (faults on a dead mount wait for its re-attach). The managed control plane
  * is Wcfs.Actors/Client/.
  *
  * What it owns: the address ranges of standalone WCFS Mappings, what each block of a Mapping shows
@@ -526,9 +527,12 @@ static int32_t mmap_on_actor(void *arg)
         return e;
     }
     m->addr = (uintptr_t)addr;
+    wcl_conn_t *c = f->conn; /* published before it is mapped from the server (wcfs_client_fault.c F2) */
+    wcl_live_add(m->addr, m->addr + m->len, f->oid, m->blk_start, m->blksize, c->mount, atomic_load(&c->dev));
     int rc = map_run(m, m->blk_start, m->blk_stop);
     if (rc < 0) {
         munmap(addr, m->len);
+        wcl_live_remove(m->addr);
         free(m);
         return rc;
     }
@@ -586,8 +590,9 @@ static int32_t unmap_on_actor(void *arg)
                 break;
             }
     int32_t rc = munmap((void *)m->addr, m->len) < 0 ? -errno : 0;
+    wcl_live_remove(m->addr); /* after the unmap (wcfs_client_fault.c F2) */
     if (m->efault)
-        wcl_closed_remove(m->addr); /* after the unmap (wcfs_client_fault.c F2) */
+        wcl_closed_remove(m->addr);
     return rc;
 }
 

@@ -242,6 +242,13 @@ int32_t wcl_conn_open(const char *mountpoint, wcl_conn_t **out)
         rc = -errno;
         goto fail;
     }
+    struct stat st;
+    if (stat(mountpoint, &st) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    atomic_store(&c->dev, (uint64_t)st.st_dev); /* the server of this link (wcl_server_gone) */
+    c->mount = wcl_mount_get(mountpoint);
     c->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (c->event_fd < 0) {
         rc = -errno;

@@ -23,8 +23,23 @@ struct wcl_evnode {
     struct wcl_event ev;
 };
 
+/* One mountpoint, interned (wcfs_client_fault.c invariant F4: never freed, read by fault handlers). */
+#define WCL_MOUNT_PATH 1024
+struct wcl_mount {
+    char path[WCL_MOUNT_PATH];
+    _Atomic int used;
+    _Atomic int32_t pending;     /* conns of this mount whose link dropped and that are re-attaching */
+    _Atomic uint32_t epoch;      /* bumped on every change of pending or dead_dev: fault waiters wake */
+    _Atomic int64_t deadline_ns; /* CLOCK_MONOTONIC end of the latest re-attach window */
+    _Atomic int64_t reattach_ns; /* re-attach timeout of this mount's conns (0: never re-attach) */
+    _Atomic uint64_t dead_dev;   /* st_dev of a server a conn gave up on (faults there end at once) */
+    pthread_mutex_t mu;
+};
+
 struct wcl_conn {
     char *mnt;
+    struct wcl_mount *mount;     /* NULL if the path is too long or the table is full (no names) */
+    _Atomic uint64_t dev;        /* st_dev of the mount when the link was opened (its server) */
     int watch_fd;
     int event_fd;                /* eventfd, EFD_NONBLOCK: the pinner never blocks on it */
     pthread_t pinner;
@@ -86,6 +101,17 @@ void wcl_event_push(wcl_conn_t *c, const struct wcl_event *ev);
 int32_t wcl_fault_install(void);
 void wcl_closed_add(uintptr_t lo, uintptr_t hi);
 void wcl_closed_remove(uintptr_t lo);
+struct wcl_mount *wcl_mount_get(const char *path);
+/* Actor thread: a live range [lo, hi) of a mapping of file oid from blk_start on, served by the server
+ * of device dev at mount (published before it is mapped, withdrawn after munmap; invariant F2). */
+void wcl_live_add(uintptr_t lo, uintptr_t hi, uint64_t oid, uint64_t blk_start, uint64_t blksize, struct wcl_mount *mount, uint64_t dev);
+void wcl_live_remove(uintptr_t lo);
+int wcl_server_gone(const struct wcl_mount *m, uint64_t dev); /* async-signal-safe */
+
+/* wcfs_client_reattach.c: in a SIGBUS handler on a range of mount m served by device dev: 1 when the
+ * access should be retried (the mount was re-attached meanwhile), 0 when it cannot be served. */
+int wcl_reattach_wait(struct wcl_mount *m, uint64_t dev);
+void wcl_mount_bump(struct wcl_mount *m); /* epoch++ and wake every fault waiter (invariant R2) */
 
 /* pinner.c */
 int32_t wcl_pinner_start(wcl_conn_t *c);
