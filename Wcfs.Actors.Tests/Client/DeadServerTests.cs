@@ -1,9 +1,11 @@
-// A dead WCFS server is named (issue 16 part 1): a client process whose server was SIGKILLed touches
-// a page of its mapping that is not in the page cache (a read, and a write fault that copies the base
-// page) and ends with exactly one line naming the mount, the file, the block and "the WCFS server is
-// gone" - never the runtime's "memory is corrupt" (AccessViolationException, exit 134 without our
-// line) nor a silent SIGBUS (exit 135). The client runs `wcfs test-wcfs-client touch` (real process,
-// real mount, real page faults).
+// A dead WCFS server (issue 16). Named: a client process whose server was SIGKILLed and none came
+// back (re-attach off, or its timeout passed) touches a page of its mapping that is not in the page
+// cache (a read, and a write fault that copies the base page) and ends with exactly one line naming
+// the mount, the file, the block and "the WCFS server is gone" - never the runtime's "memory is
+// corrupt" (AccessViolationException, exit 134 without our line) nor a silent SIGBUS (exit 135).
+// Re-attached: a server restarted on the same storage takes over; the client keeps its snapshot
+// and dirty pages and commits. The clients run `wcfs test-wcfs-client touch|survive` (real
+// processes, real mounts, real page faults).
 using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -20,12 +22,14 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
     private const int SigAbrtExit = 128 + 6;
 
     [Theory]
-    [InlineData("read")]
-    [InlineData("write")]
-    public async Task Touching_an_unloaded_page_after_the_server_died_ends_the_client_with_one_line_naming_mount_file_and_block(string mode)
+    [InlineData("read", "0s")]
+    [InlineData("write", "0s")]
+    [InlineData("read", "2s")]
+    [InlineData("write", "2s")]
+    public async Task Touching_an_unloaded_page_after_the_server_died_and_none_came_back_ends_the_client_with_one_line_naming_mount_file_and_block(string mode, string reattach)
     {
         var oid = await CreateFileAsync(16, (0, "b0"), (15, "b15"));
-        using var child = StartTouch(16, 10, mode);
+        using var child = StartChild("touch", "16", "10", mode, reattach);
         try
         {
             Assert.Equal("ready b0", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(60)));
@@ -47,6 +51,46 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
             Assert.DoesNotContain("corrupt", err, StringComparison.Ordinal);
             Assert.DoesNotContain("   at ", err, StringComparison.Ordinal); // no stack trace anywhere
             Assert.Equal("", (await stdout).Trim()); // nothing but our own "ready": no log lines on stdout
+        }
+        finally
+        {
+            if (!child.HasExited)
+                child.Kill(); // our own child
+        }
+    }
+
+    [Fact]
+    public async Task A_client_whose_server_was_killed_and_restarted_keeps_its_snapshot_and_dirty_pages_and_commits()
+    {
+        var oid = await CreateFileAsync(16, (0, "b0"), (2, "b2-old"), (15, "b15"));
+        using var child = StartChild("survive", "16", "60s");
+        try
+        {
+            var ready = await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(60));
+            Assert.StartsWith("ready ", ready);
+            Assert.EndsWith(" b0", ready);
+            var after = Server.Commit(oid, (2, "b2-new")); // after the child's snapshot
+            await Server.WaitHeadAtAsync(after);
+            await Server.KillHardAsync();
+            await child.StandardInput.WriteLineAsync("go"); // the child faults on the dead mount and waits
+            await child.StandardInput.FlushAsync();
+            await Server.RestartAsync();
+            var stderr = child.StandardError.ReadToEndAsync();
+            var lines = new List<string>();
+            for (var i = 0; i < 5; i++)
+                lines.Add(await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(90)) ?? "<eof>: " + await stderr);
+            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(60));
+            var err = await stderr;
+            output.WriteLine($"exit {child.ExitCode}; stdout:\n{string.Join('\n', lines)}\nstderr:\n{err}");
+            Assert.Equal(0, child.ExitCode);
+            Assert.Equal("read10 ", lines[0]);
+            Assert.Equal("read2 b2-old", lines[1]); // the snapshot, not the commit made before the kill
+            Assert.Equal("dirty1 dirty", lines[2]);
+            Assert.StartsWith("committed ", lines[3]);
+            Assert.Equal("after2 b2-new", lines[4]);
+            Assert.Equal("dirty", ServerProcess.ReadBlock(Server.HeadPath(oid), 1, Block));
+            Assert.Equal("w12", ServerProcess.ReadBlock(Server.HeadPath(oid), 12, Block));
+            Assert.Equal("b2-new", ServerProcess.ReadBlock(Server.HeadPath(oid), 2, Block));
         }
         finally
         {
@@ -78,7 +122,7 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
         return oid;
     }
 
-    private Process StartTouch(long blocks, long blk, string mode)
+    private Process StartChild(string command, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -87,7 +131,7 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { ServerProcess.WcfsDll, "test-wcfs-client", "touch", Server.Mountpoint, Server.Url, blocks.ToString(System.Globalization.CultureInfo.InvariantCulture), blk.ToString(System.Globalization.CultureInfo.InvariantCulture), mode })
+        foreach (var a in new[] { ServerProcess.WcfsDll, "test-wcfs-client", command, Server.Mountpoint, Server.Url }.Concat(args))
             psi.ArgumentList.Add(a);
         return Process.Start(psi) ?? throw new InvalidOperationException("cannot start dotnet");
     }

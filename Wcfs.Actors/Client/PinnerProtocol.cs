@@ -8,6 +8,7 @@
 //   PinnerActor: Reply  -> parent (ConnActor)          PinObserved -> parent + subscribers
 //                Down   -> parent (ConnActor marks the conn broken and logs one warning line)
 //                LastWords -> logged at error level
+//                Reattaching, Reattached -> parent (the server died / a new one took over: ConnActor)
 using Akka.Actor;
 using Wcfs.Actors.Storage;
 using Wcfs.Native.Interop;
@@ -25,6 +26,12 @@ public static class PinnerProtocol
 
     /// <summary>The link is down (forwarded to the parent ConnActor).</summary>
     public sealed record LinkDown(string Reason);
+
+    /// <summary>The server died; the native pinner waits for a new one (wcfs.client.reattach-timeout). Text: why, how long, where.</summary>
+    public sealed record Reattaching(string Text);
+
+    /// <summary>The native side re-mapped and re-watched every file of the conn on a new server (ConnActor re-sends its requests).</summary>
+    public sealed record Reattached(string Text);
 
     /// <summary>Subscribe <paramref name="Subscriber"/> to every <see cref="PinObserved"/> (tests, metrics).</summary>
     public sealed record Subscribe(IActorRef Subscriber);
@@ -50,6 +57,8 @@ public static class PinnerProtocol
             e.Rc == 0, e.Rc == 0 ? null : NakReason(e.Rc), TimeSpan.FromTicks((long)(e.Nanos / 100))),
         ClientNative.EventDown => new LinkDown(e.TextString()),
         ClientNative.EventLastWords => new LastWords(e.TextString()),
+        ClientNative.EventReattaching => new Reattaching(e.TextString()),
+        ClientNative.EventReattached => new Reattached(e.TextString()),
         _ => null,
     };
 

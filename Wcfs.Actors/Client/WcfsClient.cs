@@ -30,8 +30,11 @@
 //   (3) blocking native calls of the actors run on wcfs.client.dispatcher (reference.conf).
 //
 // Failure: server not running and autostart off -> JoinAsync fails naming the mountpoint and the
-// command to start it. Server gone -> the link goes down, the Conn reports it and refuses further
-// use; mappings of blocks never touched get SIGBUS from the kernel on access (the mount is gone).
+// command to start it. Server gone -> every conn waits up to wcfs.client.reattach-timeout for a new
+// server on the mountpoint (native: wcfs_client_reattach.c; faults on the dead mount wait, a resync
+// waits for head/at); with one, mappings are re-mapped in place and re-watched at the conn's at;
+// without one, the link goes down, the Conn refuses further use, and an access that needs the server
+// ends the process with one line naming mount, file and block ("the WCFS server is gone").
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Configuration;
@@ -166,9 +169,21 @@ public sealed class WcfsClient : IAsyncDisposable
     {
         var path = Path.Combine(Mountpoint, "head", "at");
         var deadline = DateTime.UtcNow + Settings.StartTimeout;
+        var goneUntil = DateTime.UtcNow + Settings.ReattachTimeout;
         while (true)
         {
-            var head = await ReadHeadAtAsync(path);
+            Tid head;
+            try
+            {
+                head = await ReadHeadAtAsync(path);
+            }
+            catch (WcfsServerGoneException) when (DateTime.UtcNow < goneUntil)
+            {
+                // the server died: its conns wait for a new one (wcfs.client.reattach-timeout), so do we
+                await Task.Delay(100); // why: a new server's mount appears without an event to wait on
+                deadline = DateTime.UtcNow + Settings.StartTimeout;
+                continue;
+            }
             if (head >= at)
                 return;
             if (DateTime.UtcNow > deadline)

@@ -21,16 +21,20 @@ public static class WcfsProtocol
     /// <summary>Client settings (<c>wcfs.client</c>), validated; errors name the key.</summary>
     /// <param name="AskTimeout"><c>wcfs.client.ask-timeout</c>: how long the public API waits for an actor.</param>
     /// <param name="StartTimeout"><c>wcfs.client.start-timeout</c>: how long JoinAsync/ConnectAsync wait for the server.</param>
-    public sealed record ClientSettings(TimeSpan AskTimeout, TimeSpan StartTimeout)
+    /// <param name="ReattachTimeout"><c>wcfs.client.reattach-timeout</c>: how long a conn whose server died waits for a new one (zero: not at all).</param>
+    public sealed record ClientSettings(TimeSpan AskTimeout, TimeSpan StartTimeout, TimeSpan ReattachTimeout)
     {
         /// <summary>Reads <c>wcfs.client</c> from <paramref name="config"/> (reference.conf as fallback).</summary>
         public static ClientSettings FromConfig(Config? config)
         {
             var c = WcfsSettings.WithReference(config);
-            return new ClientSettings(Positive(c, "wcfs.client.ask-timeout"), Positive(c, "wcfs.client.start-timeout"));
+            return new ClientSettings(Positive(c, "wcfs.client.ask-timeout"), Positive(c, "wcfs.client.start-timeout"),
+                Duration(c, "wcfs.client.reattach-timeout", allowZero: true));
         }
 
-        private static TimeSpan Positive(Config c, string key)
+        private static TimeSpan Positive(Config c, string key) => Duration(c, key, allowZero: false);
+
+        private static TimeSpan Duration(Config c, string key, bool allowZero)
         {
             TimeSpan v;
             try
@@ -41,7 +45,9 @@ public static class WcfsProtocol
             {
                 throw new ConfigurationException($"{key}: not a duration ({e.Message})");
             }
-            return v > TimeSpan.Zero ? v : throw new ConfigurationException($"{key}: must be a positive duration");
+            if (allowZero && v == TimeSpan.Zero)
+                return v;
+            return v > TimeSpan.Zero ? v : throw new ConfigurationException($"{key}: must be a {(allowZero ? "non-negative" : "positive")} duration");
         }
     }
 
@@ -58,7 +64,7 @@ internal sealed class WcfsActor : ReceiveActor
     {
         Receive<WcfsProtocol.Connect>(c =>
         {
-            var s = new ConnProtocol.Settings(mountpoint, WcfsProtocol.DispatcherId, settings.AskTimeout);
+            var s = new ConnProtocol.Settings(mountpoint, WcfsProtocol.DispatcherId, settings.AskTimeout, settings.ReattachTimeout);
             var conn = Context.ActorOf(ConnProtocol.Props(s, c.Lifetime), $"conn-{++_next}");
             conn.Forward(new ConnProtocol.Start(c.At));
         });

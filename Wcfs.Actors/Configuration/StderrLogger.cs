@@ -28,7 +28,7 @@ public sealed class StderrLogger : ReceiveActor
     }
 
     /// <summary><paramref name="config"/> with this logger and no stdout logging, unless it sets akka.loggers itself.</summary>
-    internal static Config For(Config config) =>
+    public static Config For(Config config) =>
         config.HasPath("akka.loggers") ? config
             : ConfigurationFactory.ParseString($"akka {{ loggers = [\"{typeof(StderrLogger).FullName}, {typeof(StderrLogger).Assembly.GetName().Name}\"], stdout-loglevel = OFF }}").WithFallback(config);
 }

@@ -50,6 +50,16 @@ public sealed class WclConnHandle : SafeHandleZeroOrMinusOneIsInvalid
     /// <summary>True while the link is up.</summary>
     public bool IsUp => ClientNative.ConnIsUp(handle) == 1;
 
+    /// <summary>The conn's at: a re-attach after the server died re-watches every file there.</summary>
+    public void SetAt(ulong at) => ClientErrors.Check(ClientNative.ConnSetAt(handle, at), "set the conn's at");
+
+    /// <summary>How long a link whose server died waits for a new server on the same mountpoint (zero: never).</summary>
+    public void SetReattach(TimeSpan timeout) =>
+        ClientErrors.Check(ClientNative.ConnSetReattach(handle, (long)timeout.TotalMilliseconds), "set the re-attach timeout");
+
+    /// <summary>After a resync whose watches were accepted: blocks a re-attach left on the snapshot go back to head.</summary>
+    public void Unfloor() => ClientErrors.Check(ClientNative.ConnUnfloor(handle), "map head again after a re-attach");
+
     /// <summary>Forgets cached @rev fds (resync).</summary>
     public void DropRevCache() => ClientErrors.Check(ClientNative.ConnDropRevCache(handle), "drop the @rev cache");
 

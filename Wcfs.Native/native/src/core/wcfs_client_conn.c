@@ -83,6 +83,26 @@ int32_t wcl_conn_event_fd(wcl_conn_t *c) { return c ? c->event_fd : -EINVAL; }
 
 int32_t wcl_conn_is_up(wcl_conn_t *c) { return c ? atomic_load(&c->up) : -EINVAL; }
 
+int32_t wcl_conn_set_at(wcl_conn_t *c, uint64_t at)
+{
+    if (!c)
+        return -EINVAL;
+    atomic_store(&c->at, at);
+    return 0;
+}
+
+int32_t wcl_conn_set_reattach(wcl_conn_t *c, int64_t timeout_ms)
+{
+    if (!c || timeout_ms < 0)
+        return -EINVAL;
+    atomic_store(&c->reattach_ns, timeout_ms * 1000000ll);
+    if (c->mount)
+        atomic_store(&c->mount->reattach_ns, timeout_ms * 1000000ll);
+    return 0;
+}
+
+int32_t wcl_conn_unfloor(wcl_conn_t *c) { return c ? wcl_unfloor(c) : -EINVAL; }
+
 int32_t wcl_conn_stats(wcl_conn_t *c, uint64_t *pins, uint64_t *naks, uint64_t *dropped)
 {
     if (!c)
@@ -308,6 +328,7 @@ int32_t wcl_conn_close(wcl_conn_t *c, int32_t timeout_ms)
     int32_t nf = vm_actor_call(count_files_on_actor, c);
     if (nf != 0)
         return nf < 0 ? nf : -EBUSY;
+    atomic_store(&c->closing, 1); /* no re-attach from now on */
     if (atomic_load(&c->up)) {
         const char bye[] = "bye";
         wcl_conn_request(c, bye, sizeof bye - 1, NULL);
@@ -342,6 +363,7 @@ int32_t wcl_conn_close(wcl_conn_t *c, int32_t timeout_ms)
     }
     free(c->revs);
     free(c->closed_oids);
+    free(c->rw_streams);
     pthread_mutex_destroy(&c->revmu);
     free(c->mnt);
     free(c);

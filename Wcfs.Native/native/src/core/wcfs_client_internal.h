@@ -44,7 +44,15 @@ struct wcl_conn {
     int event_fd;                /* eventfd, EFD_NONBLOCK: the pinner never blocks on it */
     pthread_t pinner;
     int pinner_started;
-    _Atomic int up;              /* 1 until the pinner saw the link go down */
+    _Atomic int up;              /* 1 until the pinner saw the link go down (0 while re-attaching) */
+    _Atomic uint64_t at;         /* the conn's at (set by the managed side): a re-attach re-watches there */
+    _Atomic int64_t reattach_ns; /* how long a dropped link waits for a new server (0: never) */
+    _Atomic int closing;         /* wcl_conn_close started: no re-attach */
+    _Atomic int floored;         /* some file has a floor (wcl_conn_unfloor has work) */
+    /* re-watch of a re-attach (pinner thread only): streams of its watch requests not yet answered */
+    uint64_t *rw_streams;
+    int nrw, rw_errors, reattaching;
+    char reason[192];            /* pinner only: why the link went down for good */
     _Atomic uint64_t next_stream;/* next odd stream id of a client request */
     /* event queue: lock-free stack pushed by the pinner, drained by one managed thread at a time */
     _Atomic(struct wcl_evnode *) evstack;
@@ -70,7 +78,8 @@ struct wcl_file {
     uint64_t oid;
     uint64_t blksize;
     _Atomic uint64_t size;       /* as of the conn's at; written on the actor (resize) */
-    int head_fd;
+    int head_fd;                 /* replaced in place (dup2) by a re-attach, on the actor */
+    uint64_t floor;              /* actor only: != 0 -> unpinned blocks show @floor, not head (re-attach) */
     /* actor thread only: */
     struct wcl_file *next;       /* in conn->files */
     struct wcl_mapping *mappings;
@@ -112,6 +121,16 @@ int wcl_server_gone(const struct wcl_mount *m, uint64_t dev); /* async-signal-sa
  * access should be retried (the mount was re-attached meanwhile), 0 when it cannot be served. */
 int wcl_reattach_wait(struct wcl_mount *m, uint64_t dev);
 void wcl_mount_bump(struct wcl_mount *m); /* epoch++ and wake every fault waiter (invariant R2) */
+
+/* wcfs_client.c: re-attach steps on the mmap actor (wcfs_client_reattach.c drives them). */
+int32_t wcl_reattach_remap(wcl_conn_t *c, uint64_t new_dev, uint64_t **oids, int *n);
+int32_t wcl_unfloor(wcl_conn_t *c);
+
+/* wcfs_client_reattach.c: the pinner calls it when its link dropped; 0: re-attached (the pinner goes
+ * on reading the new link, re-watches pending), <0: not (why set). */
+int wcl_reattach(wcl_conn_t *c, const char **why);
+/* pinner.c: a reply on an odd stream that belongs to a re-attach's re-watch (consumed natively). */
+int wcl_reattach_reply(wcl_conn_t *c, uint64_t stream, const char *text, uint64_t len);
 
 /* pinner.c */
 int32_t wcl_pinner_start(wcl_conn_t *c);
