@@ -2,12 +2,13 @@
 // (API.md §4): runs the WCFS server in the foreground until unmounted or SIGTERM/SIGINT.
 // Also holds the option parsing shared by status/stop/mountpoint (ServeCli).
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Akka.Configuration;
 using Serilog;
 using Serilog.Events;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
-using Wcfs.Host.Server;
+using Wcfs.Actors.Server;
 
 namespace Wcfs.Host.Cli;
 
@@ -85,7 +86,7 @@ internal static class ServeCommand
                 }
                 var u = ServeCli.Url(pr.GetValue(url), s);
                 var mnt = Path.GetFullPath(ServeCli.Mountpoint(u, s, pr.GetValue(mountpoint)));
-                return await ServerHost.RunAsync(new ServeOptions(u, mnt, server, InvalidateCache: !pr.GetValue(noInvalidate)), ct);
+                return await HostAsync(new WcfsMountOptions(u, mnt, server, InvalidateCache: !pr.GetValue(noInvalidate)), ct);
             }
             finally
             {
@@ -93,5 +94,35 @@ internal static class ServeCommand
             }
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// Runs one <see cref="WcfsMount"/> until SIGTERM/SIGINT, an external unmount or a storage
+    /// failure; exit status 1 if it could not start or the storage failed.
+    /// </summary>
+    private static async Task<int> HostAsync(WcfsMountOptions options, CancellationToken stopToken)
+    {
+        WcfsMount mount;
+        try
+        {
+            mount = await WcfsMount.StartAsync(options, stopToken).ConfigureAwait(false);
+        }
+        catch (WcfsMountException e)
+        {
+            Log.Error("{Error}", e.Message);
+            return 1;
+        }
+        await using (mount.ConfigureAwait(false))
+        {
+            var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            // System.CommandLine turns SIGTERM/SIGINT into this token (and ends the process 2 s later).
+            using var onStop = stopToken.Register(() => stop.TrySetResult());
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult(); });
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult(); });
+            await Task.WhenAny(mount.Completion, stop.Task).ConfigureAwait(false);
+            var storageFailed = mount.Completion.IsCompleted && mount.Completion.Result;
+            await mount.StopAsync().ConfigureAwait(false);
+            return storageFailed ? 1 : 0;
+        }
     }
 }

@@ -27,7 +27,7 @@ using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 using Wcfs.Native.Interop;
 
-namespace Wcfs.Host.Server;
+namespace Wcfs.Actors.Server;
 
 internal sealed class WatchLink(WcfsFileSystem fs, ulong id, int openerPid)
 {

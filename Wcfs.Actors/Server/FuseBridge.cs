@@ -7,7 +7,7 @@ using System.Runtime.InteropServices;
 using Serilog;
 using Wcfs.Native.Interop;
 
-namespace Wcfs.Host.Server;
+namespace Wcfs.Actors.Server;
 
 internal static unsafe class FuseBridge
 {

@@ -4,7 +4,7 @@
 // Threading: any thread; the cache is a few entries under one lock, data copied out of it.
 using Wcfs.Actors.Storage;
 
-namespace Wcfs.Host.Server;
+namespace Wcfs.Actors.Server;
 
 internal sealed class BlockReader(IStorage storage)
 {

@@ -16,7 +16,7 @@
 //   (5) Lock order: Head.Lock, then a WatchLink's lock; never the other way.
 using Wcfs.Actors.Storage;
 
-namespace Wcfs.Host.Server;
+namespace Wcfs.Actors.Server;
 
 /// <summary>Counts the reads of one head file that started against one DataAt.</summary>
 internal sealed class ReadGeneration

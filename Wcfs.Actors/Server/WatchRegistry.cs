@@ -12,7 +12,7 @@
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 
-namespace Wcfs.Host.Server;
+namespace Wcfs.Actors.Server;
 
 internal sealed class WatchRegistry(Head head)
 {

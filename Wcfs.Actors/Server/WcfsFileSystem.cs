@@ -26,7 +26,7 @@ using Serilog;
 using Wcfs.Actors.Storage;
 using Wcfs.Native.Interop;
 
-namespace Wcfs.Host.Server;
+namespace Wcfs.Actors.Server;
 
 internal sealed partial class WcfsFileSystem
 {

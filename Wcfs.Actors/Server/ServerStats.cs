@@ -2,7 +2,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Wcfs.Host.Server;
+namespace Wcfs.Actors.Server;
 
 internal sealed class ServerStats
 {

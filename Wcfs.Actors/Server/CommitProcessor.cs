@@ -20,7 +20,7 @@ using Serilog;
 using Wcfs.Actors.Storage;
 using Wcfs.Native.Interop;
 
-namespace Wcfs.Host.Server;
+namespace Wcfs.Actors.Server;
 
 internal sealed class CommitProcessor : IDisposable
 {

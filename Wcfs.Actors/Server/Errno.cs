@@ -1,5 +1,5 @@
 // Errno - the errno values the server answers with (Linux numbers).
-namespace Wcfs.Host.Server;
+namespace Wcfs.Actors.Server;
 
 internal static class Errno
 {

@@ -3,7 +3,7 @@
 // counts in `pinkill`; a client that already exited (or is exiting) is left alone.
 using System.Runtime.InteropServices;
 
-namespace Wcfs.Host.Server;
+namespace Wcfs.Actors.Server;
 
 internal static partial class ProcessKiller
 {

@@ -18,7 +18,7 @@
 using Wcfs.Actors.Storage;
 using Wcfs.Native.Interop;
 
-namespace Wcfs.Host.Server;
+namespace Wcfs.Actors.Server;
 
 internal abstract class Node(ulong ino)
 {
