@@ -20,6 +20,8 @@
 //       into the dead mount and waits for the re-attach), "read2 <text>" (must be the snapshot's),
 //       "dirty1 <text>", writes "w12" to block 12 (a write fault copying a base page), commits and
 //       prints "committed <at>", then "after2 <text>" (head after the commit) and exits 0.
+//   test-wcfs-client chaos <mnt> <url> <blocks> <reattach-timeout> <gc:0|1> <id>
+//       a client of the server-kill runs: ClientChaosCommand.cs.
 using System.CommandLine;
 using System.Text;
 using Akka.Actor;
@@ -57,6 +59,16 @@ internal static class ClientTestCommand
         var survive = new Command("survive") { mnt, url, blocks, reattach };
         survive.SetAction((pr, _) => SurviveAsync(pr.GetValue(mnt)!, pr.GetValue(url)!, pr.GetValue(blocks), pr.GetValue(reattach)!));
         cmd.Subcommands.Add(survive);
+        var gc = new Argument<int>("gc");
+        var id = new Argument<string>("id");
+        var chaos = new Command("chaos") { mnt, url, blocks, reattach, gc, id };
+        chaos.SetAction((pr, _) => CliErrors.RunAsync(async () =>
+        {
+            var (m, r) = (pr.GetValue(mnt)!, pr.GetValue(reattach)!);
+            using var system = System(m, r);
+            return await ClientChaosCommand.RunAsync(system, () => OpenAsync(system, m, pr.GetValue(url)!), pr.GetValue(blocks), pr.GetValue(gc) == 1, pr.GetValue(id)!);
+        }));
+        cmd.Subcommands.Add(chaos);
         return cmd;
     }
 
