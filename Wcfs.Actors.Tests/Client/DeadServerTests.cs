@@ -10,6 +10,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
 using Wcfs.Actors.Db;
+using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Tests.Db;
 using Wcfs.Actors.Tests.Server;
 using Xunit;
@@ -59,11 +60,13 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
         }
     }
 
-    [Fact]
-    public async Task A_client_whose_server_was_killed_and_restarted_keeps_its_snapshot_and_dirty_pages_and_commits()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_client_whose_server_was_killed_and_restarted_keeps_its_snapshot_and_dirty_pages_and_commits(bool autostart)
     {
         var oid = await CreateFileAsync(16, (0, "b0"), (2, "b2-old"), (15, "b15"));
-        using var child = StartChild("survive", "16", "60s");
+        using var child = StartChild("survive", "16", "60s", autostart ? "on" : "off");
         try
         {
             var ready = await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(60));
@@ -74,7 +77,8 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
             await Server.KillHardAsync();
             await child.StandardInput.WriteLineAsync("go"); // the child faults on the dead mount and waits
             await child.StandardInput.FlushAsync();
-            await Server.RestartAsync();
+            if (!autostart)
+                await Server.RestartAsync(); // by hand; with autostart the client starts one itself
             var stderr = child.StandardError.ReadToEndAsync();
             var lines = new List<string>();
             for (var i = 0; i < 5; i++)
@@ -96,7 +100,22 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
         {
             if (!child.HasExited)
                 child.Kill(); // our own child
+            if (autostart)
+                await StopAutostartedAsync();
         }
+    }
+
+    /// <summary>Stops the server the client autostarted (not our child: found by the mount's pid file).</summary>
+    private async Task StopAutostartedAsync()
+    {
+        var deadline = DateTime.UtcNow + ServerProcess.Scaled(20);
+        while (MountPoint.ServerPid(Server.Mountpoint) is null && MountPoint.IsMounted(Server.Mountpoint) && DateTime.UtcNow < deadline)
+            await Task.Delay(20); // why: the pid file has no change notification
+        if (MountPoint.ServerPid(Server.Mountpoint) is not { } pid || pid == Server.Process.Id)
+            return;
+        ServerProcess.Kill(pid, 15);
+        while (ServerProcess.Kill(pid, 0) == 0 && DateTime.UtcNow < deadline + ServerProcess.Scaled(20))
+            await Task.Delay(20); // why: the server is not our child (setsid); poll for its exit
     }
 
     [GeneratedRegex("^[0-9a-f]{16}$")]

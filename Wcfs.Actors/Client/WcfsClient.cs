@@ -68,7 +68,7 @@ public sealed class WcfsClient : IAsyncDisposable
     private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _zurl;
     private readonly bool _ownsSystem;
 
-    private WcfsClient(string url, string mountpoint, ActorSystem system, bool ownsSystem, WcfsProtocol.ClientSettings settings, Microsoft.Win32.SafeHandles.SafeFileHandle zurl)
+    private WcfsClient(string url, string mountpoint, ActorSystem system, bool ownsSystem, WcfsProtocol.ClientSettings settings, Microsoft.Win32.SafeHandles.SafeFileHandle zurl, string[]? autostart)
     {
         Url = url;
         Mountpoint = mountpoint;
@@ -76,7 +76,7 @@ public sealed class WcfsClient : IAsyncDisposable
         _ownsSystem = ownsSystem;
         Settings = settings;
         _zurl = zurl;
-        Actor = system.ActorOf(WcfsProtocol.Props(mountpoint, settings), "wcfs-client-" + Guid.NewGuid().ToString("N")[..8]);
+        Actor = system.ActorOf(WcfsProtocol.Props(mountpoint, settings, autostart), "wcfs-client-" + Guid.NewGuid().ToString("N")[..8]);
     }
 
     /// <summary>The storage URL the server serves.</summary>
@@ -112,12 +112,16 @@ public sealed class WcfsClient : IAsyncDisposable
             var wcfs = WcfsSettings.FromConfig(config);
             var client = WcfsProtocol.ClientSettings.FromConfig(config);
             var mnt = options.Mountpoint ?? MountPoint.For(url, wcfs.MountRoot);
-            if (options.Mountpoint is null && options.ServeArguments is null && (options.Autostart ?? wcfs.Autostart))
+            var autostart = options.Autostart ?? wcfs.Autostart;
+            var standard = options.Mountpoint is null && options.ServeArguments is null;
+            if (standard && autostart)
                 await WcfsServer.EnsureRunningAsync(url, wcfs, client.StartTimeout); // the standard mount: the server's own starter
             else
-                await EnsureRunningAsync(url, mnt, options.Autostart ?? wcfs.Autostart, options.ServeArguments, client.StartTimeout);
+                await EnsureRunningAsync(url, mnt, autostart, options.ServeArguments, client.StartTimeout);
             var zurl = File.OpenHandle(Path.Combine(mnt, ".wcfs", "zurl")); // invariant (2)
-            return new WcfsClient(url, mnt, system, ownsSystem, client, zurl);
+            // when the server dies, a conn starts a new one the same way (natively: no managed code in the gap)
+            var restart = !autostart ? null : standard ? WcfsServer.StartCommand(url, mnt, wcfs) : StartCommand(url, mnt, options.ServeArguments);
+            return new WcfsClient(url, mnt, system, ownsSystem, client, zurl, restart);
         }
         catch
         {
@@ -152,14 +156,20 @@ public sealed class WcfsClient : IAsyncDisposable
     /// running. (The standard mountpoint goes through <see cref="WcfsServer.EnsureRunningAsync"/>.)</summary>
     private static void StartServer(string url, string mnt, string? serveArgs)
     {
+        Directory.CreateDirectory(Path.GetDirectoryName(mnt.TrimEnd('/'))!);
+        var argv = StartCommand(url, mnt, serveArgs);
+        var psi = new ProcessStartInfo(argv[0], argv[1..]) { UseShellExecute = false };
+        using var p = Process.Start(psi) ?? throw new WcfsClientException($"cannot start `{argv[^1]}`");
+        p.WaitForExit();
+    }
+
+    /// <summary>The command (argv) that starts <c>wcfs serve</c> for an explicit mountpoint in its own session and returns.</summary>
+    private static string[] StartCommand(string url, string mnt, string? serveArgs)
+    {
         var dll = Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
         var exe = File.Exists(dll) ? $"dotnet {Quote(dll)}" : "wcfs";
-        Directory.CreateDirectory(Path.GetDirectoryName(mnt.TrimEnd('/'))!);
         var log = mnt.TrimEnd('/') + ".log";
-        var cmd = $"exec {exe} serve {Quote(url)} --mountpoint {Quote(mnt)} {serveArgs ?? ""} >{Quote(log)} 2>&1 </dev/null";
-        var psi = new ProcessStartInfo("setsid", ["-f", "sh", "-c", cmd]) { UseShellExecute = false };
-        using var p = Process.Start(psi) ?? throw new WcfsClientException($"cannot start `{cmd}`");
-        p.WaitForExit();
+        return ["setsid", "-f", "sh", "-c", $"exec {exe} serve {Quote(url)} --mountpoint {Quote(mnt)} {serveArgs ?? ""} >>{Quote(log)} 2>&1 </dev/null"];
     }
 
     private static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";

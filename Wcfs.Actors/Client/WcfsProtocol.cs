@@ -52,19 +52,22 @@ public static class WcfsProtocol
     }
 
     /// <summary>Props of the WcfsActor of one mountpoint.</summary>
-    public static Props Props(string mountpoint, ClientSettings settings) =>
-        Akka.Actor.Props.Create(() => new WcfsActor(mountpoint, settings));
+    /// <param name="mountpoint">The WCFS mount.</param>
+    /// <param name="settings">The client settings.</param>
+    /// <param name="autostart">How to start a new server when the server dies (argv), null: never.</param>
+    public static Props Props(string mountpoint, ClientSettings settings, IReadOnlyList<string>? autostart = null) =>
+        Akka.Actor.Props.Create(() => new WcfsActor(mountpoint, settings, autostart));
 }
 
 internal sealed class WcfsActor : ReceiveActor
 {
     private long _next;
 
-    public WcfsActor(string mountpoint, WcfsProtocol.ClientSettings settings)
+    public WcfsActor(string mountpoint, WcfsProtocol.ClientSettings settings, IReadOnlyList<string>? autostart)
     {
         Receive<WcfsProtocol.Connect>(c =>
         {
-            var s = new ConnProtocol.Settings(mountpoint, WcfsProtocol.DispatcherId, settings.AskTimeout, settings.ReattachTimeout);
+            var s = new ConnProtocol.Settings(mountpoint, WcfsProtocol.DispatcherId, settings.AskTimeout, settings.ReattachTimeout, autostart);
             var conn = Context.ActorOf(ConnProtocol.Props(s, c.Lifetime), $"conn-{++_next}");
             conn.Forward(new ConnProtocol.Start(c.At));
         });

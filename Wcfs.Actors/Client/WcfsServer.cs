@@ -50,12 +50,20 @@ public static class WcfsServer
         return mnt;
     }
 
-    private static void Start(string url, string mnt, WcfsSettings s)
+    /// <summary>The command (argv) that starts the server of the standard mountpoint in the background and
+    /// returns at once (also run natively by a conn whose server died: wcfs_client_reattach.c).</summary>
+    internal static string[] StartCommand(string url, string mnt, WcfsSettings s)
     {
         var (file, args) = WcfsCommand();
         string[] serve = ["serve", url, "--mountpoint", mnt, "--pin-timeout", DurationText.Format(s.Server.PinTimeout)];
         var quoted = string.Join(' ', new[] { file }.Concat(args).Concat(serve).Select(Quote));
-        var psi = new ProcessStartInfo("/bin/sh", ["-c", $"setsid {quoted} >>{Quote(mnt + ".log")} 2>&1 </dev/null &"])
+        return ["/bin/sh", "-c", $"setsid {quoted} >>{Quote(mnt + ".log")} 2>&1 </dev/null &"];
+    }
+
+    private static void Start(string url, string mnt, WcfsSettings s)
+    {
+        var argv = StartCommand(url, mnt, s);
+        var psi = new ProcessStartInfo(argv[0], argv[1..])
         {
             UseShellExecute = false,
         };

@@ -13,8 +13,8 @@
 //       (write) one byte of block blk - never touched before, so it faults into the server - and
 //       prints "touched <byte>" and exits 0, or ends with wcfs's one-line message when that cannot be
 //       served.
-//   test-wcfs-client survive <mnt> <url> <blocks> <reattach-timeout>
-//       the same Database and mapping; writes "dirty" to block 1 (a dirty page) and prints
+//   test-wcfs-client survive <mnt> <url> <blocks> <reattach-timeout> on|off
+//       the same Database and mapping (autostart on: the client starts a new server when its server died); writes "dirty" to block 1 (a dirty page) and prints
 //       "ready <at> <text of block 0>"; waits for a line on stdin (the test kills and restarts the
 //       server meanwhile), then prints, one line each: "read10 <text>" (a page never touched: faults
 //       into the dead mount and waits for the re-attach), "read2 <text>" (must be the snapshot's),
@@ -56,8 +56,9 @@ internal static class ClientTestCommand
         var touch = new Command("touch") { mnt, url, blocks, blk, mode, reattach };
         touch.SetAction((pr, _) => TouchAsync(pr.GetValue(mnt)!, pr.GetValue(url)!, pr.GetValue(blocks), pr.GetValue(blk), pr.GetValue(mode)!, pr.GetValue(reattach)!));
         cmd.Subcommands.Add(touch);
-        var survive = new Command("survive") { mnt, url, blocks, reattach };
-        survive.SetAction((pr, _) => SurviveAsync(pr.GetValue(mnt)!, pr.GetValue(url)!, pr.GetValue(blocks), pr.GetValue(reattach)!));
+        var autostart = new Argument<string>("autostart") { Description = "on|off" };
+        var survive = new Command("survive") { mnt, url, blocks, reattach, autostart };
+        survive.SetAction((pr, _) => SurviveAsync(pr.GetValue(mnt)!, pr.GetValue(url)!, pr.GetValue(blocks), pr.GetValue(reattach)!, pr.GetValue(autostart) == "on"));
         cmd.Subcommands.Add(survive);
         var gc = new Argument<int>("gc");
         var id = new Argument<string>("id");
@@ -102,8 +103,8 @@ internal static class ClientTestCommand
         ActorSystem.Create("wcfs-test-client", StderrLogger.For(ConfigurationFactory.ParseString(
             $"wcfs.mount-root = \"{Path.GetDirectoryName(mnt)}\"\nwcfs.autostart = off\nwcfs.client.reattach-timeout = {reattach}").WithFallback(WcfsSettings.Reference)));
 
-    private static Task<Database> OpenAsync(ActorSystem system, string mnt, string url) =>
-        Database.OpenAsync(url, new DatabaseOptions { System = system, Wcfs = new WcfsClientOptions { System = system, Mountpoint = mnt, Autostart = false } });
+    private static Task<Database> OpenAsync(ActorSystem system, string mnt, string url, bool autostart = false) =>
+        Database.OpenAsync(url, new DatabaseOptions { System = system, Wcfs = new WcfsClientOptions { System = system, Mountpoint = mnt, Autostart = autostart } });
 
     private static string Text(Vma v, long blk) => Encoding.UTF8.GetString(v.GetSpan(blk * Block, 64)).TrimEnd('\0');
 
@@ -124,10 +125,10 @@ internal static class ClientTestCommand
         return 0;
     }
 
-    private static async Task<int> SurviveAsync(string mnt, string url, long blocks, string reattach)
+    private static async Task<int> SurviveAsync(string mnt, string url, long blocks, string reattach, bool autostart)
     {
         using var system = System(mnt, reattach);
-        await using var db = await OpenAsync(system, mnt, url);
+        await using var db = await OpenAsync(system, mnt, url, autostart);
         await using var c = await db.OpenConnectionAsync();
         var h = await c.Root.Get<ZBigFile>("f").OpenAsync();
         using var v = await h.MmapAsync(0, blocks * Block / h.PageSize);

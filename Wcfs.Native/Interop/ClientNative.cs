@@ -82,6 +82,9 @@ public static unsafe partial class ClientNative
     [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_set_reattach")]
     public static partial int ConnSetReattach(nint c, long timeoutMs);
 
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_set_autostart")]
+    public static partial int ConnSetAutostart(nint c, [System.Runtime.InteropServices.In] nint[] argv, int argc);
+
     [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_unfloor")]
     public static partial int ConnUnfloor(nint c);
 

@@ -90,6 +90,9 @@ WCFS_API int32_t wcl_conn_set_at(wcl_conn_t *c, uint64_t at);
  * before it goes down for good (0: it never waits). Faults on the conn's mappings during the wait
  * wait for the re-map and retry (wcfs_client_reattach.c). */
 WCFS_API int32_t wcl_conn_set_reattach(wcl_conn_t *c, int64_t timeout_ms);
+/* The command (argv[0..argc), copied) a conn runs once per dead server of its mount, when its link
+ * dropped because that server died, to start a new one (it must return at once: the server detaches). */
+WCFS_API int32_t wcl_conn_set_autostart(wcl_conn_t *c, const char *const *argv, int32_t argc);
 /* After a resync whose watches were accepted: unpinned blocks that a re-attach left mapped from the
  * snapshot (@at, because the new server refused a watch that far back) go back to head. */
 WCFS_API int32_t wcl_conn_unfloor(wcl_conn_t *c);

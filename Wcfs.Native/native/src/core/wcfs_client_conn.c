@@ -101,6 +101,24 @@ int32_t wcl_conn_set_reattach(wcl_conn_t *c, int64_t timeout_ms)
     return 0;
 }
 
+int32_t wcl_conn_set_autostart(wcl_conn_t *c, const char *const *argv, int32_t argc)
+{
+    if (!c || !argv || argc <= 0 || c->autostart)
+        return -EINVAL;
+    char **v = calloc((size_t)argc + 1, sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    for (int32_t i = 0; i < argc; i++)
+        if (!argv[i] || !(v[i] = strdup(argv[i]))) {
+            while (i-- > 0)
+                free(v[i]);
+            free(v);
+            return -ENOMEM;
+        }
+    c->autostart = v; /* read by the pinner only after a link drop, long after this call */
+    return 0;
+}
+
 int32_t wcl_conn_unfloor(wcl_conn_t *c) { return c ? wcl_unfloor(c) : -EINVAL; }
 
 int32_t wcl_conn_stats(wcl_conn_t *c, uint64_t *pins, uint64_t *naks, uint64_t *dropped)
@@ -364,6 +382,9 @@ int32_t wcl_conn_close(wcl_conn_t *c, int32_t timeout_ms)
     free(c->revs);
     free(c->closed_oids);
     free(c->rw_streams);
+    for (char **a = c->autostart; a && *a; a++)
+        free(*a);
+    free(c->autostart);
     pthread_mutex_destroy(&c->revmu);
     free(c->mnt);
     free(c);

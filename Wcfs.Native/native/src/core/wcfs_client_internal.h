@@ -33,6 +33,7 @@ struct wcl_mount {
     _Atomic int64_t deadline_ns; /* CLOCK_MONOTONIC end of the latest re-attach window */
     _Atomic int64_t reattach_ns; /* re-attach timeout of this mount's conns (0: never re-attach) */
     _Atomic uint64_t dead_dev;   /* st_dev of a server a conn gave up on (faults there end at once) */
+    _Atomic uint64_t started_for;/* st_dev of the dead server a conn already ran the autostart for */
     pthread_mutex_t mu;
 };
 
@@ -53,6 +54,7 @@ struct wcl_conn {
     uint64_t *rw_streams;
     int nrw, rw_errors, reattaching;
     char reason[192];            /* pinner only: why the link went down for good */
+    char **autostart;            /* argv (NULL-terminated) that starts a new server, or NULL */
     _Atomic uint64_t next_stream;/* next odd stream id of a client request */
     /* event queue: lock-free stack pushed by the pinner, drained by one managed thread at a time */
     _Atomic(struct wcl_evnode *) evstack;

@@ -28,7 +28,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+
+extern char **environ;
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +91,7 @@ int wcl_reattach_wait(struct wcl_mount *m, uint64_t dev)
  *
  *   link drops, server gone (stat of the mountpoint), re-attach on -> pending++ (faults wait),
  *     event REATTACHING (the managed ConnActor holds its requests, may autostart a server)
+ *   autostart on: run its command once per dead server per mount (the server detaches itself)
  *   poll the mountpoint (100 ms, only during the gap) until another device answers head/watch, or
  *     the deadline -> pending--, dead_dev = old device (faults end the process), event DOWN
  *   on the actor: head fds reopened in place, @rev fds dropped, pinned tables emptied, every mapping
@@ -149,6 +155,21 @@ int wcl_reattach(wcl_conn_t *c, const char **why)
     char text[WCL_FRAME_MAX];
     snprintf(text, sizeof text, "%.100s; waiting up to %lld s for a WCFS server at %.60s", *why, (long long)(timeout / 1000000000ll), m->path);
     push_text(c, WCL_EV_REATTACHING, text);
+    uint64_t seen = atomic_load(&m->started_for);
+    if (c->autostart && seen != old_dev && atomic_compare_exchange_strong(&m->started_for, &seen, old_dev)) {
+        pid_t pid; /* once per dead server per mount; racing starters end with one server (its lock file) */
+        posix_spawnattr_t attr; /* the pinner blocks every signal (pinner.c P3): the server must not inherit that */
+        sigset_t none, all;
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_init(&attr);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        if (posix_spawnp(&pid, c->autostart[0], NULL, &attr, c->autostart, environ) == 0)
+            waitpid(pid, NULL, 0); /* the command detaches the server and returns */
+        posix_spawnattr_destroy(&attr);
+    }
 
     char path[4096];
     snprintf(path, sizeof path, "%s/head/watch", m->path);
