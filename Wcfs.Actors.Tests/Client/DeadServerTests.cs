@@ -29,17 +29,18 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
     [InlineData("write", "2s")]
     public async Task Touching_an_unloaded_page_after_the_server_died_and_none_came_back_ends_the_client_with_one_line_naming_mount_file_and_block(string mode, string reattach)
     {
+        Server.ResetWatchdog(ServerProcess.Scaled(600)); // child start-up under load
         var oid = await CreateFileAsync(16, (0, "b0"), (15, "b15"));
         using var child = StartChild("touch", "16", "10", mode, reattach);
         try
         {
-            Assert.Equal("ready b0", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(60)));
+            Assert.Equal("ready b0", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)));
             await Server.KillHardAsync();
             await child.StandardInput.WriteLineAsync("go");
             await child.StandardInput.FlushAsync();
             var stdout = child.StandardOutput.ReadToEndAsync();
             var stderr = child.StandardError.ReadToEndAsync();
-            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(60));
+            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(120));
             var err = await stderr;
             output.WriteLine($"exit {child.ExitCode}; stderr:\n{err}");
             var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -65,11 +66,12 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
     [InlineData(true)]
     public async Task A_client_whose_server_was_killed_and_restarted_keeps_its_snapshot_and_dirty_pages_and_commits(bool autostart)
     {
+        Server.ResetWatchdog(ServerProcess.Scaled(600)); // child start-up, a kill and a restart under load
         var oid = await CreateFileAsync(16, (0, "b0"), (2, "b2-old"), (15, "b15"));
-        using var child = StartChild("survive", "16", "60s", autostart ? "on" : "off");
+        using var child = StartChild("survive", "16", "120s", autostart ? "on" : "off");
         try
         {
-            var ready = await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(60));
+            var ready = await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180));
             Assert.StartsWith("ready ", ready);
             Assert.EndsWith(" b0", ready);
             var after = Server.Commit(oid, (2, "b2-new")); // after the child's snapshot
@@ -82,8 +84,8 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
             var stderr = child.StandardError.ReadToEndAsync();
             var lines = new List<string>();
             for (var i = 0; i < 5; i++)
-                lines.Add(await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(90)) ?? "<eof>: " + await stderr);
-            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(60));
+                lines.Add(await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)) ?? "<eof>: " + await stderr);
+            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(120));
             var err = await stderr;
             output.WriteLine($"exit {child.ExitCode}; stdout:\n{string.Join('\n', lines)}\nstderr:\n{err}");
             Assert.Equal(0, child.ExitCode);

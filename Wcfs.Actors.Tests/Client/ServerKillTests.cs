@@ -38,6 +38,7 @@ public sealed class ServerKillTests(ITestOutputHelper output) : WcfsDbTestBase
     [InlineData(true)]
     public async Task Clients_survive_two_server_kills_with_no_death_no_isolation_violation_and_no_lost_or_partial_commit(bool gcStress)
     {
+        Server.ResetWatchdog(ServerProcess.Scaled(900)); // several server lives; each phase is bounded below
         var oid = await CreateFileAsync();
         var children = new List<Child>();
         try

@@ -58,6 +58,9 @@ public sealed record WcfsClientOptions
     /// <summary>Overrides <c>wcfs.autostart</c>.</summary>
     public bool? Autostart { get; init; }
 
+    /// <summary>Overrides <c>wcfs.client.reattach-timeout</c> (zero: a conn whose server died does not wait for a new one).</summary>
+    public TimeSpan? ReattachTimeout { get; init; }
+
     /// <summary>Extra arguments for an autostarted <c>wcfs serve</c> (e.g. <c>--pin-timeout 5s</c>).</summary>
     public string? ServeArguments { get; init; }
 }
@@ -111,6 +114,8 @@ public sealed class WcfsClient : IAsyncDisposable
                 throw new ConfigurationException($"{WcfsProtocol.DispatcherId}: missing in the actor system's config; add WcfsSettings.Reference as fallback (AddWcfs does)");
             var wcfs = WcfsSettings.FromConfig(config);
             var client = WcfsProtocol.ClientSettings.FromConfig(config);
+            if (options.ReattachTimeout is { } reattach)
+                client = client with { ReattachTimeout = reattach >= TimeSpan.Zero ? reattach : throw new ArgumentOutOfRangeException(nameof(options), "ReattachTimeout must not be negative") };
             var mnt = options.Mountpoint ?? MountPoint.For(url, wcfs.MountRoot);
             var autostart = options.Autostart ?? wcfs.Autostart;
             var standard = options.Mountpoint is null && options.ServeArguments is null;
