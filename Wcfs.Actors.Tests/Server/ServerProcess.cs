@@ -132,6 +132,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>A new server on the same database and mountpoint (the dead mount is removed first).</summary>
     public async Task RestartAsync(string pinTimeout = "60s")
     {
+        ResetWatchdog(Scaled(120)); // a new server: its own time to hang
         if (MountPoint.IsMounted(Mountpoint))
             MountPoint.Unmount(Mountpoint);
         _process = StartServe(pinTimeout, []);
@@ -242,6 +243,9 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     }
 
     // ---- teardown ------------------------------------------------------------------------------
+
+    /// <summary>The watchdog fires <paramref name="after"/> from now (tests that run long on purpose).</summary>
+    public void ResetWatchdog(TimeSpan after) => _watchdog.Change(after, Timeout.InfiniteTimeSpan);
 
     private void OnHang()
     {

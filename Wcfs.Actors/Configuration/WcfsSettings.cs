@@ -29,7 +29,9 @@ public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWin
 /// <param name="AskTimeout"><c>wcfs.client.ask-timeout</c>: how long the public client API waits for its actors.</param>
 /// <param name="StartTimeout"><c>wcfs.client.start-timeout</c>: how long a join waits for an autostarted server
 /// and a connect for head/at to reach the requested revision.</param>
-public sealed record WcfsClientSettings(long PageSize, TimeSpan AskTimeout, TimeSpan StartTimeout);
+/// <param name="ReattachTimeout"><c>wcfs.client.reattach-timeout</c>: how long a conn whose server died waits for a
+/// new one (zero: not at all).</param>
+public sealed record WcfsClientSettings(long PageSize, TimeSpan AskTimeout, TimeSpan StartTimeout, TimeSpan ReattachTimeout);
 
 /// <summary>Settings of the dirty-page layer (<c>wcfs.virtmem</c>).</summary>
 /// <param name="RamLimit"><c>wcfs.virtmem.ram-limit</c>: RAM budget of one VirtmemActor, bytes.</param>
@@ -89,7 +91,8 @@ public sealed record WcfsSettings(
             Client: new WcfsClientSettings(
                 PageSize: pageSize,
                 AskTimeout: PositiveDuration(c, "wcfs.client.ask-timeout"),
-                StartTimeout: PositiveDuration(c, "wcfs.client.start-timeout")),
+                StartTimeout: PositiveDuration(c, "wcfs.client.start-timeout"),
+                ReattachTimeout: NonNegativeDuration(c, "wcfs.client.reattach-timeout")),
             Virtmem: new WcfsVirtmemSettings(
                 RamLimit: ramLimit,
                 AskTimeout: PositiveDuration(c, "wcfs.virtmem.ask-timeout")))
@@ -166,6 +169,12 @@ public sealed record WcfsSettings(
     {
         var d = Get(key, () => c.GetTimeSpan(key, null, allowInfinite: false), "a duration (e.g. 30s, 500ms, 1m)");
         return d > TimeSpan.Zero ? d : throw Invalid(key, "must be positive");
+    }
+
+    private static TimeSpan NonNegativeDuration(Config c, string key)
+    {
+        var d = Get(key, () => c.GetTimeSpan(key, null, allowInfinite: false), "a duration (e.g. 30s, 500ms, 1m)");
+        return d >= TimeSpan.Zero ? d : throw Invalid(key, "must not be negative");
     }
 
     private static long PositiveSize(Config c, string key)
