@@ -13,9 +13,9 @@ namespace Wcfs.Actors.Tests.Client;
 public class FailureTests
 {
     [Fact]
-    public async Task When_the_server_dies_the_conn_reports_it_and_refuses_further_use()
+    public async Task When_the_server_dies_and_reattach_is_off_the_conn_reports_it_and_refuses_further_use()
     {
-        await using var w = await StartAsync();
+        await using var w = await StartAsync(reattach: TimeSpan.Zero);
         var f = w.Server.CreateFile();
         var g = w.Server.CreateFile();
         var at1 = await w.CommitAsync(f, (0, "a1"));

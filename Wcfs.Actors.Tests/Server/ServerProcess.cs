@@ -6,6 +6,8 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Wcfs.Actors.Client;
+using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 
@@ -57,9 +59,8 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         try
         {
             prepare?.Invoke(s);
-            var args = $"{WcfsDll} serve {s.Url} --mountpoint {s.Mountpoint} --pin-timeout {pinTimeout} --verbose"
-                       + (invalidate ? "" : " --debug-no-invalidate") + (extraArgs is null ? "" : " " + extraArgs);
-            s._process = s.StartChild(args);
+            string[] extra = [.. invalidate ? [] : new[] { "--debug-no-invalidate" }, .. SplitArgs(extraArgs)];
+            s._process = s.StartServe(pinTimeout, extra);
             await s.WaitRunningAsync();
             return s;
         }
@@ -70,15 +71,33 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    public Process StartChild(string args)
+    /// <summary>The tool as the tests run it: the wcfs.dll built next to them.</summary>
+    public static WcfsTool Tool { get; } = new("dotnet", [WcfsDll], "test output");
+
+    /// <summary>`wcfs serve` on this database and mountpoint through the one launcher (WcfsServer): every
+    /// server setting and the URL in a 0600 settings file in <see cref="Dir"/>.</summary>
+    private Process StartServe(string pinTimeout, IReadOnlyList<string> extraArgs)
     {
-        var psi = new ProcessStartInfo("dotnet", args)
+        if (!DurationText.TryParse(pinTimeout, out var pt))
+            throw new ArgumentException($"not a duration: {pinTimeout}", nameof(pinTimeout));
+        var request = new WcfsServer.Request(Url, Mountpoint, WcfsSettings.Default.Server with { PinTimeout = pt })
         {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
+            ExtraArguments = ["--verbose", .. extraArgs],
+            SettingsDirectory = Dir,
         };
-        var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start dotnet");
+        return StartChild(WcfsServer.StartInfo(request, Tool).StartInfo);
+    }
+
+    private static string[] SplitArgs(string? args) => args?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
+
+    public Process StartChild(string args) => StartChild(new ProcessStartInfo("dotnet", args));
+
+    private Process StartChild(ProcessStartInfo psi)
+    {
+        psi.RedirectStandardError = true;
+        psi.RedirectStandardOutput = true;
+        psi.UseShellExecute = false;
+        var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {psi.FileName}");
         p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
         p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
         p.BeginOutputReadLine();
@@ -113,9 +132,10 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>A new server on the same database and mountpoint (the dead mount is removed first).</summary>
     public async Task RestartAsync(string pinTimeout = "60s")
     {
+        ResetWatchdog(Scaled(120)); // a new server: its own time to hang
         if (MountPoint.IsMounted(Mountpoint))
             MountPoint.Unmount(Mountpoint);
-        _process = StartChild($"{WcfsDll} serve {Url} --mountpoint {Mountpoint} --pin-timeout {pinTimeout} --verbose");
+        _process = StartServe(pinTimeout, []);
         await WaitRunningAsync();
     }
 
@@ -223,6 +243,9 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     }
 
     // ---- teardown ------------------------------------------------------------------------------
+
+    /// <summary>The watchdog fires <paramref name="after"/> from now (tests that run long on purpose).</summary>
+    public void ResetWatchdog(TimeSpan after) => _watchdog.Change(after, Timeout.InfiniteTimeSpan);
 
     private void OnHang()
     {

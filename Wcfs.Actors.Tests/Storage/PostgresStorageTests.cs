@@ -114,8 +114,9 @@ public sealed class PostgresStorageTests(PostgresFixture pg)
         var data = new byte[4096];
         data[10] = 7;
         var at1 = s.Commit(s.LastTid, [], [new BlockWrite(file, 0, data), new BlockWrite(file, 1, new byte[4096])]);
-        Assert.Equal(11, PostgresFixture.Scalar(url, "SELECT length(data) FROM wcfs_blocks WHERE blk = 0"));
-        Assert.Equal(DBNull.Value, PostgresFixture.Scalar(url, "SELECT data FROM wcfs_blocks WHERE blk = 1"));
+        Assert.Equal(11, PostgresFixture.Scalar(url, "SELECT length(data) FROM wcfs_chunks WHERE blk = 0"));
+        Assert.Equal(0L, PostgresFixture.Scalar(url, "SELECT count(*) FROM wcfs_chunks WHERE blk = 1")); // a new all-zero block stores no chunk
+        Assert.Equal(1L, PostgresFixture.Scalar(url, "SELECT count(*) FROM wcfs_blocks WHERE blk = 1"));
         var dest = new byte[4096];
         Array.Fill(dest, (byte)0xff);
         Assert.Equal(at1, s.ReadBlock(file, 1, Tid.Max, dest));
@@ -190,8 +191,8 @@ public sealed class PostgresStorageTests(PostgresFixture pg)
         var url = pg.NewDatabase();
         using var s = PostgresStorage.Open(url);
         var lz4 = (bool)PostgresFixture.Scalar(url, "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")!;
-        var (storage, compression) = ((char)PostgresFixture.Scalar(url, "SELECT attstorage FROM pg_attribute WHERE attrelid = 'wcfs_blocks'::regclass AND attname = 'data'")!,
-            (char)PostgresFixture.Scalar(url, "SELECT attcompression FROM pg_attribute WHERE attrelid = 'wcfs_blocks'::regclass AND attname = 'data'")!);
+        var (storage, compression) = ((char)PostgresFixture.Scalar(url, "SELECT attstorage FROM pg_attribute WHERE attrelid = 'wcfs_chunks'::regclass AND attname = 'data'")!,
+            (char)PostgresFixture.Scalar(url, "SELECT attcompression FROM pg_attribute WHERE attrelid = 'wcfs_chunks'::regclass AND attname = 'data'")!);
         Assert.Equal(lz4 ? ('x', 'l') : ('e', '\0'), (storage, compression));
         Assert.True(lz4, "Debian's PostgreSQL is built with lz4; this server is not (the fallback is EXTERNAL)");
     }
@@ -207,6 +208,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg)
         var t3 = s.CommitBlocks(t2, file, (0, "c"));
         s.Pack(t2);
         Assert.Equal(2L, PostgresFixture.Scalar(url, "SELECT count(*) FROM wcfs_blocks"));
+        Assert.Equal(2L, PostgresFixture.Scalar(url, "SELECT count(*) FROM wcfs_chunks"));
         Assert.Equal("b", s.ReadText(file, 0, t2));
         Assert.Equal("c", s.ReadText(file, 0, t3));
     }

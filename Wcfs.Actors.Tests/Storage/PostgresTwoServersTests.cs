@@ -4,6 +4,8 @@
 // and gets its pins), and a new connection there sees the commit.
 using System.Diagnostics;
 using System.Text;
+using Wcfs.Actors.Client;
+using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 using Wcfs.Actors.Tests.Server;
@@ -169,9 +171,14 @@ public sealed class PostgresTwoServersTests(PostgresFixture pg, ITestOutputHelpe
             var s = new PostgresServer(dir, mountpoint);
             try
             {
-                var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-                foreach (var arg in new[] { WcfsDll, "serve", url, "--mountpoint", s.Mountpoint, "--pin-timeout", "60s" })
-                    psi.ArgumentList.Add(arg);
+                // the one launcher: the URL (with its password) goes to a 0600 settings file, never the command line
+                var request = new WcfsServer.Request(url, s.Mountpoint, WcfsSettings.Default.Server with { PinTimeout = TimeSpan.FromSeconds(60) })
+                {
+                    SettingsDirectory = dir,
+                };
+                var psi = WcfsServer.StartInfo(request, ServerProcess.Tool).StartInfo;
+                psi.RedirectStandardError = true;
+                psi.RedirectStandardOutput = true;
                 s._process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start dotnet");
                 s._process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (s._log) s._log.AppendLine(e.Data); };
                 s._process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (s._log) s._log.AppendLine(e.Data); };

@@ -20,7 +20,7 @@ public class VirtmemSettingsTests
     public void An_invalid_ram_limit_is_an_error_naming_the_key()
     {
         var e = Assert.Throws<ConfigurationException>(() =>
-            VirtmemProtocol.Settings.FromConfig(ConfigurationFactory.ParseString("wcfs.virtmem.ram-limit = lots")));
+            WcfsSettings.FromConfig(ConfigurationFactory.ParseString("wcfs.virtmem.ram-limit = lots")));
         Assert.Contains("wcfs.virtmem.ram-limit", e.Message);
     }
 

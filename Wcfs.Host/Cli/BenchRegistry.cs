@@ -7,6 +7,7 @@ internal static class BenchRegistry
     [
         new BenchStorageCommit(),
         new BenchStorageLoadBlock(),
+        new BenchHistory(),
         new BenchVirtmemFault(),
         new BenchVirtmemWriteout(),
         new BenchFuseRead(),
