@@ -102,7 +102,7 @@ public sealed class Database : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(url);
         options ??= new DatabaseOptions();
         var ownsSystem = options.System is null;
-        var system = options.System ?? ActorSystem.Create("wcfs", StderrLogger.For(options.Config ?? Config.Empty)) // ours: never the host's stdout;
+        var system = options.System ?? ActorSystem.Create("wcfs", StderrLogger.For(options.Config ?? Config.Empty)); // ours: never the host's stdout
         try
         {
             var runtime = WcfsRuntime.Get(system);
