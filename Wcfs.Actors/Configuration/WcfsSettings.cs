@@ -48,7 +48,7 @@ public sealed record WcfsSettings(
     WcfsServerSettings Server, WcfsClientSettings Client, WcfsVirtmemSettings Virtmem)
 {
     /// <summary><c>wcfs.history</c>.</summary>
-    public WcfsHistorySettings History { get; init; } = new(Storage.BlockChunks.DefaultChunkSize);
+    public WcfsHistorySettings History { get; init; } = new(Wcfs.Actors.Storage.BlockChunks.DefaultChunkSize);
 
     /// <summary>The library defaults (reference.conf).</summary>
     public static Config Reference { get; } = LoadReference();
@@ -192,7 +192,7 @@ public sealed record WcfsSettings(
     private static int ChunkSize(Config c, string key)
     {
         var n = PositiveSize(c, key);
-        return Storage.BlockChunks.IsValidChunkSize(n) ? (int)n : throw Invalid(key, $"{n} is not a power of two from 1KiB to 64MiB");
+        return Wcfs.Actors.Storage.BlockChunks.IsValidChunkSize(n) ? (int)n : throw Invalid(key, $"{n} is not a power of two from 1KiB to 64MiB");
     }
 
     private static T Get<T>(string key, Func<T> read, string? what = null)
