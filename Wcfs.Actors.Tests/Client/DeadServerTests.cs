@@ -13,6 +13,7 @@ using Wcfs.Actors.Db;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Tests.Db;
 using Wcfs.Actors.Tests.Server;
+using Wcfs.Native.Interop;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -115,8 +116,8 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
             await Task.Delay(20); // why: the pid file has no change notification
         if (MountPoint.ServerPid(Server.Mountpoint) is not { } pid || pid == Server.Process.Id)
             return;
-        ServerProcess.Kill(pid, 15);
-        while (ServerProcess.Kill(pid, 0) == 0 && DateTime.UtcNow < deadline + ServerProcess.Scaled(20))
+        Libc.Kill(pid, Libc.SIGTERM);
+        while (Libc.Kill(pid, 0) == 0 && DateTime.UtcNow < deadline + ServerProcess.Scaled(20))
             await Task.Delay(20); // why: the server is not our child (setsid); poll for its exit
     }
 
