@@ -23,6 +23,8 @@ public sealed class DatabaseDefaultWcfsTests
         var configFile = dir.File("wcfs.conf");
         await File.WriteAllTextAsync(configFile, $"wcfs.mount-root = \"{mountRoot}\"\nwcfs.autostart = on\n");
         var mnt = MountPoint.For(url, mountRoot);
+        var stopped = false;
+        var stopResult = "";
         try
         {
             await using var db = await Database.OpenAsync(url, new DatabaseOptions { Config = ConfigurationFactory.ParseString(await File.ReadAllTextAsync(configFile)) });
@@ -47,10 +49,11 @@ public sealed class DatabaseDefaultWcfsTests
         finally
         {
             var stop = await WcfsCli.RunAsync("stop", url, "--config", configFile);
+            (stopped, stopResult) = (stop.ExitCode == 0, stop.ToString());
             if (MountPoint.IsMounted(mnt))
                 MountPoint.Unmount(mnt);
-            Assert.True(stop.ExitCode == 0, $"wcfs stop: {stop}");
         }
+        Assert.True(stopped, $"wcfs stop: {stopResult}"); // after the finally: a failure above is not hidden by this one
     }
 
     [Fact]

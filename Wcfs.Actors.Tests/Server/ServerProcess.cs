@@ -1,7 +1,8 @@
 // ServerProcess - a real `wcfs serve` child process on a fresh SQLite database and its own mount,
 // plus the storage handle the test commits through. Disposal stops the server and always removes
 // the mount; a watchdog force-unmounts and kills the server if a test hangs, so blocked syscalls
-// of the test fail (ENOTCONN) instead of hanging the run.
+// of the test fail (ENOTCONN) instead of hanging the run. The watchdog counts from the start of the
+// current test: a server shared by a class re-arms it for each test (SharedServer.StartTest).
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -31,8 +32,11 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         Url = "sqlite://" + Path.Combine(dir, "db.sqlite");
         Mountpoint = Path.Combine(dir, "mnt");
         Storage = StorageFactory.Open(Url);
-        _watchdog = new Timer(_ => OnHang(), null, Scaled(120), Timeout.InfiniteTimeSpan);
+        _watchdog = new Timer(_ => OnHang(), null, HangTimeout, Timeout.InfiniteTimeSpan);
     }
+
+    /// <summary>How long one test may use the server before the watchdog declares a hang.</summary>
+    public static TimeSpan HangTimeout => Scaled(120);
 
     public string Dir { get; }
     public string Url { get; }
@@ -129,10 +133,27 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>A new server on the same database and mountpoint (the dead mount is removed first).</summary>
     public async Task RestartAsync(string pinTimeout = "60s")
     {
+        ResetWatchdog(HangTimeout); // a new server: its own time to hang
         if (MountPoint.IsMounted(Mountpoint))
             MountPoint.Unmount(Mountpoint);
         _process = StartServe(pinTimeout, []);
         await WaitRunningAsync();
+    }
+
+    /// <summary>
+    /// Waits until the server holds no watch link, watch or pinned block: on a shared server the
+    /// previous test's links are dropped asynchronously after their EOF, so absolute counters are
+    /// read only after this.
+    /// </summary>
+    public async Task WaitNoLinksAsync()
+    {
+        var deadline = DateTime.UtcNow + Scaled(15);
+        while (Stat("WatchLink") != 0 || Stat("Watch") != 0 || Stat("PinnedBlk") != 0)
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"the previous tests' watch links were not dropped within 15s:\n{Stats()}");
+            await Task.Delay(5); // why: .wcfs/stats has no change notification; poll its content
+        }
     }
 
     // ---- the test language: storage side -----------------------------------------------------
@@ -220,6 +241,9 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 
     // ---- teardown ------------------------------------------------------------------------------
 
+    /// <summary>The watchdog fires <paramref name="after"/> from now (tests that run long on purpose).</summary>
+    public void ResetWatchdog(TimeSpan after) => _watchdog.Change(after, Timeout.InfiniteTimeSpan);
+
     private void OnHang()
     {
         lock (_log) _log.AppendLine("test watchdog: force-unmounting after a hang");
@@ -274,17 +298,26 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 /// <summary>One server for all tests of a class (each test uses its own files): saves a start per test.</summary>
 public class SharedServer : Xunit.IAsyncLifetime
 {
-    internal ServerProcess S { get; private set; } = null!;
+    private ServerProcess _s = null!;
+
+    /// <summary>The server, for a test that starts now: re-arms the hang watchdog for this test
+    /// (one per test; a class of many tests would otherwise run into it).</summary>
+    internal ServerProcess StartTest()
+    {
+        _s.ResetWatchdog(ServerProcess.HangTimeout);
+        return _s;
+    }
 
     protected virtual string PinTimeout => "60s";
 
-    public async Task InitializeAsync() => S = await ServerProcess.StartAsync(PinTimeout);
+    public async Task InitializeAsync() => _s = await ServerProcess.StartAsync(PinTimeout);
 
-    public async Task DisposeAsync() => await S.DisposeAsync();
+    public async Task DisposeAsync() => await _s.DisposeAsync();
 }
 
-/// <summary>A shared server with a 3 s pin timeout: only for tests whose links live in child processes.</summary>
+/// <summary>A shared server with a 10 s pin timeout: only for tests whose links live in child processes.
+/// (3 s was too short for a good client's ack relayed through its child process at load ~100.)</summary>
 public sealed class SharedServerShortPinTimeout : SharedServer
 {
-    protected override string PinTimeout => "3s";
+    protected override string PinTimeout => "10s";
 }

@@ -25,7 +25,7 @@ public class VirtmemSettingsTests
     }
 
     [Fact]
-    public void VirtmemActor_runs_on_its_dedicated_dispatcher_declared_in_reference_conf()
+    public void VirtmemActor_props_name_its_dedicated_dispatcher_declared_in_reference_conf()
     {
         Assert.Equal(VirtmemProtocol.DispatcherId, VirtmemProtocol.Props(VirtmemProtocol.Settings.Default).Dispatcher);
         Assert.True(WcfsSettings.Reference.HasPath(VirtmemProtocol.DispatcherId));

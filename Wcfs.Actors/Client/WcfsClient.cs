@@ -30,8 +30,11 @@
 //   (3) blocking native calls of the actors run on wcfs.client.dispatcher (reference.conf).
 //
 // Failure: server not running and autostart off -> JoinAsync fails naming the mountpoint and the
-// command to start it. Server gone -> the link goes down, the Conn reports it and refuses further
-// use; mappings of blocks never touched get SIGBUS from the kernel on access (the mount is gone).
+// command to start it. Server gone -> every conn waits up to wcfs.client.reattach-timeout for a new
+// server on the mountpoint (native: wcfs_client_reattach.c; faults on the dead mount wait, a resync
+// waits for head/at); with one, mappings are re-mapped in place and re-watched at the conn's at;
+// without one, the link goes down, the Conn refuses further use, and an access that needs the server
+// ends the process with one line naming mount, file and block ("the WCFS server is gone").
 using Akka.Actor;
 using Akka.Configuration;
 using Wcfs.Actors.Configuration;
@@ -57,6 +60,9 @@ public sealed record WcfsClientOptions
 
     /// <summary>Overrides <c>wcfs.autostart</c>.</summary>
     public bool? Autostart { get; init; }
+
+    /// <summary>Overrides <c>wcfs.client.reattach-timeout</c> (zero: a conn whose server died does not wait for a new one).</summary>
+    public TimeSpan? ReattachTimeout { get; init; }
 }
 
 /// <summary>A process's link to the WCFS server of one storage URL.</summary>
@@ -64,16 +70,18 @@ public sealed class WcfsClient : IAsyncDisposable
 {
     private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _zurl;
     private readonly bool _ownsSystem;
+    private readonly string? _restartSettingsFile;
 
-    private WcfsClient(string url, string mountpoint, WcfsRuntime runtime, bool ownsSystem, Microsoft.Win32.SafeHandles.SafeFileHandle zurl)
+    private WcfsClient(string url, string mountpoint, WcfsRuntime runtime, bool ownsSystem, WcfsClientSettings settings, Microsoft.Win32.SafeHandles.SafeFileHandle zurl, string[]? restart, string? restartSettingsFile)
     {
         Url = url;
         Mountpoint = mountpoint;
         System = runtime.System;
         _ownsSystem = ownsSystem;
-        Settings = runtime.Settings.Client;
+        Settings = settings;
         _zurl = zurl;
-        Actor = runtime.NewClientActor(mountpoint);
+        Actor = runtime.NewClientActor(mountpoint, settings, restart);
+        _restartSettingsFile = restartSettingsFile;
     }
 
     /// <summary>The storage URL the server serves.</summary>
@@ -102,7 +110,7 @@ public sealed class WcfsClient : IAsyncDisposable
     {
         options ??= new WcfsClientOptions();
         var ownsSystem = options.System is null;
-        var system = options.System ?? ActorSystem.Create("wcfs", options.Config ?? Config.Empty);
+        var system = options.System ?? ActorSystem.Create("wcfs", StderrLogger.For(options.Config ?? Config.Empty)); // ours: never the host's stdout
         try
         {
             var runtime = WcfsRuntime.Get(system);
@@ -119,8 +127,16 @@ public sealed class WcfsClient : IAsyncDisposable
                 }
                 await WcfsServer.EnsureRunningAsync(url, settings, mountpoint: mnt).ConfigureAwait(false);
             }
+            var client = settings.Client;
+            if (options.ReattachTimeout is { } reattach)
+                client = client with { ReattachTimeout = reattach >= TimeSpan.Zero ? reattach : throw new ArgumentOutOfRangeException(nameof(options), "ReattachTimeout must not be negative") };
             var zurl = File.OpenHandle(Path.Combine(mnt, ".wcfs", "zurl")); // invariant (2)
-            return new WcfsClient(url, mnt, runtime, ownsSystem, zurl);
+            // When the server dies, a conn starts a new one with this command (natively: no managed code in the gap).
+            string[]? restart = null;
+            string? restartFile = null;
+            if (options.Autostart ?? settings.Autostart)
+                (restart, restartFile) = WcfsServer.DetachedCommand(new WcfsServer.Request(url, mnt, settings.Server));
+            return new WcfsClient(url, mnt, runtime, ownsSystem, client, zurl, restart, restartFile);
         }
         catch
         {
@@ -135,9 +151,21 @@ public sealed class WcfsClient : IAsyncDisposable
     {
         var path = Path.Combine(Mountpoint, "head", "at");
         var deadline = DateTime.UtcNow + Settings.StartTimeout;
+        var goneUntil = DateTime.UtcNow + Settings.ReattachTimeout;
         while (true)
         {
-            var head = await ReadHeadAtAsync(path);
+            Tid head;
+            try
+            {
+                head = await ReadHeadAtAsync(path);
+            }
+            catch (WcfsServerGoneException) when (DateTime.UtcNow < goneUntil)
+            {
+                // the server died: its conns wait for a new one (wcfs.client.reattach-timeout), so do we
+                await Task.Delay(100); // why: a new server's mount appears without an event to wait on
+                deadline = DateTime.UtcNow + Settings.StartTimeout;
+                continue;
+            }
             if (head >= at)
                 return;
             if (DateTime.UtcNow > deadline)
@@ -188,6 +216,8 @@ public sealed class WcfsClient : IAsyncDisposable
     {
         await Actor.GracefulStop(Settings.AskTimeout);
         _zurl.Dispose();
+        if (_restartSettingsFile is not null)
+            File.Delete(_restartSettingsFile);
         if (_ownsSystem)
             await System.Terminate();
     }

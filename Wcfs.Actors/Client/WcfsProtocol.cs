@@ -18,19 +18,22 @@ public static class WcfsProtocol
     internal sealed record Connect(Tid At, ConnLifetime Lifetime);
 
     /// <summary>Props of the WcfsActor of one mountpoint.</summary>
-    public static Props Props(string mountpoint, WcfsClientSettings settings) =>
-        Akka.Actor.Props.Create(() => new WcfsActor(mountpoint, settings));
+    /// <param name="mountpoint">The WCFS mount.</param>
+    /// <param name="settings">The client settings.</param>
+    /// <param name="autostart">How to start a new server when the server dies (argv), null: never.</param>
+    public static Props Props(string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart = null) =>
+        Akka.Actor.Props.Create(() => new WcfsActor(mountpoint, settings, autostart));
 }
 
 internal sealed class WcfsActor : ReceiveActor
 {
     private long _next;
 
-    public WcfsActor(string mountpoint, WcfsClientSettings settings)
+    public WcfsActor(string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart)
     {
         Receive<WcfsProtocol.Connect>(c =>
         {
-            var s = new ConnProtocol.Settings(mountpoint, WcfsProtocol.DispatcherId, settings.AskTimeout);
+            var s = new ConnProtocol.Settings(mountpoint, WcfsProtocol.DispatcherId, settings.AskTimeout, settings.ReattachTimeout, autostart);
             var conn = Context.ActorOf(ConnProtocol.Props(s, c.Lifetime), $"conn-{++_next}");
             conn.Forward(new ConnProtocol.Start(c.At));
         });

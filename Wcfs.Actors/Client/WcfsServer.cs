@@ -203,7 +203,7 @@ public static class WcfsServer
     private static Process StartDetached(ProcessStartInfo psi, string log)
     {
         var detached = new ProcessStartInfo("setsid") { UseShellExecute = false };
-        foreach (var a in (string[])["sh", "-c", "log=$1; shift; exec \"$@\" >>\"$log\" 2>&1 </dev/null", "sh", log, psi.FileName, .. psi.ArgumentList])
+        foreach (var a in (string[])[.. DetachedShell(log), psi.FileName, .. psi.ArgumentList])
             detached.ArgumentList.Add(a);
         return Process.Start(detached) ?? throw new WcfsClientException("cannot run setsid to start the WCFS server");
     }
@@ -244,4 +244,22 @@ public static class WcfsServer
             throw new InvalidOperationException($"{mnt} serves {served}, not {normalized}: remove the stale mount or use another mount-root");
         return mnt;
     }
+
+    /// <summary>
+    /// The command (argv) that starts a detached <c>wcfs serve</c> for <paramref name="request"/> and returns
+    /// at once, and its settings file (0600), which stays until the caller deletes it: a conn whose server
+    /// died runs this natively (wcfs_client_reattach.c), so nothing managed runs in the gap.
+    /// </summary>
+    /// <exception cref="WcfsToolNotFoundException">No wcfs tool (see <see cref="WcfsTool.Find"/>).</exception>
+    public static (string[] Argv, string SettingsFile) DetachedCommand(Request request, WcfsTool? tool = null)
+    {
+        tool ??= WcfsTool.Find();
+        var file = WriteSettingsFile(request);
+        var log = request.Mountpoint.TrimEnd('/') + ".log";
+        string[] argv = ["setsid", "-f", .. DetachedShell(log), tool.FileName, .. tool.Arguments(ServeArguments(request, file))];
+        return (argv, file);
+    }
+
+    /// <summary><c>sh -c</c> that appends the command's output to <paramref name="log"/> and execs it in place.</summary>
+    private static string[] DetachedShell(string log) => ["sh", "-c", "log=$1; shift; exec \"$@\" >>\"$log\" 2>&1 </dev/null", "sh", log];
 }

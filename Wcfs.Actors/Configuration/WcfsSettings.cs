@@ -29,18 +29,27 @@ public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWin
 /// <param name="AskTimeout"><c>wcfs.client.ask-timeout</c>: how long the public client API waits for its actors.</param>
 /// <param name="StartTimeout"><c>wcfs.client.start-timeout</c>: how long a join waits for an autostarted server
 /// and a connect for head/at to reach the requested revision.</param>
-public sealed record WcfsClientSettings(long PageSize, TimeSpan AskTimeout, TimeSpan StartTimeout);
+/// <param name="ReattachTimeout"><c>wcfs.client.reattach-timeout</c>: how long a conn whose server died waits for a
+/// new one (zero: not at all).</param>
+public sealed record WcfsClientSettings(long PageSize, TimeSpan AskTimeout, TimeSpan StartTimeout, TimeSpan ReattachTimeout);
 
 /// <summary>Settings of the dirty-page layer (<c>wcfs.virtmem</c>).</summary>
 /// <param name="RamLimit"><c>wcfs.virtmem.ram-limit</c>: RAM budget of one VirtmemActor, bytes.</param>
 /// <param name="AskTimeout"><c>wcfs.virtmem.ask-timeout</c>: how long the BigFileH edge API waits for its actor.</param>
 public sealed record WcfsVirtmemSettings(long RamLimit, TimeSpan AskTimeout);
 
+/// <summary>Settings of stored history (<c>wcfs.history</c>).</summary>
+/// <param name="ChunkSize"><c>wcfs.history.chunk-size</c>: the chunk size of block versions, bytes (applied when a database is created or migrated).</param>
+public sealed record WcfsHistorySettings(int ChunkSize);
+
 /// <summary>All of <c>wcfs { }</c>, validated.</summary>
 public sealed record WcfsSettings(
     string Storage, string DataDir, string MountRoot, bool Autostart,
     WcfsServerSettings Server, WcfsClientSettings Client, WcfsVirtmemSettings Virtmem)
 {
+    /// <summary><c>wcfs.history</c>.</summary>
+    public WcfsHistorySettings History { get; init; } = new(Wcfs.Actors.Storage.BlockChunks.DefaultChunkSize);
+
     /// <summary>The library defaults (reference.conf).</summary>
     public static Config Reference { get; } = LoadReference();
 
@@ -82,11 +91,13 @@ public sealed record WcfsSettings(
             Client: new WcfsClientSettings(
                 PageSize: pageSize,
                 AskTimeout: PositiveDuration(c, "wcfs.client.ask-timeout"),
-                StartTimeout: PositiveDuration(c, "wcfs.client.start-timeout")),
+                StartTimeout: PositiveDuration(c, "wcfs.client.start-timeout"),
+                ReattachTimeout: NonNegativeDuration(c, "wcfs.client.reattach-timeout")),
             Virtmem: new WcfsVirtmemSettings(
                 RamLimit: ramLimit,
                 AskTimeout: PositiveDuration(c, "wcfs.virtmem.ask-timeout")))
         {
+            History = new WcfsHistorySettings(ChunkSize(c, "wcfs.history.chunk-size")),
             UnknownKeys = LeafKeys(c).Where(k => !KnownKeys.Contains(k) && !IsDispatcherKey(k)).Order(StringComparer.Ordinal).ToArray(),
         };
     }
@@ -160,6 +171,12 @@ public sealed record WcfsSettings(
         return d > TimeSpan.Zero ? d : throw Invalid(key, "must be positive");
     }
 
+    private static TimeSpan NonNegativeDuration(Config c, string key)
+    {
+        var d = Get(key, () => c.GetTimeSpan(key, null, allowInfinite: false), "a duration (e.g. 30s, 500ms, 1m)");
+        return d >= TimeSpan.Zero ? d : throw Invalid(key, "must not be negative");
+    }
+
     private static long PositiveSize(Config c, string key)
     {
         var n = Get(key, () => c.GetByteSize(key), "a size (e.g. 4MiB, 65536)") ?? throw Invalid(key, "missing");
@@ -170,6 +187,12 @@ public sealed record WcfsSettings(
     {
         var n = PositiveSize(c, key);
         return n >= 4096 && (n & (n - 1)) == 0 ? n : throw Invalid(key, $"{n} is not a power of two ≥ 4KiB");
+    }
+
+    private static int ChunkSize(Config c, string key)
+    {
+        var n = PositiveSize(c, key);
+        return Wcfs.Actors.Storage.BlockChunks.IsValidChunkSize(n) ? (int)n : throw Invalid(key, $"{n} is not a power of two from 1KiB to 64MiB");
     }
 
     private static T Get<T>(string key, Func<T> read, string? what = null)

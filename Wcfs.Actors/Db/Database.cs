@@ -102,7 +102,7 @@ public sealed class Database : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(url);
         options ??= new DatabaseOptions();
         var ownsSystem = options.System is null;
-        var system = options.System ?? ActorSystem.Create("wcfs", options.Config ?? Config.Empty);
+        var system = options.System ?? ActorSystem.Create("wcfs", StderrLogger.For(options.Config ?? Config.Empty)); // ours: never the host's stdout
         try
         {
             var runtime = WcfsRuntime.Get(system);
@@ -113,7 +113,8 @@ public sealed class Database : IAsyncDisposable
                 if (settings.Storage.Length == 0)
                     Directory.CreateDirectory(settings.DataDir);
             }
-            var storage = await Task.Run(() => StorageFactory.Open(url)).ConfigureAwait(false);
+            var storageOptions = StorageOptions.FromSettings(settings);
+            var storage = await Task.Run(() => StorageFactory.Open(url, storageOptions)).ConfigureAwait(false);
             return new Database(storage, url, runtime, ownsSystem, options);
         }
         catch

@@ -16,13 +16,15 @@ public static partial class StorageFactory
     /// Opens (creating a SQLite database if absent) the storage named by <paramref name="url"/>.
     /// </summary>
     /// <exception cref="StorageException">Bad URL, unknown scheme, foreign/corrupt/newer database, I/O failure.</exception>
-    public static IStorage Open(string url)
+    public static IStorage Open(string url, StorageOptions? options = null)
     {
         var target = Parse(url);
+        if (options is { } o)
+            BlockChunks.Validate(o.ChunkSize);
         return target.Kind switch
         {
-            StorageKind.Sqlite => SqliteStorage.Open(target.Location),
-            StorageKind.Postgres => OpenPostgres(target.Location),
+            StorageKind.Sqlite => SqliteStorage.Open(target.Location, options),
+            StorageKind.Postgres => OpenPostgres(target.Location, options),
             _ => throw new StorageException($"unsupported storage kind {target.Kind}"),
         };
     }
@@ -73,7 +75,7 @@ public static partial class StorageFactory
     /// <summary>
     /// The PostgreSQL hook: the PostgreSQL backend (branch <c>postgres</c>) plugs in here.
     /// </summary>
-    private static IStorage OpenPostgres(string url) => PostgresStorage.Open(url);
+    private static IStorage OpenPostgres(string url, StorageOptions? options) => PostgresStorage.Open(url, storageOptions: options);
 
     /// <summary>The URL with any password replaced by "***" (for messages and <see cref="IStorage.Url"/>).</summary>
     public static string Redact(string url) => PasswordRegex().Replace(url, "$1***@");
