@@ -13,7 +13,6 @@ using Wcfs.Actors.Db;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Tests.Db;
 using Wcfs.Actors.Tests.Server;
-using Wcfs.Native.Interop;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -116,8 +115,8 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
             await Task.Delay(20); // why: the pid file has no change notification
         if (MountPoint.ServerPid(Server.Mountpoint) is not { } pid || pid == Server.Process.Id)
             return;
-        Libc.Kill(pid, Libc.SIGTERM);
-        while (Libc.Kill(pid, 0) == 0 && DateTime.UtcNow < deadline + ServerProcess.Scaled(20))
+        Wcfs.Native.Interop.Libc.Kill(pid, Wcfs.Native.Interop.Libc.SIGTERM);
+        while (Directory.Exists($"/proc/{pid}") && DateTime.UtcNow < deadline + ServerProcess.Scaled(20))
             await Task.Delay(20); // why: the server is not our child (setsid); poll for its exit
     }
 
