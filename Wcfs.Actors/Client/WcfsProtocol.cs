@@ -41,7 +41,9 @@ public static class WcfsProtocol
             {
                 throw new ConfigurationException($"{key}: not a duration ({e.Message})");
             }
-            return v > TimeSpan.Zero ? v : throw new ConfigurationException($"{key}: must be a positive duration");
+            if (v <= TimeSpan.Zero)
+                throw new ConfigurationException($"{key}: must be a positive duration");
+            return WcfsSettings.CheckDuration(v) is { } why ? throw new ConfigurationException($"{key}: {why}") : v;
         }
     }
 

@@ -81,11 +81,21 @@ public sealed record WcfsSettings(
         };
     }
 
+    /// <summary>The range of every server duration: at least 1 ms, at most 24 days (the longest delay
+    /// .NET timers accept; a longer pin timeout used to throw inside the read path, issue 12 item 5).</summary>
+    public static (TimeSpan Min, TimeSpan Max) DurationRange => (TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(24)); // a property: Default is built during static init
+
+    /// <summary>Null if <paramref name="d"/> is inside <see cref="DurationRange"/>, else why not.</summary>
+    public static string? CheckDuration(TimeSpan d) =>
+        d < DurationRange.Min ? "must be at least 1ms" : d > DurationRange.Max ? "must be at most 24d" : null;
+
     private static TimeSpan PositiveDuration(Config c, string key)
     {
         var raw = Get(key, () => c.GetString(key, null));
         var d = DurationText.TryParse(raw, out var t) ? t : throw Invalid(key, $"\"{raw}\" is not a duration (e.g. 30s, 500ms, 1m)");
-        return d > TimeSpan.Zero ? d : throw Invalid(key, "must be positive");
+        if (d <= TimeSpan.Zero)
+            throw Invalid(key, "must be positive");
+        return CheckDuration(d) is { } why ? throw Invalid(key, why) : d;
     }
 
     private static long PositiveSize(Config c, string key)

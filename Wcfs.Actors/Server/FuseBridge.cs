@@ -65,8 +65,11 @@ internal static unsafe class FuseBridge
     [UnmanagedCallersOnly]
     private static void OnWrite(ulong req, ulong ino, ulong fh, long off, byte* data, ulong size, int interrupted)
     {
-        var copy = new ReadOnlySpan<byte>(data, checked((int)size)).ToArray();
-        Guard(req, "write", fs => fs.Write(req, ino, fh, copy));
+        // Copied into a pooled buffer: the link's actor handles it after this call returns.
+        var n = checked((int)size);
+        var copy = WatchLinkProtocol.WriteBuffers.Rent(n);
+        new ReadOnlySpan<byte>(data, n).CopyTo(copy);
+        Guard(req, "write", fs => fs.Write(req, ino, fh, copy, n));
     }
 
     [UnmanagedCallersOnly]

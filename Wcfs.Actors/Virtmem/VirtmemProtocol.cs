@@ -91,6 +91,8 @@ public static class VirtmemProtocol
             var raw = c.GetString("wcfs.virtmem.ask-timeout", null);
             if (!DurationText.TryParse(raw, out var ask) || ask <= TimeSpan.Zero)
                 throw new ConfigurationException($"invalid setting wcfs.virtmem.ask-timeout: \"{raw}\" is not a positive duration");
+            if (WcfsSettings.CheckDuration(ask) is { } why)
+                throw new ConfigurationException($"invalid setting wcfs.virtmem.ask-timeout: {why}");
             return new Settings(page, ram, ask);
         }
 
