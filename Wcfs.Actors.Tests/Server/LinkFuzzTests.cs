@@ -49,6 +49,12 @@ public class LinkFuzzTests(ITestOutputHelper output)
             Rounds++;
         }
 
+        public async Task RunRoundsAsync(int n)
+        {
+            for (var i = 0; i < n; i++)
+                await RoundAsync();
+        }
+
         public async Task RunUntilAsync(Task end)
         {
             while (!end.IsCompleted)

@@ -64,8 +64,13 @@ public sealed class WatchLinkBuffersTests
         q.Enqueue("2 pin a\n");
         q.Enqueue("1 ok\n");
         Assert.Equal(13, q.Bytes);
+        q.Enqueue("4 pin b\n", reply: false);
+        Assert.Equal(21, q.Bytes);
+        Assert.Equal(13, q.ReplyBytes); // pins do not count against the reply bound
         Assert.Equal("2 pin", Encoding.ASCII.GetString(q.Take(5)));
-        Assert.Equal(" a\n1 ok\n", Encoding.ASCII.GetString(q.Take(100)));
+        Assert.Equal(8, q.ReplyBytes);
+        Assert.Equal(" a\n1 ok\n4 pin b\n", Encoding.ASCII.GetString(q.Take(100)));
+        Assert.Equal(0, q.ReplyBytes);
         Assert.True(q.IsEmpty);
         Assert.Empty(q.Take(10));
     }

@@ -65,10 +65,9 @@ internal static unsafe class FuseBridge
     [UnmanagedCallersOnly]
     private static void OnWrite(ulong req, ulong ino, ulong fh, long off, byte* data, ulong size, int interrupted)
     {
-        // Copied into a pooled buffer: the link's actor handles it after this call returns.
+        // Copied into pooled chunks: the link's actor handles them after this call returns.
         var n = checked((int)size);
-        var copy = WatchLinkProtocol.WriteBuffers.Rent(n);
-        new ReadOnlySpan<byte>(data, n).CopyTo(copy);
+        var copy = WatchLinkProtocol.CopyToChunks(new ReadOnlySpan<byte>(data, n));
         Guard(req, "write", fs => fs.Write(req, ino, fh, copy, n));
     }
 

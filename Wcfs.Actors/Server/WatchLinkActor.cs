@@ -13,8 +13,8 @@
 // mailbox, and a slow or hostile client slows only its own mailbox.
 //
 // Phases:
-//   Open    --bye | invalid frame | too many requests | queue full w/o pins | release w/o pins--> Closed
-//   Open    --nak | bad reply | pin timeout | queue full with pins | EOF with a pin out--> Closed (kill)
+//   Open    --bye | invalid frame | too many requests | reply queue full | release w/o pins--> Closed
+//   Open    --nak | bad reply | pin timeout | EOF with a pin out--> Closed (kill)
 //   Closed  --Released and LinkDropped (and the kill done)--> stopped
 // In Closed, reads get what is queued then EOF, writes are answered and dropped, SendPin completes
 // at once (the client is gone or being killed), and pins in flight complete: at the close, or after
@@ -27,7 +27,7 @@
 //       handled (backpressure: a client cannot queue more than its in-flight writes), a read by data,
 //       EOF, or EINTR.
 //   (3) Watch requests are handled one at a time, in order; at most MaxRequests wait; the out-queue
-//       holds at most MaxOutBytes (plus the last words).
+//       holds at most MaxOutBytes of replies (plus the last words) and the pins in flight.
 //   (4) Pin timeouts come from the actor's timers, one per pin, cancelled by the ack.
 //
 // Threading: the actor runs on wcfs.server.link-dispatcher. FUSE replies are non-blocking writes to
@@ -59,6 +59,7 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
     private ulong? _setupInFlight;
     private ulong _nextStream = 2;
     private bool _released, _dropped, _killing;
+    private long _inboundBytes;
 
     public WatchLinkActor(WcfsFileSystem fs, IActorRef head, ulong id, int openerPid, WatchLinkProtocol.Settings settings)
     {
@@ -107,8 +108,9 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
     {
         Receive<Inbound>(m =>
         {
+            _inboundBytes += m.Length;
             FuseNative.ReplyWrite(m.Request, (ulong)m.Length);
-            WatchLinkProtocol.WriteBuffers.Return(m.Buffer);
+            ReturnChunks(m.Chunks);
         });
         Receive<LinkRead>(OnRead);
         Receive<LinkInterrupt>(OnInterrupt);
@@ -144,24 +146,33 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
 
     private void OnInbound(Inbound m)
     {
+        _inboundBytes += m.Length;
         try
         {
-            var overLong = _splitter.Feed(m.Buffer.AsSpan(0, m.Length), line =>
+            string? overLong = null;
+            for (var i = 0; i < m.Chunks.Length && overLong is null && !IsClosed; i++)
             {
-                if (!WatchFrame.TryParse(line, out var frame))
-                    Close("invalid frame", WatchLinkGrammar.InvalidFrame(line));
-                else
-                    Handle(frame);
-                return !IsClosed;
-            });
+                var n = Math.Min(ChunkBytes, m.Length - i * ChunkBytes);
+                overLong = _splitter.Feed(m.Chunks[i].AsSpan(0, n), OnLine);
+            }
             if (overLong is not null && !IsClosed)
                 Close("over-long frame", WatchLinkGrammar.InvalidFrame(overLong));
         }
         finally
         {
             FuseNative.ReplyWrite(m.Request, (ulong)m.Length); // invariant (2)
-            WatchLinkProtocol.WriteBuffers.Return(m.Buffer);
+            ReturnChunks(m.Chunks);
         }
+    }
+
+    /// <summary>One line from the client; false once the link closed (the rest is not looked at).</summary>
+    private bool OnLine(string line)
+    {
+        if (!WatchFrame.TryParse(line, out var frame))
+            Close("invalid frame", WatchLinkGrammar.InvalidFrame(line));
+        else
+            Handle(frame);
+        return !IsClosed;
     }
 
     private bool IsClosed { get; set; }
@@ -260,7 +271,7 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
         _pins[stream] = new PendingPin(m.Pin, m.Done, Stopwatch.GetTimestamp());
         Timers.StartSingleTimer(stream, new PinTimedOut(stream), _settings.PinTimeout); // invariant (4)
         _fs.Stats.PinSent();
-        Send(new WatchFrame(stream, m.Pin.ToText()));
+        Send(new WatchFrame(stream, m.Pin.ToText()), pin: true);
     }
 
     private void OnPinReply(ulong stream, PinReply reply)
@@ -283,20 +294,17 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
 
     // ---- sending and closing ------------------------------------------------------------------------
 
-    private void Send(WatchFrame frame)
+    private void Send(WatchFrame frame, bool pin = false)
     {
         if (IsClosed)
             return;
-        _out.Enqueue(frame.ToString());
-        if (_out.Bytes > _settings.MaxOutBytes)
+        _out.Enqueue(frame.ToString(), reply: !pin);
+        if (_out.ReplyBytes > _settings.MaxOutBytes)
         {
-            // invariant (3): a client that does not read. With a pin out it would be killed at the
-            // pin timeout anyway; without, it only loses its link.
-            var why = WatchLinkGrammar.ReplyQueueFull(_settings.MaxOutBytes);
-            if (_pins.Count > 0)
-                Kill(why);
-            else
-                Close("reply queue full", "error: " + why);
+            // invariant (3): a client that does not read its replies only loses its link. Pins do
+            // not count: a setup may send many at once, and a client that does not read them is
+            // killed at the pin timeout.
+            Close("reply queue full", "error: " + WatchLinkGrammar.ReplyQueueFull(_settings.MaxOutBytes));
             return;
         }
         DrainToReaders();
@@ -359,6 +367,8 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
+        if (_inboundBytes >= FloodMemory.FloodBytes)
+            FloodMemory.Return();
         // Nothing may be left unanswered (invariant (1), (2)); normally all of this is empty here.
         foreach (var p in _pins.Values.Concat(_killPins))
             p.Done.TrySetResult();
@@ -367,5 +377,27 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
             _fs.UntrackPendingRead(req);
             FuseNative.ReplyBuf(req, []);
         }
+    }
+}
+
+/// <summary>
+/// Gives the memory of a flood back to the system: after a link that wrote at least FloodBytes
+/// ended, one compacting collection (at most one per MinInterval), so the server's RSS returns to
+/// where it was (issue 12 goal). Healthy links write a few bytes per ack and never get there.
+/// </summary>
+internal static class FloodMemory
+{
+    public const long FloodBytes = 256 << 10;
+    private static readonly TimeSpan MinInterval = TimeSpan.FromSeconds(5);
+    private static long s_last;
+
+    public static void Return()
+    {
+        var now = Stopwatch.GetTimestamp();
+        var last = Interlocked.Read(ref s_last);
+        if ((last != 0 && Stopwatch.GetElapsedTime(last, now) < MinInterval) || Interlocked.CompareExchange(ref s_last, now, last) != last)
+            return;
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 }

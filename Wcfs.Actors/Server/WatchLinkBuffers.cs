@@ -7,7 +7,8 @@
 //       at most MaxLineBytes of a partial line: a longer line is reported once as over-long (with
 //       its first MaxLineBytes bytes for the error text) and the splitter then refuses everything.
 //   (2) OutQueue hands out the queued frames' bytes in order, none lost or repeated, in pieces as
-//       large as each read asks for; Bytes is the exact count queued (what the link's bound checks).
+//       large as each read asks for; Bytes and ReplyBytes (all but pins: what the link's bound
+//       checks) are the exact counts queued.
 using System.Text;
 
 namespace Wcfs.Actors.Server;
@@ -55,21 +56,28 @@ internal sealed class FrameSplitter(int maxLineBytes)
 /// <summary>The frames queued for the client, in order, as bytes (invariant (2)).</summary>
 internal sealed class OutQueue
 {
-    private readonly Queue<byte[]> _frames = new();
+    private readonly Queue<(byte[] Data, bool Reply)> _frames = new();
     private int _headOffset;
 
     /// <summary>Bytes queued and not yet read by the client.</summary>
     public long Bytes { get; private set; }
 
+    /// <summary>Bytes of replies (every frame but pins) queued and not yet read: what the link bounds.</summary>
+    public long ReplyBytes { get; private set; }
+
     public bool IsEmpty => Bytes == 0;
 
-    public void Enqueue(string frameText)
+    /// <param name="frameText">The frame with its '\n'.</param>
+    /// <param name="reply">False for a pin: pins are bounded by the pin timeout, not by the queue.</param>
+    public void Enqueue(string frameText, bool reply = true)
     {
         var b = Encoding.UTF8.GetBytes(frameText);
         if (b.Length == 0)
             return;
-        _frames.Enqueue(b);
+        _frames.Enqueue((b, reply));
         Bytes += b.Length;
+        if (reply)
+            ReplyBytes += b.Length;
     }
 
     /// <summary>Up to <paramref name="max"/> bytes from the front of the queue (empty if nothing is queued).</summary>
@@ -80,11 +88,13 @@ internal sealed class OutQueue
         var pos = 0;
         while (pos < n)
         {
-            var f = _frames.Peek();
+            var (f, reply) = _frames.Peek();
             var k = Math.Min(n - pos, f.Length - _headOffset);
             f.AsSpan(_headOffset, k).CopyTo(result.AsSpan(pos));
             pos += k;
             _headOffset += k;
+            if (reply)
+                ReplyBytes -= k;
             if (_headOffset == f.Length)
             {
                 _frames.Dequeue();

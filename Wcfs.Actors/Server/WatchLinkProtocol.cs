@@ -20,22 +20,47 @@ internal static class WatchLinkProtocol
 {
     /// <summary>Limits and timeouts of one link.</summary>
     /// <param name="PinTimeout">A pin not acknowledged within this kills the client.</param>
-    /// <param name="MaxOutBytes">Bytes queued for a client that does not read; over it the link ends.</param>
+    /// <param name="MaxOutBytes">Bytes of replies queued for a client that does not read them; over it
+    /// the link ends. 256 KiB: the replies of MaxRequests pipelined watches with long error texts.</param>
     /// <param name="MaxRequests">Watch requests queued or in progress on one link; over it the link ends.</param>
-    public sealed record Settings(TimeSpan PinTimeout, long MaxOutBytes = 1 << 20, int MaxRequests = 1024);
+    public sealed record Settings(TimeSpan PinTimeout, long MaxOutBytes = 256 << 10, int MaxRequests = 1024);
 
     /// <summary>
     /// The buffers FUSE writes of head/watch are copied into (FuseBridge) until their link handled
-    /// them. A pool of its own that keeps few arrays: after a flood of 1 MiB writes it holds a few
-    /// MiB, not one per core and size like ArrayPool.Shared (issue 12: RSS returns after a flood).
+    /// them: chunks of at most ChunkBytes (64 KiB, below the large-object heap), from a pool of its
+    /// own that keeps few arrays. A flood of 1 MiB writes then neither allocates large objects (no
+    /// gen2 collections from it) nor leaves the pool holding megabytes (issue 12: RSS returns).
     /// </summary>
-    public static readonly System.Buffers.ArrayPool<byte> WriteBuffers = System.Buffers.ArrayPool<byte>.Create(1 << 20, 2);
+    public static readonly System.Buffers.ArrayPool<byte> WriteBuffers = System.Buffers.ArrayPool<byte>.Create(ChunkBytes, 32);
+
+    /// <summary>The largest chunk of WriteBuffers.</summary>
+    public const int ChunkBytes = 64 << 10;
+
+    /// <summary>Copies <paramref name="data"/> into chunks rented from WriteBuffers.</summary>
+    public static byte[][] CopyToChunks(ReadOnlySpan<byte> data)
+    {
+        var chunks = new byte[(data.Length + ChunkBytes - 1) / ChunkBytes][];
+        for (var i = 0; i < chunks.Length; i++)
+        {
+            var part = data.Slice(i * ChunkBytes, Math.Min(ChunkBytes, data.Length - i * ChunkBytes));
+            chunks[i] = WriteBuffers.Rent(part.Length);
+            part.CopyTo(chunks[i]);
+        }
+        return chunks;
+    }
+
+    /// <summary>Returns the chunks of a write to WriteBuffers.</summary>
+    public static void ReturnChunks(byte[][] chunks)
+    {
+        foreach (var c in chunks)
+            WriteBuffers.Return(c);
+    }
 
     /// <summary>Bytes the client wrote (a FUSE write request, answered by the link after handling).</summary>
     /// <param name="Request">The FUSE write request.</param>
-    /// <param name="Buffer">Rented from WriteBuffers; the link returns it.</param>
-    /// <param name="Length">Bytes of Buffer written.</param>
-    public sealed record Inbound(ulong Request, byte[] Buffer, int Length);
+    /// <param name="Chunks">The bytes in order, ChunkBytes per chunk (the last one shorter), from WriteBuffers; the link returns them.</param>
+    /// <param name="Length">Bytes written.</param>
+    public sealed record Inbound(ulong Request, byte[][] Chunks, int Length);
 
     /// <summary>A read of the link by the client (a FUSE read request of up to Size bytes).</summary>
     public sealed record LinkRead(ulong Request, int Size, bool Interrupted);

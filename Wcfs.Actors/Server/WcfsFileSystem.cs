@@ -481,16 +481,16 @@ internal sealed partial class WcfsFileSystem
         }
     }
 
-    /// <summary>A write of head/watch: handed to the link, which answers it (buffer from WatchLinkProtocol.WriteBuffers, returned by whoever answers).</summary>
-    public void Write(ulong req, ulong ino, ulong fh, byte[] buffer, int length)
+    /// <summary>A write of head/watch: handed to the link, which answers it (chunks from WatchLinkProtocol.WriteBuffers, returned by whoever answers).</summary>
+    public void Write(ulong req, ulong ino, ulong fh, byte[][] chunks, int length)
     {
         if (!_nodes.TryGetValue(ino, out var n) || n is not WatchFileNode || !_links.TryGetValue(fh, out var link))
         {
-            WatchLinkProtocol.WriteBuffers.Return(buffer);
+            WatchLinkProtocol.ReturnChunks(chunks);
             FuseNative.ReplyErr(req, n is null ? Errno.ENOENT : Errno.EROFS);
             return;
         }
-        link.Tell(new WatchLinkProtocol.Inbound(req, buffer, length));
+        link.Tell(new WatchLinkProtocol.Inbound(req, chunks, length));
     }
 
     /// <summary>
