@@ -50,7 +50,7 @@ public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<
     [Fact]
     public async Task Two_files_on_one_link_get_their_own_pins_and_unpins()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         var g = s.CreateFile();
         var at1 = s.Commit(f, (0, "f1"));
@@ -89,7 +89,7 @@ public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<
     [Fact]
     public async Task Bye_with_a_pin_outstanding_is_not_a_kill_and_later_commits_work()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var killsBefore = s.Stat("pinkill");
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "a1"));
@@ -117,7 +117,7 @@ public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<
     [Fact]
     public async Task A_block_read_again_after_its_page_left_the_cache_is_not_pinned_twice()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "a1"));
         var at2 = s.Commit(f, (0, "a2"));
@@ -140,7 +140,7 @@ public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<
     [Fact]
     public async Task A_stopped_watch_gets_no_pins()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "a1"));
         await s.WaitHeadAtAsync(at1);
@@ -158,7 +158,7 @@ public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<
     [Fact]
     public async Task An_unchanged_hole_is_not_pinned()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "a1"), (2, "c1")); // block 1: a hole, never written
         var at2 = s.Commit(f, (0, "a2"));
@@ -174,7 +174,7 @@ public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<
     [Fact]
     public async Task A_file_closed_and_reopened_shows_the_latest_data_and_keeps_its_pins()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "a1"));
         await s.WaitHeadAtAsync(at1);
