@@ -6,13 +6,21 @@ namespace Wcfs.Actors.Server;
 
 internal sealed class ServerStats
 {
-    private long _pins, _pinKills;
+    private long _pins, _pinKills, _links, _setupsWaiting;
     private readonly object _lock = new();
     private readonly List<double> _roundTripsUs = [];
 
     public long Pins => Interlocked.Read(ref _pins);
     public long PinKills => Interlocked.Read(ref _pinKills);
 
+    /// <summary>Watch links open and not closed.</summary>
+    public long Links => Interlocked.Read(ref _links);
+    /// <summary>Watch setups waiting for a future head/at.</summary>
+    public long WatchSetupsWaiting => Interlocked.Read(ref _setupsWaiting);
+
+    public void LinkOpened() => Interlocked.Increment(ref _links);
+    public void LinkClosed() => Interlocked.Decrement(ref _links);
+    public void SetWatchSetupsWaiting(int n) => Interlocked.Exchange(ref _setupsWaiting, n);
     public void PinSent() => Interlocked.Increment(ref _pins);
     public void PinKilled() => Interlocked.Increment(ref _pinKills);
 
@@ -39,18 +47,22 @@ internal sealed class ServerStats
     }
 
     /// <summary>The text of .wcfs/stats.</summary>
-    public static string Format(int bigFiles, int revHeads, int links, int watches, int pinned, long pins, long kills, (int Count, double P50, double P99) rt)
+    public static string Format(int bigFiles, int revHeads, int watches, int pinned, ServerStats s, bool eio)
     {
         var b = new StringBuilder();
         void Line(string name, object v) => b.Append(CultureInfo.InvariantCulture, $"{name}\t: {v}\n");
+        var rt = s.RoundTrips();
         Line("BigFile", bigFiles);
         Line("RevHead", revHeads);
-        Line("WatchLink", links);
+        Line("WatchLink", s.Links);
         Line("Watch", watches);
         Line("PinnedBlk", pinned);
-        Line("pin", pins);
-        Line("pinkill", kills);
-        // Extra (not in wendelin's list): pin round trip as measured on the server, microseconds.
+        Line("pin", s.Pins);
+        Line("pinkill", s.PinKills);
+        // Extra (not in wendelin's list): watch setups waiting for a future head/at, EIO mode (1 =
+        // head/ fails with EIO, see HeadActor.cs), pin round trip as measured on the server (µs).
+        Line("WatchSetupWaiting", s.WatchSetupsWaiting);
+        Line("EIO", eio ? 1 : 0);
         Line("pinrtt.n", rt.Count);
         Line("pinrtt.p50us", rt.P50.ToString("0.0", CultureInfo.InvariantCulture));
         Line("pinrtt.p99us", rt.P99.ToString("0.0", CultureInfo.InvariantCulture));
