@@ -8,7 +8,7 @@ using Akka.Configuration;
 namespace Wcfs.Actors.Configuration;
 
 /// <summary>Server-side settings (<c>wcfs.server</c>).</summary>
-public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWindow, long Readahead, TimeSpan RevDirIdleTimeout);
+public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWindow, long Readahead, TimeSpan RevDirIdleTimeout, long BlockCache);
 
 /// <summary>Client-side settings (<c>wcfs.client</c>).</summary>
 public sealed record WcfsClientSettings(long PageSize);
@@ -45,7 +45,8 @@ public sealed record WcfsSettings(
                 PinTimeout: PositiveDuration(c, "wcfs.server.pin-timeout"),
                 HistoryWindow: PositiveDuration(c, "wcfs.server.history-window"),
                 Readahead: PositiveSize(c, "wcfs.server.readahead"),
-                RevDirIdleTimeout: PositiveDuration(c, "wcfs.server.rev-dir-idle-timeout")),
+                RevDirIdleTimeout: PositiveDuration(c, "wcfs.server.rev-dir-idle-timeout"),
+                BlockCache: PositiveSize(c, "wcfs.server.block-cache")),
             Client: new WcfsClientSettings(PageSize: PageSize(c, "wcfs.client.page-size")));
     }
 

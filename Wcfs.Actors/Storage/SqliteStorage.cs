@@ -6,7 +6,7 @@
 //
 // Organization:
 //   SqliteStorage.cs         open, reads, Commit, NewOid, Pack (this file)
-//   SqliteStorage.Changes.cs the Changes async stream (polling + in-process wake-up)
+//   SqliteStorage.Changes.cs the Changes async stream (woken by commits: in-process and inotify)
 //   SqliteSchema.cs          layout, version checks
 //   SqliteConnectionPool.cs  connections and prepared statements
 //
@@ -148,7 +148,10 @@ public sealed partial class SqliteStorage : IStorage
         var c = Rent();
         try
         {
-            var st = c.Raw("SELECT tid, data FROM blk WHERE oid = ?1 AND blk = ?2 AND tid <= ?3 ORDER BY tid DESC LIMIT 1");
+            // length(data) does not read the blob; the statement stays stepped (one read
+            // transaction) while the blob handle copies the data straight into dest: one copy from
+            // the OS page cache (SQLite's direct overflow read), none through a SQLite buffer.
+            var st = c.Raw("SELECT tid, rowid, length(data) FROM blk WHERE oid = ?1 AND blk = ?2 AND tid <= ?3 ORDER BY tid DESC LIMIT 1");
             raw.sqlite3_bind_int64(st, 1, Db(oid));
             raw.sqlite3_bind_int64(st, 2, blk);
             raw.sqlite3_bind_int64(st, 3, Db(at));
@@ -163,11 +166,12 @@ public sealed partial class SqliteStorage : IStorage
                 if (rc != raw.SQLITE_ROW)
                     throw new StorageException($"{Path}: read of block {blk} of {oid} failed: {raw.sqlite3_errmsg(c.Connection.Handle).utf8_to_string()}");
                 var serial = FromDb(raw.sqlite3_column_int64(st, 0));
-                var data = raw.sqlite3_column_blob(st, 1);
-                if (data.Length > dest.Length)
-                    throw new ArgumentException($"block {blk} of {oid} holds {data.Length} bytes, more than the {dest.Length}-byte buffer", nameof(dest));
-                data.CopyTo(dest);
-                dest[data.Length..].Clear();
+                var length = (int)raw.sqlite3_column_int64(st, 2); // 0 for a NULL (hole)
+                if (length > dest.Length)
+                    throw new ArgumentException($"block {blk} of {oid} holds {length} bytes, more than the {dest.Length}-byte buffer", nameof(dest));
+                if (length > 0)
+                    ReadBlob(c, raw.sqlite3_column_int64(st, 1), dest[..length], oid, blk);
+                dest[length..].Clear();
                 return serial;
             }
             finally
@@ -178,6 +182,18 @@ public sealed partial class SqliteStorage : IStorage
         finally
         {
             _pool.Return(c);
+        }
+    }
+
+    private void ReadBlob(PooledSqliteConnection c, long rowid, Span<byte> dest, Oid oid, long blk)
+    {
+        var rc = raw.sqlite3_blob_open(c.Connection.Handle, "main", "blk", "data", rowid, 0, out var blob);
+        using (blob)
+        {
+            if (rc == raw.SQLITE_OK)
+                rc = raw.sqlite3_blob_read(blob, dest, 0);
+            if (rc != raw.SQLITE_OK)
+                throw new StorageException($"{Path}: read of block {blk} of {oid} failed: {raw.sqlite3_errmsg(c.Connection.Handle).utf8_to_string()}");
         }
     }
 
@@ -240,6 +256,7 @@ public sealed partial class SqliteStorage : IStorage
     public void Dispose()
     {
         _disposed = true;
+        StopWatchingCommits();
         _pool.Dispose();
     }
 

@@ -12,6 +12,8 @@ internal static class BenchRegistry
         new BenchFuseRead(),
         new BenchPin(),
         new BenchCommitHead(),
+        new BenchIdle(),
+        new BenchPinLoad(),
         new BenchReaders(),
         new BenchPostgresCommit(), new BenchPostgresLoadBlock(), new BenchPostgresNotify(), new BenchPostgresToast(),
         new BenchPostgresCommitHead(),
