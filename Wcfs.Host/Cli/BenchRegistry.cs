@@ -14,6 +14,7 @@ internal static class BenchRegistry
         new BenchCommitHead(),
         new BenchIdle(),
         new BenchPinLoad(),
+        new BenchLmdb(),
         new BenchReaders(),
         new BenchPostgresCommit(), new BenchPostgresLoadBlock(), new BenchPostgresNotify(), new BenchPostgresToast(),
         new BenchPostgresCommitHead(),

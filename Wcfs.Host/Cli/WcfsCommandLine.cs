@@ -18,6 +18,7 @@ internal static class WcfsCommandLine
         root.Subcommands.Add(FileCommands.Create());
         root.Subcommands.Add(CommitCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(BenchLmdb.ReaderCommand());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DebugCommands.Create());
         root.Subcommands.Add(ServeCommand.Create());
