@@ -24,7 +24,9 @@ public sealed class DemoCommandTests(ITestOutputHelper output) : IDisposable
         var config = WriteConfig();
         try
         {
-            var r = await WcfsCli.RunAsync("demo", "--size", "64MiB", "--workers", "2", "--config", config);
+            // A whole job (server start, 64 MiB fill, two worker processes): 30 s was too tight on a
+            // machine at load average 90 (the demo alone then ran for 50 s); the bound scales too.
+            var r = await WcfsCli.RunJobAsync(TestTimeouts.Scale(TimeSpan.FromMinutes(5)), "demo", "--size", "64MiB", "--workers", "2", "--config", config);
             output.WriteLine(r.Out);
             output.WriteLine(r.Stderr);
             Assert.True(r.ExitCode == 0, r.ToString());

@@ -38,7 +38,12 @@ public static class WcfsCli
     }
 
     /// <summary>Runs to completion (bounded by <see cref="TestTimeouts.Default"/>), feeding <paramref name="stdin"/>.</summary>
-    public static async Task<CliResult> RunWithInputAsync(byte[]? stdin, params string[] args)
+    public static Task<CliResult> RunWithInputAsync(byte[]? stdin, params string[] args) => RunBoundedAsync(stdin, TestTimeouts.Default, args);
+
+    /// <summary>Runs a whole job to completion within <paramref name="limit"/> (already scaled by the caller).</summary>
+    public static Task<CliResult> RunJobAsync(TimeSpan limit, params string[] args) => RunBoundedAsync(null, limit, args);
+
+    private static async Task<CliResult> RunBoundedAsync(byte[]? stdin, TimeSpan limit, string[] args)
     {
         using var p = Start(args);
         try
@@ -49,14 +54,14 @@ public static class WcfsCli
             if (stdin is not null)
                 await p.StandardInput.BaseStream.WriteAsync(stdin);
             p.StandardInput.Close();
-            using var cts = new CancellationTokenSource(TestTimeouts.Default);
+            using var cts = new CancellationTokenSource(limit);
             await p.WaitForExitAsync(cts.Token);
             await copyOut;
             return new CliResult(p.ExitCode, stdout.ToArray(), (await readErr).Trim());
         }
         catch (OperationCanceledException)
         {
-            throw new TimeoutException($"wcfs {string.Join(' ', args)} did not exit within {TestTimeouts.Default}");
+            throw new TimeoutException($"wcfs {string.Join(' ', args)} did not exit within {limit}");
         }
         finally
         {
