@@ -128,7 +128,7 @@ public sealed class CliStorageCommandsTests : IDisposable
         var before = await File.ReadAllBytesAsync(DbPath);
 
         await Fails(1, "unknown storage URL scheme \"ftp\"", WcfsCli.RunAsync("file", "ls", "ftp://host/x"));
-        await Fails(1, "cannot", WcfsCli.RunAsync("file", "ls", "/proc/self/no-such-dir/x.db"));
+        await Fails(1, "no database at /proc/self/no-such-dir/x.db", WcfsCli.RunAsync("file", "ls", "/proc/self/no-such-dir/x.db"));
         await Fails(2, "invalid oid \"xyz\"", WcfsCli.RunAsync("file", "cat", Url, "xyz"));
         await Fails(2, "invalid tid \"123\"", WcfsCli.RunAsync("file", "cat", Url, f.ToString(), "--at", "123"));
         await Fails(2, "invalid block number \"-1\"", WcfsCli.RunWithInputAsync(Encoding.ASCII.GetBytes("x"), "file", "write", Url, f.ToString(), "-1", "-"));
@@ -153,6 +153,16 @@ public sealed class CliStorageCommandsTests : IDisposable
     }
 
     [Fact]
+    public async Task Read_only_commands_on_a_missing_database_fail_with_one_line_and_create_nothing()
+    {
+        var dir = _dir.File("nothing-here");
+        var url = "sqlite://" + Path.Combine(dir, "wcfs.db");
+        await Fails(1, $"no database at {dir}/wcfs.db", WcfsCli.RunAsync("file", "ls", url));
+        await Fails(1, $"no database at {dir}/wcfs.db", WcfsCli.RunAsync("file", "cat", url, "0000000000000001"));
+        Assert.False(Directory.Exists(dir), "a read-only command created the database's directory");
+    }
+
+    [Fact]
     public async Task A_corrupt_or_foreign_database_fails_cleanly_and_is_left_untouched()
     {
         var path = _dir.File("notes.db");
@@ -167,7 +177,7 @@ public sealed class CliStorageCommandsTests : IDisposable
     public async Task Bench_quick_runs_the_storage_cases_and_writes_json()
     {
         var json = _dir.File("bench.json");
-        var run = await WcfsCli.RunAsync("bench", "--quick", "--dir", _dir.Path, "--json", json, "commit", "loadblock");
+        var run = await WcfsCli.RunLongAsync(TestTimeouts.Scale(TimeSpan.FromMinutes(3)), "bench", "--quick", "--dir", _dir.Path, "--json", json, "commit", "loadblock");
         Assert.True(run.ExitCode == 0, run.ToString());
         var table = run.Out;
         Assert.Contains("commit", table);

@@ -1,5 +1,5 @@
 // The faulty-client matrix (PROTOCOL.md §4.2, ARCHITECTURE.md §6): each misbehavior × (during watch
-// setup, during another process's access), pin timeout 3 s. The faulty client is a child process
+// setup, during another process's access), pin timeout 10 s. The faulty client is a child process
 // (`wcfs test-client link`); the server must kill it (or not) as specified, count only real kills,
 // and let everybody else proceed within 2 × the timeout.
 using System.Diagnostics;
@@ -12,7 +12,7 @@ public class FaultyClientTests(SharedServerShortPinTimeout shared) : IClassFixtu
 {
     public enum Fault { NoRead, NoReply, Nak, CloseWithoutBye, ExitOnPin }
 
-    private const double PinTimeout = 3;
+    private const double PinTimeout = 10; // SharedServerShortPinTimeout
 
     public static TheoryData<Fault, bool> Matrix()
     {
@@ -29,7 +29,7 @@ public class FaultyClientTests(SharedServerShortPinTimeout shared) : IClassFixtu
     [MemberData(nameof(Matrix))]
     public async Task A_faulty_client_is_dealt_with_and_the_others_proceed_within_twice_the_pin_timeout(Fault fault, bool duringSetup)
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var killsBefore = s.Stat("pinkill");
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "a1"));

@@ -7,6 +7,7 @@ internal static class BenchRegistry
     [
         new BenchStorageCommit(),
         new BenchStorageLoadBlock(),
+        new BenchHistory(),
         new BenchVirtmemFault(),
         new BenchVirtmemWriteout(),
         new BenchFuseRead(),
@@ -16,6 +17,7 @@ internal static class BenchRegistry
         new BenchPinLoad(),
         new BenchLmdb(),
         new BenchReaders(),
+        new BenchClientRead(),
         new BenchPostgresCommit(), new BenchPostgresLoadBlock(), new BenchPostgresNotify(), new BenchPostgresToast(),
         new BenchPostgresCommitHead(),
     ];

@@ -43,11 +43,6 @@ internal static partial class BenchVirtmemData
         return sum;
     }
 
-    [LibraryImport("libc", EntryPoint = "mmap")]
-    public static partial nint Mmap(nint addr, nuint len, int prot, int flags, int fd, nint off);
-
-    [LibraryImport("libc", EntryPoint = "munmap")]
-    public static partial int Munmap(nint addr, nuint len);
 }
 
 internal sealed class BenchVirtmemFault : IBenchCase
@@ -88,7 +83,7 @@ internal sealed class BenchVirtmemFault : IBenchCase
     /// <summary>Seconds per 4 KiB copy-on-write fault.</summary>
     private static unsafe (double Wall, double Cpu) KernelCow(SafeFileHandle data, long size)
     {
-        var p = (byte*)BenchVirtmemData.Mmap(0, (nuint)size, 3 /* PROT_READ|WRITE */, 2 /* MAP_PRIVATE */, (int)data.DangerousGetHandle(), 0);
+        var p = (byte*)Libc.Mmap(0, (nuint)size, 3 /* PROT_READ|WRITE */, 2 /* MAP_PRIVATE */, (int)data.DangerousGetHandle(), 0);
         if ((nint)p == -1)
             throw new InvalidOperationException($"mmap of the tmpfs file failed: errno {Marshal.GetLastPInvokeError()}");
         try
@@ -102,7 +97,7 @@ internal sealed class BenchVirtmemFault : IBenchCase
         }
         finally
         {
-            BenchVirtmemData.Munmap((nint)p, (nuint)size);
+            Libc.Munmap((nint)p, (nuint)size);
         }
     }
 
@@ -142,7 +137,8 @@ internal sealed class BenchVirtmemWriteout : IBenchCase
         using var data = BenchVirtmemData.TmpfsFile(size);
         var settings = new VirtmemProtocol.Settings(BenchVirtmemData.Huge, size, TimeSpan.FromMinutes(5));
         // why quiet: stdout carries only the table (CoordinatedShutdown logs an INFO line there on dispose)
-        using var sys = DemoCommand.QuietSystem(Akka.Configuration.ConfigurationFactory.ParseString("wcfs { }").WithFallback(WcfsSettings.Reference));
+        using var sys = DemoCommand.QuietSystem(Akka.Configuration.Config.Empty);
+        _ = Wcfs.Actors.Hosting.WcfsRuntime.Get(sys); // its reference.conf declares the virtmem dispatcher
         var virtmem = sys.ActorOf(VirtmemProtocol.Props(settings), "virtmem");
         using var file = BigFile.OverPlainFile(data, BenchVirtmemData.Huge, new NoopStore());
         var fh = await VirtmemProtocol.OpenAsync(virtmem, file, settings.AskTimeout);

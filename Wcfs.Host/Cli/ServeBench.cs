@@ -13,6 +13,9 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Wcfs.Native.Interop;
+using Wcfs.Actors.Client;
+using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 
@@ -44,12 +47,16 @@ internal sealed class BenchServer : IAsyncDisposable
 
     public static async Task<BenchServer> StartAsync(string url, string mnt, string extra = "")
     {
-        var dll = typeof(BenchServer).Assembly.Location;
-        var p = Process.Start(new ProcessStartInfo("dotnet", $"{dll} serve {url} --mountpoint {mnt} {extra}")
+        // the one launcher (WcfsServer), running this very tool
+        var self = new WcfsTool("dotnet", [typeof(BenchServer).Assembly.Location], "this wcfs");
+        var request = new WcfsServer.Request(url, mnt, WcfsSettings.Default.Server)
         {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        }) ?? throw new CommandException("cannot start wcfs serve");
+            ExtraArguments = extra.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+        };
+        var (psi, settingsFile) = WcfsServer.StartInfo(request, self);
+        psi.RedirectStandardError = true;
+        psi.RedirectStandardOutput = true;
+        var p = Process.Start(psi) ?? throw new CommandException("cannot start wcfs serve");
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, _) => { };
         p.BeginOutputReadLine();
@@ -61,6 +68,7 @@ internal sealed class BenchServer : IAsyncDisposable
                 throw new CommandException(p.HasExited ? $"wcfs serve exited (code {p.ExitCode}) before serving {mnt}" : $"wcfs serve did not serve {mnt} within 60 s");
             await Task.Delay(20);
         }
+        File.Delete(settingsFile);
         return new BenchServer(p, mnt);
     }
 
@@ -68,7 +76,7 @@ internal sealed class BenchServer : IAsyncDisposable
     {
         if (!_p.HasExited)
         {
-            Posix.Kill(_p.Id, Posix.SIGTERM);
+            Libc.Kill(_p.Id, Libc.SIGTERM);
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             try { await _p.WaitForExitAsync(cts.Token); } catch (OperationCanceledException) { _p.Kill(); }
         }
@@ -80,11 +88,7 @@ internal sealed class BenchServer : IAsyncDisposable
 
 internal static partial class BenchMap
 {
-    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
-    private static partial nint Mmap(nint addr, nuint len, int prot, int flags, int fd, long off);
 
-    [LibraryImport("libc", EntryPoint = "munmap")]
-    private static partial int Munmap(nint addr, nuint len);
 
     /// <summary>
     /// Maps path read-only (a fresh mapping), touches every 4 KiB page once and unmaps: GB/s. Checks
@@ -93,7 +97,7 @@ internal static partial class BenchMap
     public static unsafe double Touch(string path, long size)
     {
         using var h = File.OpenHandle(path);
-        var p = Mmap(0, (nuint)size, 1, 1, (int)h.DangerousGetHandle(), 0);
+        var p = Libc.Mmap(0, (nuint)size, 1, 1, (int)h.DangerousGetHandle(), 0);
         if (p == -1)
             throw new CommandException($"mmap {path}: errno {Marshal.GetLastPInvokeError()}");
         try
@@ -112,7 +116,7 @@ internal static partial class BenchMap
         }
         finally
         {
-            Munmap(p, (nuint)size);
+            Libc.Munmap(p, (nuint)size);
         }
     }
 }
@@ -218,7 +222,7 @@ internal sealed class BenchFuseRead : IBenchCase
         }
         finally
         {
-            Posix.Kill(p.Id, Posix.SIGTERM);
+            Libc.Kill(p.Id, Libc.SIGTERM);
             MountPoint.Unmount(mnt);
             p.WaitForExit(5000);
         }
