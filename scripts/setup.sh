@@ -15,6 +15,7 @@
 #   build-essential, cmake, pkg-config   the native library (Wcfs.Native, CMake from MSBuild)
 #   fuse3, libfuse3-dev                  the WCFS server (fusermount3; headers and libfuse3.so)
 #   sqlite3, postgresql                  diagnostics; storage conformance against a real server (tests)
+#   liblmdb0                             the `wcfs bench lmdb` peer (LightningDB's bundled liblmdb needs glibc 2.38)
 set -euo pipefail
 
 profile=tests dry=0
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
 done
 case "$profile" in
   wcfs) packages=(build-essential cmake pkg-config fuse3 libfuse3-dev) ;;
-  tests) packages=(build-essential cmake pkg-config fuse3 libfuse3-dev sqlite3 postgresql) ;;
+  tests) packages=(build-essential cmake pkg-config fuse3 libfuse3-dev sqlite3 postgresql liblmdb0) ;;
   *) echo "setup: unknown profile $profile (tests or wcfs)" >&2; exit 2 ;;
 esac
 
@@ -41,6 +42,7 @@ present() {
     libfuse3-dev) command -v pkg-config >/dev/null && pkg-config --exists 'fuse3 >= 3.10' ;;
     sqlite3) command -v sqlite3 >/dev/null ;;
     postgresql) compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null ;;
+    liblmdb0) compgen -G '/usr/lib/*/liblmdb.so.0' >/dev/null ;;
   esac
 }
 

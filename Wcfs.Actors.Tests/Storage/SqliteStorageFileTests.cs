@@ -157,6 +157,25 @@ public sealed class SqliteStorageFileTests : IDisposable
         Assert.DoesNotContain(plan, p => p.StartsWith("SCAN block", StringComparison.Ordinal) || p.StartsWith("SCAN c", StringComparison.Ordinal) || p.StartsWith("SCAN chunk", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_commit_by_another_storage_instance_wakes_a_change_stream_without_polling()
+    {
+        var path = MakeWcfsDatabase();
+        using var listener = SqliteStorage.Open(path);
+        listener.SafetyPoll = TimeSpan.FromHours(1); // only the notification file's inotify event can wake it in time
+        using var writer = SqliteStorage.Open(path); // another instance: its in-process signal does not reach the listener
+        using var cts = new CancellationTokenSource();
+        await using var stream = listener.Changes(listener.LastTid, cts.Token).GetAsyncEnumerator(cts.Token);
+        var next = stream.MoveNextAsync().AsTask();
+        var f = writer.NewOid();
+        var tid = writer.Commit(writer.LastTid, [new ObjectWrite(f, new ZBigFileState(4096))], []);
+        var limit = Wcfs.Actors.Tests.Server.ServerProcess.Scaled(30);
+        Assert.Same(next, await Task.WhenAny(next, Task.Delay(limit)));
+        Assert.True(await next);
+        Assert.Equal(tid, stream.Current.Tid);
+        await cts.CancelAsync();
+    }
+
     private static object? Scalar(SqliteConnection c, string sql)
     {
         using var cmd = c.CreateCommand();

@@ -22,7 +22,8 @@ namespace Wcfs.Actors.Configuration;
 /// <param name="HistoryWindow"><c>wcfs.server.history-window</c>: minimum span of history kept for watch setup.</param>
 /// <param name="Readahead"><c>wcfs.server.readahead</c>: kernel readahead of the mount, bytes.</param>
 /// <param name="RevDirIdleTimeout"><c>wcfs.server.rev-dir-idle-timeout</c>: an unused @rev/ directory is removed after this.</param>
-public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWindow, long Readahead, TimeSpan RevDirIdleTimeout);
+/// <param name="BlockCache"><c>wcfs.server.block-cache</c>: memory for whole blocks reused from read to read, bytes.</param>
+public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWindow, long Readahead, TimeSpan RevDirIdleTimeout, long BlockCache);
 
 /// <summary>Client-side settings (<c>wcfs.client</c>).</summary>
 /// <param name="PageSize"><c>wcfs.client.page-size</c>: dirty-page granularity, bytes.</param>
@@ -87,7 +88,8 @@ public sealed record WcfsSettings(
                 PinTimeout: PositiveDuration(c, "wcfs.server.pin-timeout"),
                 HistoryWindow: PositiveDuration(c, "wcfs.server.history-window"),
                 Readahead: PositiveSize(c, "wcfs.server.readahead"),
-                RevDirIdleTimeout: PositiveDuration(c, "wcfs.server.rev-dir-idle-timeout")),
+                RevDirIdleTimeout: PositiveDuration(c, "wcfs.server.rev-dir-idle-timeout"),
+                BlockCache: PositiveSize(c, "wcfs.server.block-cache")),
             Client: new WcfsClientSettings(
                 PageSize: pageSize,
                 AskTimeout: PositiveDuration(c, "wcfs.client.ask-timeout"),
@@ -113,7 +115,8 @@ public sealed record WcfsSettings(
     /// <summary>The HOCON that gives <paramref name="server"/> back (for a server started with these settings).</summary>
     public static string ServerHocon(WcfsServerSettings server) =>
         $"wcfs.server {{ pin-timeout = {DurationText.Format(server.PinTimeout)}, history-window = {DurationText.Format(server.HistoryWindow)}, "
-        + $"readahead = {SizeText.Format(server.Readahead)}, rev-dir-idle-timeout = {DurationText.Format(server.RevDirIdleTimeout)} }}\n";
+        + $"readahead = {SizeText.Format(server.Readahead)}, rev-dir-idle-timeout = {DurationText.Format(server.RevDirIdleTimeout)}, "
+        + $"block-cache = {SizeText.Format(server.BlockCache)} }}\n";
 
     private static Config LoadReference()
     {

@@ -1,79 +1,96 @@
-// BlockReader - reads byte ranges of a big file as of a revision from storage, with a small cache
-// of whole blocks (a 1 MiB kernel request is half of a 2 MiB block: the second half is a cache hit).
+// BlockReader - answers a FUSE read of a big file as of a revision from cached blocks
+// (BlockCache), gathering the reply straight from the block buffers: no managed copy, no
+// allocation per request (docs/NOTES.md "Data path" has the profile before and after).
 //
-// Threading: any thread; the cache is a few entries under one lock, data copied out of it.
+// A 1 MiB request covers one block of 2 MiB (the common case: one segment) or the ends of two;
+// with small blocks (e.g. 4 KiB) it covers many, each one segment of the reply.
+//
+// Threading: any thread (FUSE workers, pin continuations); reads of different blocks never wait on
+// each other (BlockCache invariant (2)).
+using System.Buffers;
 using Wcfs.Actors.Storage;
+using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Server;
 
-internal sealed class BlockReader(IStorage storage)
+internal sealed unsafe class BlockReader(IStorage storage, long cacheBytes) : IDisposable
 {
-    private const int CacheEntries = 8;
-    private readonly (Oid Oid, long Blk, Tid At, byte[] Data)?[] _cache = new (Oid, long, Tid, byte[])?[CacheEntries];
-    private readonly Dictionary<(Oid, long, Tid), Lazy<byte[]>> _loading = [];
-    private int _next;
-    private readonly object _lock = new();
+    /// <summary>Segments of one reply on the stack; more (blocks under 16 KiB) use pooled arrays.</summary>
+    private const int StackSegments = 64;
+    private const int MaxSegments = 1024; // wfuse_reply_data's bound
+
+    public BlockCache Cache { get; } = new(storage, cacheBytes);
 
     /// <summary>
-    /// Bytes [off, off+len) of the file as of at (holes and the tail of blocks read as zeros), in a
-    /// buffer rented from ArrayPool&lt;byte&gt;.Shared (at least len bytes): return it after use.
+    /// Answers req with bytes [off, off+n) of the file as of at (n may be 0: an empty reply).
+    /// Throws (req not answered) if a storage read fails.
     /// </summary>
-    public byte[] Read(Oid oid, int blockSize, Tid at, long off, int len)
+    public void Answer(ulong req, Oid oid, int blockSize, Tid at, long off, int n)
     {
-        var result = System.Buffers.ArrayPool<byte>.Shared.Rent(len);
-        var pos = 0;
-        while (pos < len)
+        if (n <= 0)
         {
-            var abs = off + pos;
-            var blk = abs / blockSize;
-            var inBlk = (int)(abs % blockSize);
-            var n = Math.Min(len - pos, blockSize - inBlk);
-            var data = Block(oid, blockSize, blk, at);
-            data.AsSpan(inBlk, n).CopyTo(result.AsSpan(pos, n));
-            pos += n;
+            FuseNative.ReplyBuf(req, null, 0);
+            return;
         }
-        return result;
-    }
-
-    /// <summary>The whole block as of at (never modified after it is returned: callers may keep it).</summary>
-    public byte[] Block(Oid oid, int blockSize, long blk, Tid at)
-    {
-        var key = (oid, blk, at);
-        Lazy<byte[]> load;
-        lock (_lock)
-        {
-            foreach (var e in _cache)
-                if (e is { } c && c.Oid == oid && c.Blk == blk && c.At == at)
-                    return c.Data;
-            // Single flight: the kernel sends several requests of one block at once (readahead);
-            // they share one storage read instead of reading the whole block each.
-            if (!_loading.TryGetValue(key, out load!))
-            {
-                load = new Lazy<byte[]>(() => Load(oid, blockSize, blk, at), LazyThreadSafetyMode.ExecutionAndPublication);
-                _loading[key] = load;
-            }
-        }
+        var b0 = off / blockSize;
+        var count = (int)((off + n - 1) / blockSize - b0 + 1);
+        if (count > MaxSegments)
+            throw new ArgumentOutOfRangeException(nameof(n), $"a read of {n} bytes spans {count} blocks of {blockSize} bytes (at most {MaxSegments})");
+        var leases = ArrayPool<BlockLease>.Shared.Rent(count);
         try
         {
-            return load.Value;
+            if (count <= StackSegments)
+            {
+                var datas = stackalloc byte*[count];
+                var sizes = stackalloc ulong[count];
+                AnswerWith(req, oid, blockSize, at, off, n, datas, sizes, leases);
+                return;
+            }
+            var d = ArrayPool<nint>.Shared.Rent(count);
+            var s = ArrayPool<ulong>.Shared.Rent(count);
+            try
+            {
+                fixed (nint* pd = d)
+                fixed (ulong* ps = s)
+                    AnswerWith(req, oid, blockSize, at, off, n, (byte**)pd, ps, leases);
+            }
+            finally
+            {
+                ArrayPool<nint>.Shared.Return(d);
+                ArrayPool<ulong>.Shared.Return(s);
+            }
         }
         finally
         {
-            lock (_lock)
-                _loading.Remove(key);
+            ArrayPool<BlockLease>.Shared.Return(leases, clearArray: true);
         }
     }
 
-    private byte[] Load(Oid oid, int blockSize, long blk, Tid at)
+    private void AnswerWith(ulong req, Oid oid, int blockSize, Tid at, long off, int n, byte** datas, ulong* sizes, BlockLease[] leases)
     {
-        var data = new byte[blockSize];
-        if (storage.ReadBlock(oid, blk, at, data) is null)
-            Array.Clear(data);
-        lock (_lock)
+        var held = 0;
+        try
         {
-            _cache[_next] = (oid, blk, at, data);
-            _next = (_next + 1) % CacheEntries;
+            var pos = 0;
+            for (var i = 0; pos < n; i++)
+            {
+                var abs = off + pos;
+                var inBlk = (int)(abs % blockSize);
+                var len = Math.Min(n - pos, blockSize - inBlk);
+                leases[i] = Cache.Acquire(oid, blockSize, abs / blockSize, at);
+                held++;
+                datas[i] = leases[i].Data + inBlk;
+                sizes[i] = (ulong)len;
+                pos += len;
+            }
+            FuseNative.ReplyData(req, datas, sizes, (uint)held);
         }
-        return data;
+        finally
+        {
+            for (var i = 0; i < held; i++)
+                leases[i].Dispose();
+        }
     }
+
+    public void Dispose() => Cache.Dispose();
 }

@@ -55,7 +55,7 @@ internal sealed partial class WcfsFileSystem
     private WatchLinkProtocol.Settings? _linkSettings;
     private string _linkDispatcher = "";
 
-    public WcfsFileSystem(IStorage storage, string url, Tid start, TimeSpan pinTimeout, TimeSpan historyWindow, TimeSpan revDirIdle)
+    public WcfsFileSystem(IStorage storage, string url, Tid start, TimeSpan pinTimeout, TimeSpan historyWindow, TimeSpan revDirIdle, long blockCacheBytes)
     {
         Storage = storage;
         Url = url;
@@ -63,7 +63,7 @@ internal sealed partial class WcfsFileSystem
         RevDirIdleTimeout = revDirIdle;
         Head = new Head(start, historyWindow);
         Watches = new WatchRegistry(Head);
-        _reader = new BlockReader(storage);
+        _reader = new BlockReader(storage, blockCacheBytes);
 
         var headBigfile = new DirNode(InoHeadBigfile, LookupHeadFile, ListHeadFiles, attrTimeout: 0);
         var headAt = new ControlNode(InoHeadAt, () => { lock (Head.Lock) return Head.HeadAt.ToString(); }, partOfHead: true);
@@ -89,6 +89,9 @@ internal sealed partial class WcfsFileSystem
     public Head Head { get; }
     public WatchRegistry Watches { get; }
     public ServerStats Stats { get; } = new();
+
+    /// <summary>Frees the block cache (after the FUSE loop ended; a late read then fails with EIO).</summary>
+    public void ReleaseBlockCache() => _reader.Dispose();
 
     private ulong NewIno() => (ulong)Interlocked.Increment(ref _nextIno);
 
@@ -456,18 +459,9 @@ internal sealed partial class WcfsFileSystem
 
     private void AnswerRead(ulong req, Oid oid, int blockSize, Tid at, long off, int n, ReadGeneration? gen)
     {
-        byte[]? data = null;
         try
         {
-            if (n > 0 && off / blockSize == (off + n - 1) / blockSize)
-            {
-                // One block: answer straight from the (immutable) cached block, no extra copy.
-                var block = _reader.Block(oid, blockSize, off / blockSize, at);
-                FuseNative.ReplyBuf(req, block.AsSpan((int)(off % blockSize), n));
-                return;
-            }
-            data = n > 0 ? _reader.Read(oid, blockSize, at, off, n) : null;
-            FuseNative.ReplyBuf(req, data.AsSpan(0, n));
+            _reader.Answer(req, oid, blockSize, at, off, n);
         }
         catch (Exception e)
         {
@@ -477,8 +471,6 @@ internal sealed partial class WcfsFileSystem
         finally
         {
             gen?.Exit();
-            if (data is not null)
-                System.Buffers.ArrayPool<byte>.Shared.Return(data);
         }
     }
 

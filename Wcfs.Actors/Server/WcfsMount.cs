@@ -66,7 +66,7 @@ public sealed class WcfsMount : IAsyncDisposable
     private readonly CancellationTokenSource _changes = new();
     private readonly TaskCompletionSource<bool> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string? _device;
-    private Timer? _storageCheck;
+    private IDisposable? _storageCheck;
     private Timer? _idle;
     private int _stopped;
 
@@ -156,7 +156,7 @@ public sealed class WcfsMount : IAsyncDisposable
     private static async Task<WcfsMount> MountAsync(WcfsMountOptions o, FileStream lockFile, IStorage storage)
     {
         var start = storage.LastTid;
-        var fs = new WcfsFileSystem(storage, storage.Url, start, o.Settings.PinTimeout, o.Settings.HistoryWindow, o.Settings.RevDirIdleTimeout);
+        var fs = new WcfsFileSystem(storage, storage.Url, start, o.Settings.PinTimeout, o.Settings.HistoryWindow, o.Settings.RevDirIdleTimeout, o.Settings.BlockCache);
         var system = ActorSystem.Create("wcfs-server", ServerConfig);
         var invalidation = o.FailInvalidationForTest ? HeadProtocol.Invalidation.FailForTest
             : o.InvalidateCache ? HeadProtocol.Invalidation.On : HeadProtocol.Invalidation.Off;
@@ -174,7 +174,7 @@ public sealed class WcfsMount : IAsyncDisposable
         WcfsMount? mount = null;
         var loop = new Thread(() =>
         {
-            var r = FuseNative.Loop(session, 16);
+            var r = FuseNative.Loop(session, 16, 64); // bounds: wfuse_loop
             if (r != 0)
                 Log.Error("FUSE loop ended with errno {Errno}", -r);
             mount!._ended.TrySetResult(false);
@@ -234,11 +234,11 @@ public sealed class WcfsMount : IAsyncDisposable
                        || (_device is not null && AbortConnection(_device) && _loop.Join(TimeSpan.FromSeconds(5)))).ConfigureAwait(false);
         if (_idle is not null)
             await _idle.DisposeAsync().ConfigureAwait(false);
-        if (_storageCheck is not null)
-            await _storageCheck.DisposeAsync().ConfigureAwait(false);
+        _storageCheck?.Dispose();
         await _changes.CancelAsync().ConfigureAwait(false);
         // The head actor may be inside a notification that waits for the kernel: bounded.
         await _system.Terminate().WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        _fs.ReleaseBlockCache();
         var s = Stats;
         if (s.PinRoundTrips > 0)
             Log.Information("pin round trip on the server: n={N} p50={P50:0.0}µs p99={P99:0.0}µs", s.PinRoundTrips, s.PinRoundTripP50Us, s.PinRoundTripP99Us);
@@ -276,19 +276,22 @@ public sealed class WcfsMount : IAsyncDisposable
         FuseNative.Mount(mountpoint, options, &ops, out session);
 
     /// <summary>
-    /// For a SQLite storage: checks every second that the database file is still the one opened
-    /// (an open connection keeps reading a deleted or replaced file, which would serve stale data).
+    /// For a SQLite storage: checks that the database file is still the one opened whenever an entry
+    /// of its directory is deleted, renamed or changes attributes (inotify; an open connection keeps
+    /// reading a deleted or replaced file, which would serve stale data). No timer: an idle server
+    /// sleeps (docs/NOTES.md "Data path").
     /// </summary>
-    private static Timer? StorageFileCheck(string url, Action<Exception> fail)
+    private static IDisposable? StorageFileCheck(string url, Action<Exception> fail)
     {
         var target = StorageFactory.Parse(url);
         if (target.Kind != StorageKind.Sqlite)
             return null;
         var path = target.Location;
+        var name = Path.GetFileName(path);
         static ulong? Inode(string p) => Mono.Unix.Native.Syscall.stat(p, out var st) == 0 ? st.st_ino : null;
         var ino = Inode(path);
         var failed = 0;
-        return new Timer(_ =>
+        void Check()
         {
             var now = Inode(path);
             string? why = now is null ? "was deleted"
@@ -296,7 +299,17 @@ public sealed class WcfsMount : IAsyncDisposable
                 : null;
             if (why is not null && Interlocked.Exchange(ref failed, 1) == 0)
                 fail(new StorageException($"storage file {path} {why}"));
-        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        }
+        var events = DirectoryEvents.TryWatch(Path.GetDirectoryName(path)!,
+            DirectoryEvents.Delete | DirectoryEvents.MovedFrom | DirectoryEvents.MovedTo | DirectoryEvents.Attrib,
+            (entry, _) =>
+            {
+                if (entry is null || entry == name)
+                    Check();
+            });
+        if (events is null)
+            Log.Warning("cannot watch the directory of {Path} (inotify): a deleted or replaced database file will not be noticed", path);
+        return events;
     }
 
     /// <summary>Raises the kernel readahead of the mount (bdi read_ahead_kb), ARCHITECTURE.md fact 3.</summary>

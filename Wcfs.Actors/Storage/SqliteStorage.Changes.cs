@@ -1,11 +1,20 @@
-// SqliteStorage.Changes - the change-record stream (IStorage invariant (3)).
+// SqliteStorage.Changes - the change-record stream (IStorage invariant (3)) and how streams learn
+// of commits without polling.
 //
 // Each stream holds its own connection. It reads the txn rows after the last tid it delivered;
-// when there are none it waits until PRAGMA data_version of its connection changes (a commit by
-// any other connection, in this or another process) or an in-process commit signals, checking
-// every PollInterval. data_version is answered from the WAL index in shared memory, so a poll
-// costs a few microseconds and no disk I/O. No inotify wake-up: a commit's last -wal write comes
-// before its fsync and its visibility (docs/NOTES.md "Storage (issue 2)").
+// when there are none it waits for a wake-up, then compares PRAGMA data_version (answered from the
+// WAL index in shared memory: a few microseconds, no disk I/O) and reads again if it moved.
+// Wake-ups:
+//   - an in-process commit signals at once;
+//   - a commit by another process: every SqliteStorage.Commit touches the notification file
+//     "<db>-commits" after its COMMIT returned, i.e. after the commit is visible to new read
+//     transactions; streams watch the database's directory with inotify (DirectoryEvents,
+//     IN_ATTRIB of that name) and wake. Touching after visibility is what makes one wake-up enough:
+//     inotify on the -wal file would fire on the WAL write, before the commit is visible
+//     (docs/NOTES.md "Storage (issue 2)"), and need re-checks for an unbounded time;
+//   - a safety check every SafetyPoll, for committers that do not touch the file (another SQLite
+//     client writing the file directly; then head moves within SafetyPoll) and for a lost event.
+// An idle stream thus costs one data_version check per second (docs/NOTES.md "Data path").
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 
@@ -13,8 +22,14 @@ namespace Wcfs.Actors.Storage;
 
 public sealed partial class SqliteStorage
 {
-    /// <summary>How often an idle stream checks for commits of other processes.</summary>
-    internal static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(2);
+    /// <summary>How often an idle stream checks for commits it was not told about (see the file comment).</summary>
+    internal TimeSpan SafetyPoll { get; set; } = TimeSpan.FromSeconds(1);
+
+    private readonly Lock _eventsGate = new();
+    private DirectoryEvents? _commitEvents;
+
+    /// <summary>The file committers touch after each commit (see the file comment).</summary>
+    internal string NotifyPath => Path + "-commits";
 
     private const int ChangesBatch = 256;
 
@@ -23,6 +38,7 @@ public sealed partial class SqliteStorage
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var c = OpenDedicated();
+        WatchCommits();
         var last = afterTid;
         while (true)
         {
@@ -39,11 +55,58 @@ public sealed partial class SqliteStorage
                 continue;
             while (!wake.IsCompleted && DataVersion(c) == version)
             {
-                await Task.WhenAny(wake, Task.Delay(PollInterval, cancellationToken)).ConfigureAwait(false);
+                await Task.WhenAny(wake, Task.Delay(SafetyPoll, cancellationToken)).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
                 ObjectDisposedException.ThrowIf(_disposed, this);
             }
         }
+    }
+
+    /// <summary>Starts watching the notification file (once per storage; streams share it).</summary>
+    private void WatchCommits()
+    {
+        lock (_eventsGate)
+        {
+            if (_commitEvents is not null || _disposed)
+                return;
+            var dir = System.IO.Path.GetDirectoryName(Path)!;
+            var name = System.IO.Path.GetFileName(NotifyPath);
+            _commitEvents = DirectoryEvents.TryWatch(dir, DirectoryEvents.Attrib | DirectoryEvents.CloseWrite | DirectoryEvents.MovedTo,
+                (entry, _) =>
+                {
+                    if (entry == name)
+                        Interlocked.Exchange(ref _commitSignal, NewSignal()).TrySetResult();
+                });
+        }
+    }
+
+    /// <summary>
+    /// Tells streams of other processes that a commit is visible (after COMMIT returned). A failure
+    /// (read-only directory, file removed) only delays them to their safety poll.
+    /// </summary>
+    private void TouchNotifyFile()
+    {
+        try
+        {
+            if (!File.Exists(NotifyPath))
+                File.WriteAllBytes(NotifyPath, []);
+            File.SetLastWriteTimeUtc(NotifyPath, DateTime.UtcNow);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // why: best effort; streams still see the commit at their next safety poll.
+        }
+    }
+
+    private void StopWatchingCommits()
+    {
+        DirectoryEvents? events;
+        lock (_eventsGate)
+        {
+            events = _commitEvents;
+            _commitEvents = null;
+        }
+        events?.Dispose();
     }
 
     private PooledSqliteConnection OpenDedicated()

@@ -33,6 +33,7 @@ public sealed partial class SqliteStorage
             return tid;
         });
         Interlocked.Exchange(ref _commitSignal, NewSignal()).TrySetResult();
+        TouchNotifyFile(); // after COMMIT: the commit is visible (SqliteStorage.Changes.cs)
         return tid;
     }
 

@@ -6,7 +6,7 @@
 //
 // Organization:
 //   SqliteStorage.cs         open, reads, Commit, NewOid, Pack (this file)
-//   SqliteStorage.Changes.cs the Changes async stream (polling + in-process wake-up)
+//   SqliteStorage.Changes.cs the Changes async stream (woken by commits: in-process and inotify)
 //   SqliteSchema.cs          layout, version checks
 //   SqliteConnectionPool.cs  connections and prepared statements
 //
@@ -340,6 +340,7 @@ public sealed partial class SqliteStorage : IStorage
     public void Dispose()
     {
         _disposed = true;
+        StopWatchingCommits();
         _pool.Dispose();
     }
 

@@ -1,8 +1,10 @@
 // ServeBench - the WCFS server cases of `wcfs bench` (issue 4 "Performance"):
 //   fuse-read    1 GiB (quick: 64 MiB) in 2 MiB blocks, mmap + touch every 4 KiB page, through a
 //                fresh mount of head/ (cold: nothing of it in the page cache; the SQLite file is)
-//                vs the same bytes in a tmpfs file (first touch), vs a minimal C FUSE server serving
-//                them from memory (tests/fuse_memserver.c); then warm (second pass) vs tmpfs.
+//                vs the same bytes in a tmpfs file, vs a minimal C FUSE server serving them from
+//                memory (tests/fuse_memserver.c; same 4 MiB readahead, same 1 MiB requests); warm:
+//                a pass over a fresh mapping of the cached file vs the same on tmpfs. Each figure
+//                is the median of 3 repetitions (a fresh mount each), min–max shown.
 //   pin          pin round trip as measured on the server (pin queued → ack processed, .wcfs/stats)
 //                while this process reads blocks through head/ and acks from a link thread;
 //                baseline: a read() of the same size through @rev/ (no pin).
@@ -40,6 +42,9 @@ internal sealed class BenchServer : IAsyncDisposable
 
     public string Mountpoint { get; }
 
+    /// <summary>The server's process id.</summary>
+    public int Pid => _p.Id;
+
     public static async Task<BenchServer> StartAsync(string url, string mnt, string extra = "")
     {
         // the one launcher (WcfsServer), running this very tool
@@ -60,7 +65,7 @@ internal sealed class BenchServer : IAsyncDisposable
         while ((await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5))).State != ServerState.Running)
         {
             if (p.HasExited || DateTime.UtcNow > deadline)
-                throw new CommandException($"wcfs serve did not start at {mnt}");
+                throw new CommandException(p.HasExited ? $"wcfs serve exited (code {p.ExitCode}) before serving {mnt}" : $"wcfs serve did not serve {mnt} within 60 s");
             await Task.Delay(20);
         }
         File.Delete(settingsFile);
@@ -85,8 +90,11 @@ internal static partial class BenchMap
 {
 
 
-    /// <summary>Maps path read-only and touches every 4 KiB page twice (cold, warm): GB/s of each pass.</summary>
-    public static unsafe (double Cold, double Warm) TouchTwice(string path, long size)
+    /// <summary>
+    /// Maps path read-only (a fresh mapping), touches every 4 KiB page once and unmaps: GB/s. Checks
+    /// a few bytes against BenchPattern.
+    /// </summary>
+    public static unsafe double Touch(string path, long size)
     {
         using var h = File.OpenHandle(path);
         var p = Libc.Mmap(0, (nuint)size, 1, 1, (int)h.DangerousGetHandle(), 0);
@@ -95,22 +103,16 @@ internal static partial class BenchMap
         try
         {
             var b = (byte*)p;
-            double Pass()
-            {
-                long sum = 0;
-                var sw = Stopwatch.StartNew();
-                for (long off = 0; off < size; off += 4096)
-                    sum += b[off];
-                var t = sw.Elapsed.TotalSeconds;
-                if (sum == -1) Console.Error.Write("");
-                return size / 1e9 / t;
-            }
-            var cold = Pass();
-            var warm = Pass();
+            long sum = 0;
+            var sw = Stopwatch.StartNew();
+            for (long off = 0; off < size; off += 4096)
+                sum += b[off];
+            var t = sw.Elapsed.TotalSeconds;
+            if (sum == -1) Console.Error.Write("");
             foreach (var off in new[] { 0L, 4097, size / 2 + 13, size - 1 })
                 if (b[off] != BenchPattern.At(off))
                     throw new CommandException($"wrong byte at {off} of {path}: {b[off]} != {BenchPattern.At(off)}");
-            return (cold, warm);
+            return size / 1e9 / t;
         }
         finally
         {
@@ -149,13 +151,22 @@ internal sealed class BenchFuseRead : IBenchCase
         }
         ctx.Log.WriteLine($"  stored {size >> 20} MiB");
 
-        var results = new List<BenchResult>();
-        double cold, warm;
-        await using (var server = await BenchServer.StartAsync(url, Path.Combine(ctx.TempDir, "mnt")))
-            (cold, warm) = BenchMap.TouchTwice(Path.Combine(server.Mountpoint, "head", "bigfile", oid.ToString()), size);
+        const int reps = 3;
+        double[] cold = new double[reps], warm = new double[reps], tmpCold = new double[reps], tmpWarm = new double[reps];
+        var memCold = new List<double>();
+        var head = "";
+        for (var r = 0; r < reps; r++)
+        {
+            await using (var server = await BenchServer.StartAsync(url, Path.Combine(ctx.TempDir, "mnt")))
+            {
+                head = Path.Combine(server.Mountpoint, "head", "bigfile", oid.ToString());
+                cold[r] = BenchMap.Touch(head, size);
+                warm[r] = BenchMap.Touch(head, size); // a fresh mapping over the cached pages
+                ctx.Log.WriteLine($"  rep {r + 1}: head/ cold {cold[r]:0.000} GB/s, warm {warm[r]:0.00} GB/s");
+            }
+        }
 
         var shm = Path.Combine("/dev/shm", $"wcfs-bench-{Environment.ProcessId}.dat");
-        double tmpCold, tmpWarm;
         try
         {
             using (var f = new FileStream(shm, FileMode.Create))
@@ -167,42 +178,54 @@ internal sealed class BenchFuseRead : IBenchCase
                     f.Write(buf);
                 }
             }
-            (tmpCold, tmpWarm) = BenchMap.TouchTwice(shm, size);
+            for (var r = 0; r < reps; r++)
+            {
+                tmpCold[r] = BenchMap.Touch(shm, size);
+                tmpWarm[r] = BenchMap.Touch(shm, size);
+            }
         }
         finally
         {
             File.Delete(shm);
         }
-        results.Add(new BenchResult(Name, "cold mmap read vs tmpfs", "GB/s", cold, tmpCold, true));
+        var results = new List<BenchResult>
+        {
+            BenchResult.FromReps(Name, "cold mmap read vs tmpfs", "GB/s", cold, tmpCold, true),
+        };
         if (FindMemServer() is { } memserver)
         {
-            var mnt = Path.Combine(ctx.TempDir, "memmnt");
-            Directory.CreateDirectory(mnt);
-            using var p = Process.Start(memserver, [mnt, size.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            try
-            {
-                var data = Path.Combine(mnt, "data");
-                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-                while (!File.Exists(data) && DateTime.UtcNow < deadline)
-                    await Task.Delay(10, ct);
-                if (MountPoint.MountDevice(mnt) is { } dev)
-                    File.WriteAllText($"/sys/class/bdi/{dev}/read_ahead_kb", "4096");
-                var (memCold, _) = BenchMap.TouchTwice(data, size);
-                results.Add(new BenchResult(Name, "cold mmap read vs C memory FUSE server", "GB/s", cold, memCold, true));
-            }
-            finally
-            {
-                Libc.Kill(p.Id, Libc.SIGTERM);
-                MountPoint.Unmount(mnt);
-                p.WaitForExit(5000);
-            }
+            for (var r = 0; r < reps; r++)
+                memCold.Add(await MemServerColdAsync(memserver, ctx, size, ct));
+            results.Add(BenchResult.FromReps(Name, "cold mmap read vs C memory FUSE server", "GB/s", cold, memCold, true));
         }
         else
         {
             ctx.Log.WriteLine("  fuse_memserver not found (build the solution): C FUSE baseline skipped");
         }
-        results.Add(new BenchResult(Name, "warm mmap read vs tmpfs", "GB/s", warm, tmpWarm, true));
+        results.Add(BenchResult.FromReps(Name, "warm mmap read (fresh mapping) vs tmpfs", "GB/s", warm, tmpWarm, true));
         return results;
+    }
+
+    /// <summary>One cold pass through a fresh mount of the C memory server (4 MiB readahead, as head/).</summary>
+    private static async Task<double> MemServerColdAsync(string memserver, BenchContext ctx, long size, CancellationToken ct)
+    {
+        var mnt = Path.Combine(ctx.TempDir, "memmnt");
+        Directory.CreateDirectory(mnt);
+        using var p = Process.Start(memserver, [mnt, size.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        try
+        {
+            var data = Path.Combine(mnt, "data");
+            await BenchWait.UntilAsync(() => File.Exists(data), TimeSpan.FromSeconds(30), $"the C memory FUSE server to serve {data}", ct, TimeSpan.FromMilliseconds(10));
+            if (MountPoint.MountDevice(mnt) is { } dev)
+                File.WriteAllText($"/sys/class/bdi/{dev}/read_ahead_kb", "4096");
+            return BenchMap.Touch(data, size);
+        }
+        finally
+        {
+            Libc.Kill(p.Id, Libc.SIGTERM);
+            MountPoint.Unmount(mnt);
+            p.WaitForExit(5000);
+        }
     }
 
     private static string? FindMemServer()
@@ -224,20 +247,40 @@ internal sealed class BenchPin : IBenchCase
 
     public async Task<IReadOnlyList<BenchResult>> RunAsync(BenchContext ctx, CancellationToken ct)
     {
-        var n = ctx.Quick ? 200 : 2000;
+        var f = await MeasureAsync(ctx, ctx.TempDir, ctx.Quick ? 200 : 2000, readers: 0, ct);
+        return
+        [
+            new BenchResult(Name, "pin round trip p50 (server) vs @rev read p50", "µs", f.ServerP50, f.PlainP50, false),
+            new BenchResult(Name, "pin round trip p99 (server) vs @rev read p99", "µs", f.ServerP99, f.PlainP99, false),
+            new BenchResult(Name, "head read with pin p50 vs @rev read p50", "µs", f.ClientP50, f.PlainP50, false),
+        ];
+    }
+
+    /// <summary>Figures of one pin run: the server's pin round trip, the client's read with a pin, a read without.</summary>
+    internal sealed record PinFigures(double ServerP50, double ServerP99, double ClientP50, double PlainP50, double PlainP99);
+
+    /// <summary>
+    /// Starts a server on a fresh database in <paramref name="dir"/>, then reads n blocks through
+    /// head/ that each need a pin (a watch at an older revision acks every pin from its link
+    /// thread), while <paramref name="readers"/> threads stream another 2 MiB-block file through
+    /// head/ (dropping its page cache after every pass, so every pass reaches the server).
+    /// </summary>
+    internal static async Task<PinFigures> MeasureAsync(BenchContext ctx, string dir, int n, int readers, CancellationToken ct)
+    {
         const int bs = 4096;
-        var url = "sqlite://" + Path.Combine(ctx.TempDir, "db.sqlite");
+        var url = "sqlite://" + Path.Combine(dir, "db.sqlite");
         using var s = StorageFactory.Open(url);
         var oid = s.NewOid();
         s.Commit(s.LastTid, [new ObjectWrite(oid, new ZBigFileState(bs))], []);
-        await using var server = await BenchServer.StartAsync(url, Path.Combine(ctx.TempDir, "mnt"));
+        var streamOid = readers > 0 ? BenchStream.Store(s, ctx.Quick ? 32L << 20 : 256L << 20) : default;
+        await using var server = await BenchServer.StartAsync(url, Path.Combine(dir, "mnt"));
         var head = Path.Combine(server.Mountpoint, "head", "bigfile", oid.ToString());
         _ = File.Exists(head);
         BlockWrite[] Writes(string tag) => [.. Enumerable.Range(0, n).Select(b => new BlockWrite(oid, b, Encoding.UTF8.GetBytes(tag + b)))];
         var at1 = s.Commit(s.LastTid, [], Writes("a"));
         var at2 = s.Commit(s.LastTid, [], Writes("b"));
-        while (File.ReadAllText(Path.Combine(server.Mountpoint, "head", "at")) != at2.ToString())
-            await Task.Delay(2, ct);
+        var atFile = Path.Combine(server.Mountpoint, "head", "at");
+        await BenchWait.UntilAsync(() => File.ReadAllText(atFile) == at2.ToString(), TimeSpan.FromSeconds(60), $"head/at to show {at2}", ct, TimeSpan.FromMilliseconds(2));
 
         using var link = new FileStream(Path.Combine(server.Mountpoint, "head", "watch"), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 0);
         link.Write(Encoding.UTF8.GetBytes($"1 watch {oid} @{at1}\n"));
@@ -265,6 +308,9 @@ internal sealed class BenchPin : IBenchCase
         }) { IsBackground = true };
         acker.Start();
 
+        using var stream = readers > 0 ? BenchStream.Start(Path.Combine(server.Mountpoint, "head", "bigfile", streamOid.ToString()), readers) : null;
+        if (stream is not null)
+            await BenchWait.UntilAsync(() => stream.Bytes >= readers * (4L << 20), TimeSpan.FromMinutes(3), $"{readers} streaming readers to read their first 4 MiB", ct, TimeSpan.FromMilliseconds(20));
         var withPin = new double[n];
         var plain = new double[n];
         using (var h = File.OpenHandle(head, options: FileOptions.RandomAccess))
@@ -281,18 +327,16 @@ internal sealed class BenchPin : IBenchCase
                 plain[b] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
             }
         }
+        var streamed = stream?.Stop() ?? 0;
         var stats = File.ReadAllLines(Path.Combine(server.Mountpoint, ".wcfs", "stats"))
             .Select(l => l.Split("\t: ")).Where(a => a.Length == 2).ToDictionary(a => a[0], a => a[1]);
+        if (stream is not null)
+            ctx.Log.WriteLine($"  {readers} readers streamed {streamed / 1e9:0.00} GB meanwhile");
         link.Write(Encoding.ASCII.GetBytes("3 bye\n"));
         acker.Join(TimeSpan.FromSeconds(10));
         double Stat(string k) => double.Parse(stats[k], System.Globalization.CultureInfo.InvariantCulture);
         ctx.Log.WriteLine($"  pins {stats["pin"]}, client read with pin p50 {Pct(withPin, 0.5):0.0}µs p99 {Pct(withPin, 0.99):0.0}µs");
-        return
-        [
-            new BenchResult(Name, "pin round trip p50 (server) vs @rev read p50", "µs", Stat("pinrtt.p50us"), Pct(plain, 0.5), false),
-            new BenchResult(Name, "pin round trip p99 (server) vs @rev read p99", "µs", Stat("pinrtt.p99us"), Pct(plain, 0.99), false),
-            new BenchResult(Name, "head read with pin p50 vs @rev read p50", "µs", Pct(withPin, 0.5), Pct(plain, 0.5), false),
-        ];
+        return new PinFigures(Stat("pinrtt.p50us"), Stat("pinrtt.p99us"), Pct(withPin, 0.5), Pct(plain, 0.5), Pct(plain, 0.99));
     }
 
     internal static double Pct(double[] a, double q)
@@ -321,16 +365,18 @@ internal sealed class BenchCommitHead : IBenchCase
         using var listener = StorageFactory.Open(url);
         var arrived = new System.Collections.Concurrent.ConcurrentDictionary<Tid, long>();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var from = s.LastTid; // before the first commit below, not inside the task (it may start late)
         var listen = Task.Run(async () =>
         {
             try
             {
-                await foreach (var rec in listener.Changes(s.LastTid, cts.Token))
+                await foreach (var rec in listener.Changes(from, cts.Token))
                     arrived[rec.Tid] = Stopwatch.GetTimestamp();
             }
             catch (OperationCanceledException) { }
         }, ct);
 
+        var limit = TimeSpan.FromSeconds(60);
         var toHead = new double[n];
         var toStream = new double[n];
         for (var i = 0; i < n; i++)
@@ -338,14 +384,21 @@ internal sealed class BenchCommitHead : IBenchCase
             var t0 = Stopwatch.GetTimestamp();
             var tid = s.Commit(s.LastTid, [], [new BlockWrite(oid, i % 8, Encoding.UTF8.GetBytes("x" + i))]);
             var want = tid.ToString();
-            while (File.ReadAllText(atPath) != want) { }
+            var deadline = DateTime.UtcNow + limit;
+            while (File.ReadAllText(atPath) != want)
+                if (DateTime.UtcNow > deadline)
+                    throw new CommandException($"bench gave up after {limit.TotalSeconds:0} s waiting for head/at to show {want} (it shows {File.ReadAllText(atPath)})");
             toHead[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
-            while (!arrived.ContainsKey(tid))
-                await Task.Delay(1, ct);
-            toStream[i] = (arrived[tid] - t0) * 1e6 / Stopwatch.Frequency;
+            await BenchWait.UntilAsync(() => arrived.ContainsKey(tid) || listen.IsCompleted, limit, $"the change stream to deliver {tid}", ct);
+            if (listen.IsFaulted)
+                throw new CommandException($"the change stream failed: {listen.Exception!.InnerException!.Message}");
+            if (!arrived.TryGetValue(tid, out var at))
+                throw new CommandException($"the change stream ended before delivering {tid}");
+            toStream[i] = (at - t0) * 1e6 / Stopwatch.Frequency;
         }
         await cts.CancelAsync();
-        await listen;
+        if (!listen.Wait(limit, CancellationToken.None))
+            throw new CommandException($"the change stream did not stop within {limit.TotalSeconds:0} s of its cancellation");
         return
         [
             new BenchResult(Name, "commit → head/at p50 vs commit → change stream p50", "µs", BenchPin.Pct(toHead, 0.5), BenchPin.Pct(toStream, 0.5), false),

@@ -20,6 +20,7 @@ internal static class WcfsCommandLine
         root.Subcommands.Add(PackCommand.Create());
         root.Subcommands.Add(PackCommand.CreateDu());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(BenchLmdb.ReaderCommand());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DebugCommands.Create());
         root.Subcommands.Add(ServeCommand.Create());

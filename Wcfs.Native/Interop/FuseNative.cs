@@ -93,9 +93,9 @@ public static unsafe partial class FuseNative
     [LibraryImport(NativeLibraries.Fuse, EntryPoint = "wfuse_mount", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Mount(string mountpoint, string options, WfuseOps* ops, out FuseSessionHandle session);
 
-    /// <summary>Runs the multithreaded loop until unmount (blocks).</summary>
+    /// <summary>Runs the multithreaded loop until unmount (blocks); see wfuse_loop for the thread bounds.</summary>
     [LibraryImport(NativeLibraries.Fuse, EntryPoint = "wfuse_loop")]
-    public static partial int Loop(FuseSessionHandle s, uint maxIdleThreads);
+    public static partial int Loop(FuseSessionHandle s, uint maxIdleThreads, uint maxThreads);
 
     /// <summary>Stops the loop and detaches the mount; any thread, idempotent.</summary>
     [LibraryImport(NativeLibraries.Fuse, EntryPoint = "wfuse_exit")]
@@ -123,6 +123,13 @@ public static unsafe partial class FuseNative
     /// <summary>Answers a read with data.</summary>
     [LibraryImport(NativeLibraries.Fuse, EntryPoint = "wfuse_reply_buf")]
     public static partial int ReplyBuf(ulong req, byte* data, ulong size);
+
+    /// <summary>
+    /// Answers a read with <paramref name="count"/> segments gathered in order (the kernel copies
+    /// straight from them); at most 1024 segments, valid until this returns.
+    /// </summary>
+    [LibraryImport(NativeLibraries.Fuse, EntryPoint = "wfuse_reply_data")]
+    public static partial int ReplyData(ulong req, byte** datas, ulong* sizes, uint count);
 
     /// <summary>Answers a write with the count written.</summary>
     [LibraryImport(NativeLibraries.Fuse, EntryPoint = "wfuse_reply_write")]

@@ -85,8 +85,12 @@ typedef struct wfuse_session wfuse_session;
 WFUSE_API int32_t wfuse_mount(const char *mountpoint, const char *options, const wfuse_ops *ops, wfuse_session **out);
 
 /* Runs the multithreaded request loop until unmount or wfuse_exit. Blocks the calling thread.
+ * Worker threads: up to max_threads (0: 64) serve requests at once; idle ones beyond
+ * max_idle_threads (0: 16) exit. The bound must exceed the requests that can block a worker at once
+ * (reads of uncached blocks while their storage read runs): an ack written to head/watch needs a
+ * free worker, else pins queue behind streaming reads (docs/NOTES.md "Data path").
  * Returns 0 after a clean exit, else a negative errno. */
-WFUSE_API int32_t wfuse_loop(wfuse_session *s, uint32_t max_idle_threads);
+WFUSE_API int32_t wfuse_loop(wfuse_session *s, uint32_t max_idle_threads, uint32_t max_threads);
 
 /* Asks the loop to stop and detaches the mount (the loop then returns). Any thread; idempotent. */
 WFUSE_API int32_t wfuse_exit(wfuse_session *s);
@@ -100,6 +104,10 @@ WFUSE_API int32_t wfuse_reply_entry(uint64_t req, const wfuse_attr *attr, double
 WFUSE_API int32_t wfuse_reply_attr(uint64_t req, const wfuse_attr *attr, double attr_timeout);
 WFUSE_API int32_t wfuse_reply_open(uint64_t req, uint64_t fh, uint32_t open_flags);
 WFUSE_API int32_t wfuse_reply_buf(uint64_t req, const uint8_t *data, uint64_t size);
+/* Replies to a read with `count` segments gathered in order (segment i: datas[i], sizes[i] bytes):
+ * the kernel copies straight from them (no copy into one buffer). The segments must stay valid
+ * until this returns. count <= 1024. */
+WFUSE_API int32_t wfuse_reply_data(uint64_t req, const uint8_t *const *datas, const uint64_t *sizes, uint32_t count);
 WFUSE_API int32_t wfuse_reply_write(uint64_t req, uint64_t count);
 /* Replies to readdir with entries [off, count) of the listing: names is `count` NUL-terminated
  * strings back to back, inos/modes are parallel arrays. The offset of entry i is i+1. */

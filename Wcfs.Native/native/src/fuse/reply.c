@@ -1,6 +1,7 @@
 /* reply.c - the wfuse_reply_* calls: C# answers each request exactly once, from any thread.
  * struct fuse_file_info is built here, never in C#. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -82,6 +83,30 @@ int32_t wfuse_reply_open(uint64_t req, uint64_t fh, uint32_t open_flags)
 int32_t wfuse_reply_buf(uint64_t req, const uint8_t *data, uint64_t size)
 {
     return fuse_reply_buf(R(req), (const char *)data, size);
+}
+
+int32_t wfuse_reply_data(uint64_t req, const uint8_t *const *datas, const uint64_t *sizes, uint32_t count)
+{
+    struct iovec iov[64];
+    struct iovec *v = iov;
+    if (count == 0)
+        return fuse_reply_buf(R(req), NULL, 0);
+    if (count > 1024) {
+        fuse_reply_err(R(req), EIO); /* answered exactly once even on a caller's bug */
+        return -EINVAL;
+    }
+    if (count > 64 && !(v = malloc(count * sizeof *v))) {
+        fuse_reply_err(R(req), ENOMEM);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        v[i].iov_base = (void *)datas[i];
+        v[i].iov_len = sizes[i];
+    }
+    int rc = fuse_reply_iov(R(req), v, (int)count);
+    if (v != iov)
+        free(v);
+    return rc;
 }
 
 int32_t wfuse_reply_write(uint64_t req, uint64_t count) { return fuse_reply_write(R(req), count); }

@@ -125,13 +125,14 @@ int32_t wfuse_mount(const char *mountpoint, const char *options, const wfuse_ops
     return 0;
 }
 
-int32_t wfuse_loop(wfuse_session *s, uint32_t max_idle_threads)
+int32_t wfuse_loop(wfuse_session *s, uint32_t max_idle_threads, uint32_t max_threads)
 {
     struct fuse_loop_config *cfg = fuse_loop_cfg_create();
     if (!cfg)
         return -ENOMEM;
     fuse_loop_cfg_set_clone_fd(cfg, 0);
-    fuse_loop_cfg_set_idle_threads(cfg, max_idle_threads ? max_idle_threads : 10);
+    fuse_loop_cfg_set_idle_threads(cfg, max_idle_threads ? max_idle_threads : 16);
+    fuse_loop_cfg_set_max_threads(cfg, max_threads ? max_threads : 64);
     int rc = fuse_session_loop_mt(s->se, cfg);
     fuse_loop_cfg_destroy(cfg);
     return rc > 0 ? 0 : rc; /* >0: exited by signal; 0: unmounted/exit */

@@ -1,0 +1,276 @@
+// BenchLmdb - the `lmdb` case of `wcfs bench` (issue 11): the demo's job on the peer a .NET user
+// would pick for "many processes read one big transactional dataset through shared memory".
+//
+// The job, on both sides: fill a float64 array of 1 GiB (quick: 32 MiB) stored as 2 MiB values,
+// committing every 16 blocks; then 4 reader processes each sum the whole array at their own read
+// snapshot while a writer commits 4 blocks every 100 ms; report the fill rate, the readers' total
+// throughput (bytes summed / slowest reader's time) and their PSS together (while they still hold
+// their mappings).
+//   WCFS side: `wcfs demo --size S --workers 4 --url sqlite://...` as a child process (its
+//              summary lines are parsed), its autostarted server stopped afterwards.
+//   LMDB side: LightningDB (one environment, 2 MiB values keyed by the big-endian block number,
+//              default durability: fsync at commit); readers are `wcfs lmdb-reader` processes
+//              (hidden command below) reading values in place from LMDB's map (no copy).
+// LightningDB's bundled liblmdb needs glibc 2.38; Debian's liblmdb0 (scripts/setup.sh) is loaded
+// instead through a DllImport resolver. Each figure is the median of 3 repetitions, min–max shown
+// (--quick: one repetition).
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using LightningDB;
+
+namespace Wcfs.Host.Cli;
+
+internal sealed partial class BenchLmdb : IBenchCase
+{
+    private const int BlockSize = 2 << 20, ChunkBlocks = 16, BlocksPerChange = 4, Readers = 4;
+    private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(10);
+
+    public string Name => "lmdb";
+    public string Description => "the demo job (fill, 4 readers while a writer commits) on WCFS vs on LMDB (LightningDB)";
+
+    public async Task<IReadOnlyList<BenchResult>> RunAsync(BenchContext ctx, CancellationToken ct)
+    {
+        var size = ctx.Quick ? 32L << 20 : 1L << 30;
+        var demo = new List<JobFigures>();
+        var lmdb = new List<JobFigures>();
+        var reps = ctx.Quick ? 1 : 3; // quick is CI's smoke run: one repetition of the small job
+        for (var r = 0; r < reps; r++)
+        {
+            var dir = Path.Combine(ctx.TempDir, "rep" + r);
+            Directory.CreateDirectory(dir);
+            demo.Add(await DemoJobAsync(dir, size, ct));
+            lmdb.Add(await LmdbJobAsync(dir, size, ct));
+            ctx.Log.WriteLine($"  rep {r + 1}: demo {demo[^1]}; lmdb {lmdb[^1]}");
+        }
+        return
+        [
+            BenchResult.FromReps(Name, "fill (view writes + commits) vs LMDB puts + commits", "MB/s", [.. demo.Select(f => f.FillMBs)], [.. lmdb.Select(f => f.FillMBs)], true),
+            BenchResult.FromReps(Name, $"{Readers} readers' total throughput vs LMDB readers", "MB/s", [.. demo.Select(f => f.ReadMBs)], [.. lmdb.Select(f => f.ReadMBs)], true),
+            BenchResult.FromReps(Name, $"{Readers} readers' PSS together vs LMDB readers", "MiB", [.. demo.Select(f => f.PssMiB)], [.. lmdb.Select(f => f.PssMiB)], false),
+        ];
+    }
+
+    private sealed record JobFigures(double FillMBs, double ReadMBs, double PssMiB)
+    {
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+            $"fill {FillMBs:0} MB/s, read {ReadMBs:0} MB/s, PSS {PssMiB:0} MiB");
+    }
+
+    // ---- WCFS: the demo job -------------------------------------------------------------------
+
+    private static async Task<JobFigures> DemoJobAsync(string dir, long size, CancellationToken ct)
+    {
+        var url = "sqlite://" + Path.Combine(dir, "demo.sqlite");
+        var (code, output) = await RunSelfAsync(["demo", "--size", (size >> 20).ToString(CultureInfo.InvariantCulture) + "MiB", "--workers", Readers.ToString(CultureInfo.InvariantCulture), "--url", url], ct);
+        try
+        {
+            if (code != 0)
+                throw new CommandException($"wcfs demo exited with {code}: {output.Trim()}");
+            var fill = FillLine().Match(output);
+            var read = ReadLine().Match(output);
+            var pss = PssLine().Match(output);
+            if (!fill.Success || !read.Success || !pss.Success)
+                throw new CommandException($"cannot find the fill/throughput/memory lines in the output of wcfs demo: {output.Trim()}");
+            var pssMiB = double.Parse(pss.Groups[1].Value, CultureInfo.InvariantCulture) * (pss.Groups[2].Value == "GiB" ? 1024 : 1);
+            return new JobFigures(double.Parse(fill.Groups[1].Value, CultureInfo.InvariantCulture), double.Parse(read.Groups[1].Value, CultureInfo.InvariantCulture), pssMiB);
+        }
+        finally
+        {
+            await RunSelfAsync(["stop", url], CancellationToken.None); // the demo's autostarted server
+        }
+    }
+
+    [GeneratedRegex(@"filled .* \((\d+) MB/s")]
+    private static partial Regex FillLine();
+
+    [GeneratedRegex(@"workers read .* at (\d+) MB/s")]
+    private static partial Regex ReadLine();
+
+    [GeneratedRegex(@"workers' PSS together ([0-9.]+) (GiB|MiB)")]
+    private static partial Regex PssLine();
+
+    private static async Task<(int Code, string Output)> RunSelfAsync(string[] args, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(typeof(BenchLmdb).Assembly.Location);
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new CommandException("cannot start wcfs " + args[0]);
+        var stdout = p.StandardOutput.ReadToEndAsync(ct);
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(JobTimeout);
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new CommandException($"wcfs {args[0]} did not finish within {JobTimeout.TotalMinutes:0} min");
+        }
+        return (p.ExitCode, await stdout + await stderr);
+    }
+
+    // ---- LMDB: the same job ---------------------------------------------------------------------
+
+    private static async Task<JobFigures> LmdbJobAsync(string dir, long size, CancellationToken ct)
+    {
+        UseSystemLmdb();
+        var path = Path.Combine(dir, "lmdb");
+        Directory.CreateDirectory(path);
+        var blocks = size / BlockSize;
+        using var env = new LightningEnvironment(path, new EnvironmentConfiguration { MapSize = 4 * size + (1L << 30), MaxReaders = 126 });
+        env.Open();
+        var data = new byte[BlockSize];
+        var sw = Stopwatch.StartNew();
+        for (long b = 0; b < blocks; b += ChunkBlocks)
+        {
+            using var tx = env.BeginTransaction();
+            using var db = tx.OpenDatabase(configuration: new DatabaseConfiguration { Flags = DatabaseOpenFlags.Create });
+            for (var k = b; k < Math.Min(b + ChunkBlocks, blocks); k++)
+            {
+                DemoData.FillBlock(data, k, 0);
+                Check(tx.Put(db, Key(k), data), "put");
+            }
+            Check(tx.Commit(), "commit");
+        }
+        var fill = size / sw.Elapsed.TotalSeconds / 1e6;
+
+        var readers = Enumerable.Range(0, Readers).Select(_ => StartReader(path, blocks)).ToList();
+        try
+        {
+            var results = readers.Select(r => r.StandardOutput.ReadLineAsync(ct).AsTask()).ToList();
+            var all = Task.WhenAll(results);
+            var deadline = DateTime.UtcNow + JobTimeout;
+            var rnd = new Random(11);
+            var version = 1;
+            while (!all.IsCompleted)
+            {
+                if (DateTime.UtcNow > deadline)
+                    throw new CommandException($"the LMDB readers did not report within {JobTimeout.TotalMinutes:0} min");
+                using (var tx = env.BeginTransaction())
+                using (var db = tx.OpenDatabase())
+                {
+                    version++;
+                    for (var i = 0; i < BlocksPerChange; i++)
+                    {
+                        var k = rnd.NextInt64(blocks);
+                        DemoData.FillBlock(data, k, version);
+                        Check(tx.Put(db, Key(k), data), "put");
+                    }
+                    Check(tx.Commit(), "commit");
+                }
+                await Task.WhenAny(all, Task.Delay(100, ct)); // why: the job's writer commits every 100 ms
+            }
+            double bytes = 0, seconds = 0, pssKiB = 0;
+            foreach (var (r, line) in readers.Zip(await all))
+            {
+                var parts = (line ?? throw new CommandException($"an LMDB reader exited early: {r.StandardError.ReadToEnd()}")).Split(' ');
+                bytes += double.Parse(parts[1], CultureInfo.InvariantCulture);
+                seconds = Math.Max(seconds, double.Parse(parts[2], CultureInfo.InvariantCulture));
+                pssKiB += DemoData.Pss(r.Id, path)?.TotalKiB ?? 0;
+            }
+            return new JobFigures(fill, bytes / seconds / 1e6, pssKiB / 1024);
+        }
+        finally
+        {
+            foreach (var r in readers)
+            {
+                r.StandardInput.Close(); // the reader exits at EOF
+                if (!r.WaitForExit(TimeSpan.FromSeconds(30)))
+                    r.Kill();
+                r.Dispose();
+            }
+        }
+    }
+
+    private static Process StartReader(string path, long blocks)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardInput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(typeof(BenchLmdb).Assembly.Location);
+        psi.ArgumentList.Add("lmdb-reader");
+        psi.ArgumentList.Add(path);
+        psi.ArgumentList.Add(blocks.ToString(CultureInfo.InvariantCulture));
+        return Process.Start(psi) ?? throw new CommandException("cannot start an LMDB reader");
+    }
+
+    private static byte[] Key(long blk)
+    {
+        var k = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(k, blk);
+        return k;
+    }
+
+    private static void Check(MDBResultCode rc, string what)
+    {
+        if (rc != MDBResultCode.Success)
+            throw new CommandException($"LMDB {what} failed: {rc}");
+    }
+
+    private static int s_resolver;
+
+    /// <summary>Loads Debian's liblmdb.so.0 for LightningDB (its bundled build needs glibc 2.38).</summary>
+    internal static void UseSystemLmdb()
+    {
+        if (Interlocked.Exchange(ref s_resolver, 1) != 0)
+            return;
+        NativeLibrary.SetDllImportResolver(typeof(LightningEnvironment).Assembly, (name, _, _) =>
+        {
+            if (name != "lmdb")
+                return 0;
+            try
+            {
+                return NativeLibrary.Load("liblmdb.so.0");
+            }
+            catch (DllNotFoundException)
+            {
+                throw new CommandException("liblmdb.so.0 not found: install Debian's liblmdb0 (scripts/setup.sh)");
+            }
+        });
+    }
+
+    /// <summary>The hidden `wcfs lmdb-reader DIR BLOCKS`: one LMDB reader process of the lmdb case.</summary>
+    public static Command ReaderCommand()
+    {
+        var path = new Argument<string>("dir");
+        var blocks = new Argument<long>("blocks");
+        var cmd = new Command("lmdb-reader", "a reader process of wcfs bench lmdb") { Hidden = true };
+        cmd.Arguments.Add(path);
+        cmd.Arguments.Add(blocks);
+        cmd.SetAction(r => CliErrors.RunAsync(() => Task.FromResult(Read(r.GetValue(path)!, r.GetValue(blocks)))));
+        return cmd;
+    }
+
+    /// <summary>Sums the array at one read snapshot, prints "sum BYTES SECONDS", keeps the mapping until stdin ends.</summary>
+    private static int Read(string path, long blocks)
+    {
+        UseSystemLmdb();
+        using var env = new LightningEnvironment(path, new EnvironmentConfiguration { MaxReaders = 126 });
+        env.Open();
+        var sw = Stopwatch.StartNew();
+        double sum = 0;
+        long bytes = 0;
+        using (var tx = env.BeginTransaction(TransactionBeginFlags.ReadOnly))
+        using (var db = tx.OpenDatabase())
+        {
+            for (long b = 0; b < blocks; b++)
+            {
+                var (rc, _, value) = tx.Get(db, Key(b));
+                Check(rc, "get");
+                var doubles = MemoryMarshal.Cast<byte, double>(value.AsSpan());
+                foreach (var d in doubles)
+                    sum += d;
+                bytes += doubles.Length * sizeof(double);
+            }
+        }
+        var seconds = sw.Elapsed.TotalSeconds;
+        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{sum} {bytes} {seconds}"));
+        Console.Out.Flush();
+        Console.In.ReadToEnd();
+        return 0;
+    }
+}
