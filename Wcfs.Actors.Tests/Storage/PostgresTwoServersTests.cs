@@ -131,7 +131,7 @@ public sealed class PostgresTwoServersTests(PostgresFixture pg, ITestOutputHelpe
         public static async Task<PostgresServer> StartAsync(string url, string expectedZurl)
         {
             var dir = Path.Combine(Path.GetTempPath(), "wcfs-pgsrv-" + Guid.NewGuid().ToString("N")[..12]);
-            Directory.CreateDirectory(dir);
+            Wcfs.Actors.Protocol.PrivateFiles.EnsurePrivateDirectory(dir); // 0700: a private mount root
             var s = new PostgresServer(dir);
             try
             {

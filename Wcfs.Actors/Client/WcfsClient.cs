@@ -129,9 +129,9 @@ public sealed class WcfsClient : IAsyncDisposable
         var (state, _) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5));
         if (state == ServerState.Running)
             return;
-        var command = $"wcfs serve {url}" + (mnt == MountPoint.For(url, WcfsSettings.Default.MountRoot) ? "" : $" --mountpoint {mnt}");
+        var command = $"wcfs serve {UrlRedaction.Redact(url)}" + (mnt == MountPoint.For(url, WcfsSettings.Default.MountRoot) ? "" : $" --mountpoint {mnt}");
         if (!autostart)
-            throw new WcfsClientException($"no WCFS server for {url} is running at {mnt} ({state}): start it with `{command}`, or set wcfs.autostart = on");
+            throw new WcfsClientException($"no WCFS server for {UrlRedaction.Redact(url)} is running at {mnt} ({state}): start it with `{command}`, or set wcfs.autostart = on");
         StartServer(url, mnt, serveArgs);
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
@@ -151,11 +151,12 @@ public sealed class WcfsClient : IAsyncDisposable
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
         var exe = File.Exists(dll) ? $"dotnet {Quote(dll)}" : "wcfs";
-        Directory.CreateDirectory(Path.GetDirectoryName(mnt.TrimEnd('/'))!);
+        PrivateFiles.EnsurePrivateDirectory(Path.GetDirectoryName(mnt.TrimEnd('/'))!);
         var log = mnt.TrimEnd('/') + ".log";
+        PrivateFiles.OpenPrivate(log).Dispose(); // 0600, never through a symlink (PrivateFiles.cs)
         var cmd = $"exec {exe} serve {Quote(url)} --mountpoint {Quote(mnt)} {serveArgs ?? ""} >{Quote(log)} 2>&1 </dev/null";
         var psi = new ProcessStartInfo("setsid", ["-f", "sh", "-c", cmd]) { UseShellExecute = false };
-        using var p = Process.Start(psi) ?? throw new WcfsClientException($"cannot start `{cmd}`");
+        using var p = Process.Start(psi) ?? throw new WcfsClientException("cannot start wcfs serve (setsid sh)");
         p.WaitForExit();
     }
 

@@ -9,6 +9,7 @@
 using System.Diagnostics;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
+using Wcfs.Actors.Storage;
 
 namespace Wcfs.Actors.Client;
 
@@ -21,6 +22,7 @@ public static class WcfsServer
     /// </summary>
     /// <exception cref="TimeoutException">No server answered within <paramref name="timeout"/> (default 30 s).</exception>
     /// <exception cref="InvalidOperationException">The mountpoint is served for another URL.</exception>
+    /// <exception cref="UnsafePathException">The mount root or its log file is not private to the user.</exception>
     public static async Task<string> EnsureRunningAsync(string url, WcfsSettings? settings = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         var s = settings ?? WcfsSettings.Default;
@@ -29,7 +31,7 @@ public static class WcfsServer
         var (state, served) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         if (state == ServerState.Running)
             return Check(mnt, served, normalized);
-        Directory.CreateDirectory(s.MountRoot);
+        PrivateFiles.EnsurePrivateDirectory(s.MountRoot);
         Start(url, mnt, s);
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         while (DateTime.UtcNow < deadline)
@@ -40,18 +42,21 @@ public static class WcfsServer
                 return Check(mnt, served, normalized);
             await Task.Delay(20, cancellationToken).ConfigureAwait(false);
         }
-        throw new TimeoutException($"the WCFS server for {url} did not start within {timeout ?? TimeSpan.FromSeconds(30)}: see {mnt}.log");
+        throw new TimeoutException($"the WCFS server for {UrlRedaction.Redact(url)} did not start within {timeout ?? TimeSpan.FromSeconds(30)}: see {mnt}.log");
     }
 
     private static string Check(string mnt, string? served, string normalized)
     {
         if (served is not null && MountPoint.NormalizeUrl(served) != normalized)
-            throw new InvalidOperationException($"{mnt} serves {served}, not {normalized}: remove the stale mount or use another mount-root");
+            throw new InvalidOperationException($"{mnt} serves {served}, not {UrlRedaction.Redact(normalized)}: remove the stale mount or use another mount-root");
         return mnt;
     }
 
     private static void Start(string url, string mnt, WcfsSettings s)
     {
+        // The log is created private (0600, never through a symlink) before the shell appends to it;
+        // the root was checked private, so nobody else can swap it in between (PrivateFiles.cs).
+        PrivateFiles.OpenPrivate(mnt + ".log", append: true).Dispose();
         var (file, args) = WcfsCommand();
         string[] serve = ["serve", url, "--mountpoint", mnt, "--pin-timeout", DurationText.Format(s.Server.PinTimeout)];
         var quoted = string.Join(' ', new[] { file }.Concat(args).Concat(serve).Select(Quote));

@@ -8,7 +8,13 @@ using Akka.Configuration;
 namespace Wcfs.Actors.Configuration;
 
 /// <summary>Server-side settings (<c>wcfs.server</c>).</summary>
-public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWindow, long Readahead, TimeSpan RevDirIdleTimeout);
+/// <param name="PinTimeout">How long a pin may stay unanswered before its client is killed.</param>
+/// <param name="HistoryWindow">Minimum span of history kept for watch setup.</param>
+/// <param name="Readahead">Kernel readahead of the mount, bytes.</param>
+/// <param name="RevDirIdleTimeout">How long an unused @rev directory stays in the kernel's cache.</param>
+/// <param name="AllowOther">Other users may use the mount (allow_other + default_permissions, modes
+/// following the database file); off: only the serving user.</param>
+public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWindow, long Readahead, TimeSpan RevDirIdleTimeout, bool AllowOther = false);
 
 /// <summary>Client-side settings (<c>wcfs.client</c>).</summary>
 public sealed record WcfsClientSettings(long PageSize);
@@ -45,7 +51,8 @@ public sealed record WcfsSettings(
                 PinTimeout: PositiveDuration(c, "wcfs.server.pin-timeout"),
                 HistoryWindow: PositiveDuration(c, "wcfs.server.history-window"),
                 Readahead: PositiveSize(c, "wcfs.server.readahead"),
-                RevDirIdleTimeout: PositiveDuration(c, "wcfs.server.rev-dir-idle-timeout")),
+                RevDirIdleTimeout: PositiveDuration(c, "wcfs.server.rev-dir-idle-timeout"),
+                AllowOther: GetBool(c, "wcfs.server.allow-other")),
             Client: new WcfsClientSettings(PageSize: PageSize(c, "wcfs.client.page-size")));
     }
 

@@ -29,7 +29,7 @@ using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Server;
 
-internal sealed class WatchLink(WcfsFileSystem fs, ulong id, int openerPid)
+internal sealed class WatchLink(WcfsFileSystem fs, ulong id, ProcessHandle? opener)
 {
     private sealed record PendingPin(PinRequest Pin, TaskCompletionSource Done, Timer Timer, long SentTimestamp);
 
@@ -42,7 +42,8 @@ internal sealed class WatchLink(WcfsFileSystem fs, ulong id, int openerPid)
     private bool _closed;
 
     public ulong Id { get; } = id;
-    public int OpenerPid { get; } = openerPid;
+    /// <summary>The opener's pid, for logs only: kills go through its pidfd (ProcessKiller.cs).</summary>
+    public int OpenerPid => opener?.Pid ?? 0;
     public object Lock { get; } = new();
     /// <summary>oid → watch; guarded by Head.Lock.</summary>
     public Dictionary<Oid, Watch> Watches { get; } = [];
@@ -302,10 +303,11 @@ internal sealed class WatchLink(WcfsFileSystem fs, ulong id, int openerPid)
         {
             try
             {
-                await ProcessKiller.KillAsync(OpenerPid, fs.Stats, clientGone).ConfigureAwait(false);
+                await ProcessKiller.KillAsync(opener, fs.Stats, clientGone).ConfigureAwait(false);
             }
             finally
             {
+                opener?.Dispose();
                 foreach (var p in pins)
                     p.Done.TrySetResult();
             }
@@ -332,8 +334,11 @@ internal sealed class WatchLink(WcfsFileSystem fs, ulong id, int openerPid)
         Answer(replies);
         fs.Watches.DropLink(this);
         if (completePins)
+        {
+            opener?.Dispose();
             foreach (var p in pins)
                 p.Done.TrySetResult();
+        }
         Log.Debug("watch link {Link} closed: {Why}", Id, why);
         return pins;
     }

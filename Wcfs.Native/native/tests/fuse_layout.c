@@ -5,14 +5,16 @@
 #include "wcfs_fuse.h"
 
 /* WfuseAttr (C#, StructLayout Sequential) */
-_Static_assert(sizeof(wfuse_attr) == 48, "WfuseAttr size");
+_Static_assert(sizeof(wfuse_attr) == 56, "WfuseAttr size");
 _Static_assert(offsetof(wfuse_attr, ino) == 0, "WfuseAttr.Ino");
 _Static_assert(offsetof(wfuse_attr, size) == 8, "WfuseAttr.Size");
 _Static_assert(offsetof(wfuse_attr, mode) == 16, "WfuseAttr.Mode");
 _Static_assert(offsetof(wfuse_attr, nlink) == 20, "WfuseAttr.Nlink");
 _Static_assert(offsetof(wfuse_attr, blksize) == 24, "WfuseAttr.Blksize");
-_Static_assert(offsetof(wfuse_attr, mtime_sec) == 32, "WfuseAttr.MtimeSec");
-_Static_assert(offsetof(wfuse_attr, mtime_nsec) == 40, "WfuseAttr.MtimeNsec");
+_Static_assert(offsetof(wfuse_attr, uid) == 28, "WfuseAttr.Uid");
+_Static_assert(offsetof(wfuse_attr, gid) == 32, "WfuseAttr.Gid");
+_Static_assert(offsetof(wfuse_attr, mtime_sec) == 40, "WfuseAttr.MtimeSec");
+_Static_assert(offsetof(wfuse_attr, mtime_nsec) == 48, "WfuseAttr.MtimeNsec");
 
 /* WfuseOps (C#): nine function pointers in this order */
 _Static_assert(sizeof(wfuse_ops) == 72, "WfuseOps size");
