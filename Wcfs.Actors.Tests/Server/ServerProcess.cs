@@ -38,7 +38,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     public Process Process => _process!;
     public string Log { get { lock (_log) return _log.ToString(); } }
 
-    public static string WcfsDll => Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
+    public static string WcfsDll => Support.WcfsCli.Dll;
 
     /// <summary>
     /// A fresh database; <paramref name="prepare"/> may commit history before the server starts.

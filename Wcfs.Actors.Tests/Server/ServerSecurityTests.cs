@@ -79,8 +79,12 @@ public sealed class ServerSecurityTests : IDisposable
         }
         finally
         {
-            if (MountPoint.IsMounted(mnt))
-                MountPoint.Unmount(mnt);
+            // a build without the fix may have mounted (through a symlinked root: under its target)
+            var parent = Path.GetDirectoryName(mnt)!;
+            var real = Path.Combine(new DirectoryInfo(parent).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? parent, Path.GetFileName(mnt));
+            foreach (var m in new[] { mnt, real })
+                if (MountPoint.IsMounted(m))
+                    MountPoint.Unmount(m);
         }
     }
 
