@@ -19,9 +19,7 @@ public sealed partial class RevDirLifetimeTests : IDisposable
     [Fact]
     public async Task A_retired_rev_directory_still_serves_its_files_to_a_client_holding_it_and_to_new_lookups()
     {
-        var config = _dir.File("short-idle.conf");
-        await File.WriteAllTextAsync(config, "wcfs.server.rev-dir-idle-timeout = 300ms\n");
-        await using var s = await StartAsync(extraArgs: $"--config {config}");
+        await using var s = await StartAsync(server: o => o with { RevDirIdleTimeout = TimeSpan.FromMilliseconds(300) });
         var f = s.CreateFile();
         var t1 = s.Commit(f, (0, "as of t1"));
         var t2 = s.Commit(f, (0, "as of t2"));

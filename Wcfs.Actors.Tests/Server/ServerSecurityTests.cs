@@ -126,10 +126,8 @@ public sealed class ServerSecurityTests : IDisposable
     [InlineData("0640", false)]
     public async Task With_allow_other_other_users_read_exactly_what_the_database_file_lets_them(string dbMode, bool othersRead)
     {
-        var config = _dir.File("allow-other.conf");
-        await File.WriteAllTextAsync(config, "wcfs.server.allow-other = on\n");
         Oid f = default;
-        await using var s = await StartAsync(extraArgs: $"--config {config}", prepare: p =>
+        await using var s = await StartAsync(server: o => o with { AllowOther = true }, prepare: p =>
         {
             f = p.CreateFile();
             p.Commit(f, (0, "shared data"));
