@@ -26,11 +26,11 @@ public class NativeAbiTests
     public void A_layout_line_that_differs_from_the_CSharp_declaration_is_reported()
     {
         // the check itself can fail: one wrong number of each kind
-        Assert.Contains("48", Check("size Wcfs.Native.Interop.WfuseAttr 40"));
+        Assert.Contains("56", Check("size Wcfs.Native.Interop.WfuseAttr 40"));
         Assert.Contains("Mode", Check("offset Wcfs.Native.Interop.WfuseAttr Mode 20"));
         Assert.Contains("StoreRace", Check("const Wcfs.Native.Interop.VirtmemNative StoreRace -1"));
         Assert.Contains("not found", Check("const Wcfs.Native.Interop.VirtmemNative NoSuchConstant 1"));
-        Assert.Null(Check("size Wcfs.Native.Interop.WfuseAttr 48"));
+        Assert.Null(Check("size Wcfs.Native.Interop.WfuseAttr 56"));
     }
 
     /// <summary>null if the line holds for the C# declaration, else what differs.</summary>

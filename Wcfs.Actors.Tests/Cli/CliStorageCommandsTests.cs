@@ -141,6 +141,10 @@ public sealed class CliStorageCommandsTests : IDisposable
         await Fails(1, "no file 00000000000000ff", WcfsCli.RunWithInputAsync("{\"00000000000000ff\": {\"0\": null}}", "commit", Url));
         await Fails(1, "after the last commit", WcfsCli.RunAsync("file", "cat", Url, f.ToString(), "--at", "7fffffffffffffff"));
         await Fails(2, "invalid block size", WcfsCli.RunAsync("file", "create", Url, "--blksize", "3000"));
+        // (blk+1)×blksize must stay ≤ 2^63−1: 2^63−1 itself wrapped the size to 0, 2^51−1 (4 KiB blocks) to a negative size
+        await Fails(1, "block 9223372036854775807 is out of range", WcfsCli.RunWithInputAsync(Encoding.ASCII.GetBytes("x"), "file", "write", Url, f.ToString(), "9223372036854775807", "-"));
+        await Fails(1, "block 2251799813685247 is out of range", WcfsCli.RunWithInputAsync(Encoding.ASCII.GetBytes("x"), "file", "write", Url, f.ToString(), "2251799813685247", "-"));
+        await Fails(1, "block 2251799813685247 is out of range", WcfsCli.RunWithInputAsync(Commit(f, (2251799813685247, "x")), "commit", Url));
         await Fails(2, "Unrecognized command or argument 'frobnicate'", WcfsCli.RunAsync("file", "frobnicate"));
         Assert.Equal(before, await File.ReadAllBytesAsync(DbPath));
 

@@ -57,7 +57,7 @@ public class FailureTests
     public async Task Join_with_autostart_starts_a_server_for_the_url_and_keeps_zurl_open()
     {
         var dir = Path.Combine(Path.GetTempPath(), "wcfs-cltest-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(dir);
+        Wcfs.Actors.Protocol.PrivateFiles.EnsurePrivateDirectory(dir); // 0700: the mount root of mnt
         var url = "sqlite://" + Path.Combine(dir, "db.sqlite");
         var mnt = Path.Combine(dir, "mnt");
         var zurl = Path.Combine(mnt, ".wcfs", "zurl");

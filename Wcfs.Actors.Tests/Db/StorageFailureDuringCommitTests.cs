@@ -28,8 +28,8 @@ public sealed class StorageFailureDuringCommitTests
     public async Task A_storage_failure_during_commit_aborts_discards_the_pages_and_leaves_the_connection_usable()
     {
         var dir = Path.Combine(Path.GetTempPath(), "wcfs-full-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(dir);
-        Run("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", dir);
+        Wcfs.Actors.Protocol.PrivateFiles.EnsurePrivateDirectory(dir); // 0700: a private mount root
+        Run("mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", dir);
         try
         {
             await using var server = await ServerProcess.StartAsync(dir: dir);

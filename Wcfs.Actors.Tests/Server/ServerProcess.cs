@@ -25,6 +25,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private readonly Timer _watchdog;
     private Process? _process;
+    private Func<WcfsServerSettings, WcfsServerSettings>? _server;
 
     private ServerProcess(string dir)
     {
@@ -45,18 +46,20 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     public Process Process => _process!;
     public string Log { get { lock (_log) return _log.ToString(); } }
 
-    public static string WcfsDll => Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
+    public static string WcfsDll => Support.WcfsCli.Dll;
 
     /// <summary>
     /// A fresh database; <paramref name="prepare"/> may commit history before the server starts.
     /// The default pin timeout is long: links opened by the test process itself must never be
     /// killed (the kill would hit the test host); faulty-client tests use child processes and 3s.
     /// </summary>
-    public static async Task<ServerProcess> StartAsync(string pinTimeout = "60s", bool invalidate = true, Action<ServerProcess>? prepare = null, string? extraArgs = null, string? dir = null)
+    /// <remarks><c>server</c> changes the server settings (wcfs.server.*) it gets, e.g. a short rev-dir-idle-timeout.</remarks>
+    public static async Task<ServerProcess> StartAsync(string pinTimeout = "60s", bool invalidate = true, Action<ServerProcess>? prepare = null, string? extraArgs = null, string? dir = null,
+        Func<WcfsServerSettings, WcfsServerSettings>? server = null)
     {
         dir ??= Path.Combine(Path.GetTempPath(), "wcfs-srvtest-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(dir);
-        var s = new ServerProcess(dir);
+        Wcfs.Actors.Protocol.PrivateFiles.EnsurePrivateDirectory(dir); // 0700: a private mount root
+        var s = new ServerProcess(dir) { _server = server };
         try
         {
             prepare?.Invoke(s);
@@ -90,7 +93,8 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             server = WcfsSettings.FromHocon(File.ReadAllText(args[at + 1])).Server;
             args.RemoveRange(at, 2);
         }
-        var request = new WcfsServer.Request(Url, Mountpoint, server with { PinTimeout = pt })
+        server = server with { PinTimeout = pt };
+        var request = new WcfsServer.Request(Url, Mountpoint, _server?.Invoke(server) ?? server)
         {
             ExtraArguments = ["--verbose", .. args],
             SettingsDirectory = Dir,

@@ -127,7 +127,7 @@ public sealed class PostgresTwoServersTests(PostgresFixture pg, ITestOutputHelpe
         var url = pg.NewDatabase();
         var withPassword = url.Replace("postgres@", "postgres:any-pw@", StringComparison.Ordinal); // trust auth: not checked
         var root = Path.Combine(Path.GetTempPath(), "wcfs-pgroot-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(root);
+        Wcfs.Actors.Protocol.PrivateFiles.EnsurePrivateDirectory(root); // 0700: a private mount root
         try
         {
             // the server is started with the URL without a password, at its standard mountpoint under root
@@ -167,7 +167,7 @@ public sealed class PostgresTwoServersTests(PostgresFixture pg, ITestOutputHelpe
         public static async Task<PostgresServer> StartAsync(string url, string expectedZurl, string? mountpoint = null)
         {
             var dir = Path.Combine(Path.GetTempPath(), "wcfs-pgsrv-" + Guid.NewGuid().ToString("N")[..12]);
-            Directory.CreateDirectory(dir);
+            Wcfs.Actors.Protocol.PrivateFiles.EnsurePrivateDirectory(dir); // 0700: a private mount root
             var s = new PostgresServer(dir, mountpoint);
             try
             {

@@ -278,8 +278,17 @@ public abstract class StorageConformanceTests : IDisposable
         Assert.Throws<ArgumentException>(() => Storage.Commit(last, [new ObjectWrite(f, new ZBigFileState(2 * BlockSize))], []));
         Assert.Throws<ArgumentException>(() => Storage.Commit(last, [new ObjectWrite(new Oid(1UL << 40), new ZBigFileState(BlockSize))], []));
         Assert.Throws<ArgumentException>(() => Storage.Commit(new Tid(last.Value + 1000), [], [new BlockWrite(f, 0, new byte[] { 1 })]));
+        // (blk+1)×blksize must stay ≤ 2^63−1 (else the file's size wraps to 0 or a negative number)
+        var max = BlockNumber.MaxInFile(BlockSize);
+        foreach (var blk in new[] { long.MaxValue, max + 1 })
+            Assert.Contains("out of range", Assert.Throws<ArgumentException>(() => Storage.Commit(last, [], [new BlockWrite(f, blk, new byte[] { 1 })])).Message);
         Assert.Equal(last, Storage.LastTid);
         Assert.Null(Storage.BlockRevAt(f, 0, Tid.Max));
+
+        // the last block that fits is fine, and the file's size is then the largest whole-block size
+        var t = Storage.Commit(last, [], [new BlockWrite(f, max, new byte[] { 1 })]);
+        Assert.Equal(max, Storage.LastBlock(f, t));
+        Assert.Equal(long.MaxValue - long.MaxValue % BlockSize, BlockNumber.FileSize(Storage.LastBlock(f, t), BlockSize));
     }
 
     [Fact]

@@ -7,7 +7,7 @@ public sealed class TempDirectory : IDisposable
     public TempDirectory(string prefix = "wcfs-test")
     {
         Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"{prefix}-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(Path);
+        Wcfs.Actors.Protocol.PrivateFiles.EnsurePrivateDirectory(Path); // 0700: a private mount root
     }
 
     /// <summary>The directory.</summary>

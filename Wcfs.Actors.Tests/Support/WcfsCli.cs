@@ -16,8 +16,12 @@ public sealed record CliResult(int ExitCode, byte[] Stdout, string Stderr)
 /// <summary>Runs the real `wcfs` tool (wcfs.dll next to the tests) as a child process.</summary>
 public static class WcfsCli
 {
-    /// <summary>The tool's assembly in the test output directory.</summary>
-    public static string Dll { get; } = System.IO.Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
+    /// <summary>
+    /// The tool's assembly in the test output directory, or $WCFS_TEST_WCFS_DLL: the black-box tests
+    /// (servers, CLI) then run against another build, e.g. main's, to show that a test fails without a fix.
+    /// </summary>
+    public static string Dll { get; } = Environment.GetEnvironmentVariable("WCFS_TEST_WCFS_DLL") is { Length: > 0 } other
+        ? other : System.IO.Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
 
     /// <summary>Starts `dotnet wcfs.dll args...` with redirected stdio; the caller owns the process.</summary>
     public static Process Start(params string[] args)

@@ -121,7 +121,7 @@ public sealed class WcfsClient : IAsyncDisposable
             {
                 if (!(options.Autostart ?? settings.Autostart))
                 {
-                    var shown = MountPoint.NormalizeUrl(url); // never a password
+                    var shown = UrlRedaction.Redact(MountPoint.NormalizeUrl(url)); // never a password
                     var command = $"wcfs serve {shown}" + (options.Mountpoint is null ? "" : $" --mountpoint {mnt}");
                     throw new WcfsClientException($"no WCFS server for {shown} is running at {mnt} ({state}): start it with `{command}`, or set wcfs.autostart = on");
                 }

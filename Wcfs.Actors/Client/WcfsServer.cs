@@ -33,6 +33,7 @@ using System.Globalization;
 using System.Text;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
+using Wcfs.Actors.Storage;
 using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Client;
@@ -134,7 +135,7 @@ public static class WcfsServer
     {
         var mnt = r.Mountpoint.TrimEnd('/');
         var dir = r.SettingsDirectory ?? Path.GetDirectoryName(mnt)!;
-        Directory.CreateDirectory(dir);
+        PrivateFiles.EnsurePrivateDirectory(dir); // the mount root: private (PrivateFiles.cs)
         var name = $"{Path.GetFileName(mnt)}.serve-{Environment.ProcessId}-{Interlocked.Increment(ref _nextFile)}.conf";
         var path = Path.Combine(dir, name);
         var text = new StringBuilder()
@@ -173,7 +174,7 @@ public static class WcfsServer
         if (state == ServerState.Running)
             return Check(mnt, served, normalized);
         var tool = WcfsTool.Find();
-        var log = mnt.TrimEnd('/') + ".log";
+        var log = PrivateLog(mnt);
         var (psi, file) = StartInfo(new Request(url, mnt, s.Server), tool);
         try
         {
@@ -188,10 +189,10 @@ public static class WcfsServer
                     return Check(mnt, served, normalized);
                 if (server.HasExited && !AnotherStarterHoldsTheLock(mnt))
                     throw new WcfsClientException(
-                        $"`wcfs serve` ({tool}) for {MountPoint.NormalizeUrl(url)} exited with {server.ExitCode} before mounting {mnt}: {LogTail(log)}");
+                        $"`wcfs serve` ({tool}) for {UrlRedaction.Redact(normalized)} exited with {server.ExitCode} before mounting {mnt}: {LogTail(log)}");
                 await Task.Delay(20, cancellationToken).ConfigureAwait(false); // why: the mount appears asynchronously; no event to wait on
             }
-            throw new TimeoutException($"the WCFS server for {normalized} did not start within {limit.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)}s: see {log}");
+            throw new TimeoutException($"the WCFS server for {UrlRedaction.Redact(normalized)} did not start within {limit.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)}s: see {log}");
         }
         finally
         {
@@ -241,7 +242,7 @@ public static class WcfsServer
     private static string Check(string mnt, string? served, string normalized)
     {
         if (served is not null && MountPoint.NormalizeUrl(served) != normalized)
-            throw new InvalidOperationException($"{mnt} serves {served}, not {normalized}: remove the stale mount or use another mount-root");
+            throw new InvalidOperationException($"{mnt} serves {UrlRedaction.Redact(served)}, not {UrlRedaction.Redact(normalized)}: remove the stale mount or use another mount-root");
         return mnt;
     }
 
@@ -254,10 +255,24 @@ public static class WcfsServer
     public static (string[] Argv, string SettingsFile) DetachedCommand(Request request, WcfsTool? tool = null)
     {
         tool ??= WcfsTool.Find();
+        var log = PrivateLog(request.Mountpoint);
         var file = WriteSettingsFile(request);
-        var log = request.Mountpoint.TrimEnd('/') + ".log";
         string[] argv = ["setsid", "-f", .. DetachedShell(log), tool.FileName, .. tool.Arguments(ServeArguments(request, file))];
         return (argv, file);
+    }
+
+    /// <summary>
+    /// The server's log <c>&lt;mnt&gt;.log</c>, created 0600 without following a symlink in a root checked
+    /// private (PrivateFiles.cs) before the shell appends to it by path: only the user can swap it.
+    /// </summary>
+    /// <exception cref="UnsafePathException">The mount root or the log is not private to the user.</exception>
+    private static string PrivateLog(string mountpoint)
+    {
+        var mnt = mountpoint.TrimEnd('/');
+        PrivateFiles.EnsurePrivateDirectory(Path.GetDirectoryName(mnt)!);
+        var log = mnt + ".log";
+        PrivateFiles.OpenPrivate(log, append: true).Dispose();
+        return log;
     }
 
     /// <summary><c>sh -c</c> that appends the command's output to <paramref name="log"/> and execs it in place.</summary>

@@ -21,9 +21,11 @@ namespace Wcfs.Actors.Configuration;
 /// <param name="PinTimeout"><c>wcfs.server.pin-timeout</c>: how long a client may take to ack a pin.</param>
 /// <param name="HistoryWindow"><c>wcfs.server.history-window</c>: minimum span of history kept for watch setup.</param>
 /// <param name="Readahead"><c>wcfs.server.readahead</c>: kernel readahead of the mount, bytes.</param>
-/// <param name="RevDirIdleTimeout"><c>wcfs.server.rev-dir-idle-timeout</c>: an unused @rev/ directory is removed after this.</param>
+/// <param name="RevDirIdleTimeout"><c>wcfs.server.rev-dir-idle-timeout</c>: an unused @rev/ directory is retired (its kernel entry dropped) after this.</param>
 /// <param name="BlockCache"><c>wcfs.server.block-cache</c>: memory for whole blocks reused from read to read, bytes.</param>
-public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWindow, long Readahead, TimeSpan RevDirIdleTimeout, long BlockCache);
+/// <param name="AllowOther"><c>wcfs.server.allow-other</c>: other users may use the mount (allow_other +
+/// default_permissions, owner and modes following the database file); off: only the serving user.</param>
+public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWindow, long Readahead, TimeSpan RevDirIdleTimeout, long BlockCache, bool AllowOther = false);
 
 /// <summary>Client-side settings (<c>wcfs.client</c>).</summary>
 /// <param name="PageSize"><c>wcfs.client.page-size</c>: dirty-page granularity, bytes.</param>
@@ -89,7 +91,8 @@ public sealed record WcfsSettings(
                 HistoryWindow: PositiveDuration(c, "wcfs.server.history-window"),
                 Readahead: PositiveSize(c, "wcfs.server.readahead"),
                 RevDirIdleTimeout: PositiveDuration(c, "wcfs.server.rev-dir-idle-timeout"),
-                BlockCache: PositiveSize(c, "wcfs.server.block-cache")),
+                BlockCache: PositiveSize(c, "wcfs.server.block-cache"),
+                AllowOther: GetBool(c, "wcfs.server.allow-other")),
             Client: new WcfsClientSettings(
                 PageSize: pageSize,
                 AskTimeout: PositiveDuration(c, "wcfs.client.ask-timeout"),
@@ -116,7 +119,7 @@ public sealed record WcfsSettings(
     public static string ServerHocon(WcfsServerSettings server) =>
         $"wcfs.server {{ pin-timeout = {DurationText.Format(server.PinTimeout)}, history-window = {DurationText.Format(server.HistoryWindow)}, "
         + $"readahead = {SizeText.Format(server.Readahead)}, rev-dir-idle-timeout = {DurationText.Format(server.RevDirIdleTimeout)}, "
-        + $"block-cache = {SizeText.Format(server.BlockCache)} }}\n";
+        + $"block-cache = {SizeText.Format(server.BlockCache)}, allow-other = {(server.AllowOther ? "on" : "off")} }}\n";
 
     private static Config LoadReference()
     {

@@ -32,6 +32,8 @@ internal sealed class TransactionBlockStore(IStorage storage, Oid file, int bloc
     {
         if (offsetInBlock < 0 || offsetInBlock + data.Length > blockSize)
             throw new ArgumentOutOfRangeException(nameof(offsetInBlock), $"page [{offsetInBlock}, +{data.Length}) is outside block {blk} of {File} ({blockSize} bytes)");
+        if (BlockNumber.CheckInFile(blk.Value, blockSize) is { } bad)
+            throw new ArgumentOutOfRangeException(nameof(blk), $"file {File}: {bad}");
         lock (_lock)
         {
             if (!_blocks.TryGetValue(blk.Value, out var buf))

@@ -165,7 +165,7 @@ public sealed unsafe class ZBigArray<T> : Persistent, IZBigArray where T : unman
             return ByteRange.Empty;
         if (Connection.OpenedHandle(fileOid) is { IsDirty: true })
             return cut;
-        var storedEnd = (Connection.Storage.LastBlock(fileOid, Connection.At) + 1) * file.BlockSize;
+        var storedEnd = BlockNumber.FileSize(Connection.Storage.LastBlock(fileOid, Connection.At), file.BlockSize);
         return cut.First >= storedEnd ? ByteRange.Empty : new ByteRange(cut.First, Math.Min(cut.Last, storedEnd - 1));
     }
 

@@ -63,16 +63,65 @@ public static partial class MountPoint
     /// <summary>The file holding the serving process id.</summary>
     public static string PidPath(string mountpoint) => mountpoint.TrimEnd('/') + ".pid";
 
-    /// <summary>The server's process id from the pid file, or null.</summary>
-    public static int? ServerPid(string mountpoint)
+    /// <summary>
+    /// The process id the pid file names, or null (no file, a symlink, another user's file, no
+    /// number). A pid file may be stale: <see cref="OpenServer"/> checks that the process serves.
+    /// </summary>
+    public static int? ServerPid(string mountpoint) =>
+        PrivateFiles.ReadPrivate(PidPath(mountpoint)) is { } text && int.TryParse(text.Trim(), out var pid) ? pid : null;
+
+    /// <summary>
+    /// The serving process of <paramref name="mountpoint"/> as a pidfd, or null if none. The pid
+    /// file is only a hint: the process must be a live `wcfs serve` (its command line) that holds
+    /// the flock of the mountpoint's lock file (/proc/locks, by inode), checked after the pidfd was
+    /// taken and confirmed still alive after, so a reused pid never passes.
+    /// </summary>
+    public static Server.ProcessHandle? OpenServer(string mountpoint)
+    {
+        if (ServerPid(mountpoint) is not { } pid || Server.ProcessHandle.Open(pid) is not { } h)
+            return null;
+        try
+        {
+            if (HoldsLock(pid, LockPath(mountpoint)) && IsServeCommand(pid) && !h.HasExited)
+            {
+                var ok = h;
+                h = null;
+                return ok;
+            }
+            return null;
+        }
+        finally
+        {
+            h?.Dispose();
+        }
+    }
+
+    private static bool HoldsLock(int pid, string lockPath)
+    {
+        if (Mono.Unix.Native.Syscall.lstat(lockPath, out var st) != 0)
+            return false;
+        var ino = ":" + st.st_ino.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var p = pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var line in File.ReadLines("/proc/locks"))
+        {
+            // "1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF"
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length >= 6 && f[1] == "FLOCK" && f[4] == p && f[5].EndsWith(ino, StringComparison.Ordinal))
+                return true;
+        }
+        return false;
+    }
+
+    private static bool IsServeCommand(int pid)
     {
         try
         {
-            return int.TryParse(File.ReadAllText(PidPath(mountpoint)).Trim(), out var pid) ? pid : null;
+            var args = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+            return args.Contains("serve", StringComparer.Ordinal);
         }
         catch (IOException)
         {
-            return null;
+            return false;
         }
     }
 

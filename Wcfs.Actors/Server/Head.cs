@@ -71,7 +71,7 @@ internal sealed class HeadFile(Oid oid, int blockSize, ulong ino, long lastBlock
     public ulong Ino { get; } = ino;
     /// <summary>Highest block ever written as of DataAt (size high-water mark), -1 for none.</summary>
     public long LastBlock { get; set; } = lastBlock;
-    public long Size => (LastBlock + 1) * BlockSize;
+    public long Size => BlockNumber.FileSize(LastBlock, BlockSize);
     public ReadGeneration Generation { get; set; } = new();
     /// <summary>invariant (2)</summary>
     public Dictionary<long, List<Tid>> BlockHistory { get; } = [];

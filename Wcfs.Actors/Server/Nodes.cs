@@ -91,7 +91,7 @@ internal sealed class RevFileNode(ulong ino, Oid oid, Tid at, int blockSize, lon
     public override double AttrTimeout => 3600;
 }
 
-/// <summary>One @&lt;tid&gt;/ directory with its bigfile/ and files; removed after idle time.</summary>
+/// <summary>One @&lt;tid&gt;/ directory with its bigfile/ and files; retired (kernel entry dropped, nodes kept) after idle time.</summary>
 internal sealed class RevDir(Tid at)
 {
     public Tid At { get; } = at;
@@ -100,4 +100,6 @@ internal sealed class RevDir(Tid at)
     public Dictionary<Oid, RevFileNode> Files { get; } = [];
     public int OpenCount { get; set; }
     public DateTime LastUsed { get; set; } = DateTime.UtcNow;
+    /// <summary>Idle: its kernel entry was invalidated; live again on the next use.</summary>
+    public bool Retired { get; set; }
 }

@@ -1,33 +1,152 @@
 // ProcessKiller - how the server gets rid of a faulty client (PROTOCOL.md §4.2): SIGBUS, then
 // SIGKILL if the process is still alive after a grace period. Only a real kill of a live process
 // counts in `pinkill`; a client that already exited (or is exiting) is left alone.
-using Wcfs.Native.Interop;
+//
+// A client is named by a pidfd (ProcessHandle) taken when it opened its link, never by a bare pid:
+// a pid recorded at open may belong to another process by the time of the kill (the client exited
+// and the pid was reused), and signalling it would kill an innocent process. A pidfd refers to one
+// process for its whole life: pidfd_send_signal on a process that has exited fails (ESRCH) instead
+// of hitting whoever got the number next, and the pidfd becomes readable when the process exits,
+// which is the event the grace period waits for (no polling).
+//
+// API for the link code (the watch-link actor calls these):
+//   ProcessHandle.OpenOfThread(tid)  at open: the process of the FUSE request's thread, as a pidfd
+//   ProcessKiller.KillAsync(client, stats, clientGone)   the kill, counted in stats when real
+//   client.Dispose()                 when the link is gone (closes the pidfd)
+//
+// Calling context: any thread; KillAsync waits (asynchronously) at most Grace.
+using System.Runtime.InteropServices;
 
 namespace Wcfs.Actors.Server;
 
-internal static partial class ProcessKiller
+/// <summary>
+/// One process, held as a pidfd (pidfd_open): signals reach exactly that process or nobody.
+/// </summary>
+public sealed partial class ProcessHandle : SafeHandle
+{
+    private const long SYS_pidfd_open = 434, SYS_pidfd_send_signal = 424;
+    private const short POLLIN = 1;
+
+    private ProcessHandle() : base(-1, ownsHandle: true) { }
+
+    /// <summary>The process id at open (for logs; never used to signal).</summary>
+    public int Pid { get; private set; }
+
+    /// <inheritdoc/>
+    public override bool IsInvalid => handle == -1;
+
+    /// <summary>
+    /// The process of thread <paramref name="tid"/> (fuse_req_ctx's pid is a thread id) as a pidfd,
+    /// or null if it is already gone or cannot be named (then it can never be signalled).
+    /// </summary>
+    public static ProcessHandle? OpenOfThread(int tid) => Open(ProcessKiller.ProcessOfThread(tid));
+
+    /// <summary>Process <paramref name="pid"/> as a pidfd, or null if it does not exist.</summary>
+    public static ProcessHandle? Open(int pid)
+    {
+        if (pid <= 0)
+            return null;
+        var fd = Syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0)
+            return null;
+        var p = new ProcessHandle { Pid = pid };
+        p.SetHandle((nint)fd);
+        return p;
+    }
+
+    /// <summary>Sends <paramref name="signal"/> (a signal number); false if the process has exited (or the handle is closed).</summary>
+    public bool Signal(int signal) => With(fd => Syscall(SYS_pidfd_send_signal, fd, signal, 0, 0) == 0);
+
+    /// <summary>True once the process has exited (a zombie counts as exited).</summary>
+    public bool HasExited => With(fd => Poll(fd, 0));
+
+    /// <summary>Waits up to <paramref name="timeout"/> for the exit; true if it exited (blocks the calling thread).</summary>
+    public bool WaitForExit(TimeSpan timeout) => With(fd => Poll(fd, (int)Math.Min(timeout.TotalMilliseconds, int.MaxValue)));
+
+    private bool With(Func<int, bool> body)
+    {
+        var added = false;
+        try
+        {
+            DangerousAddRef(ref added);
+            return body((int)handle);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (added)
+                DangerousRelease();
+        }
+    }
+
+    private static unsafe bool Poll(int fd, int timeoutMs)
+    {
+        var p = new PollFd { Fd = fd, Events = POLLIN };
+        return SysPoll(&p, 1, timeoutMs) > 0 && (p.Revents & POLLIN) != 0;
+    }
+
+    /// <inheritdoc/>
+    protected override bool ReleaseHandle() => SysClose((int)handle) == 0;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long Syscall(long number, long a1, long a2);
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long Syscall(long number, long a1, long a2, long a3, long a4);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static unsafe partial int SysPoll(PollFd* fds, nuint n, int timeout);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int SysClose(int fd);
+}
+
+internal static class ProcessKiller
 {
     /// <summary>Grace between SIGBUS and SIGKILL.</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(1);
 
-    private const int PF_EXITING = 0x4;
+    private const int SIGKILL = 9, SIGBUS = 7, PF_EXITING = 0x4;
 
-    /// <summary>Kills <paramref name="pid"/> if it is alive and not exiting; counts real kills.</summary>
-    public static async Task KillAsync(int pid, ServerStats stats, bool clientGone)
+    /// <summary>
+    /// Kills <paramref name="client"/> if it is alive and not exiting (SIGBUS, SIGKILL after
+    /// <see cref="Grace"/>); counts real kills. Null or an exited client: nothing happens.
+    /// </summary>
+    public static async Task KillAsync(ProcessHandle? client, ServerStats stats, bool clientGone)
     {
-        if (pid <= 0 || pid == Environment.ProcessId || !IsAlive(pid))
+        if (client is null || client.Pid == Environment.ProcessId || !IsAlive(client))
             return;
-        if (Libc.Kill(pid, Libc.SIGBUS) != 0)
+        if (!client.Signal(SIGBUS))
             return;
         stats.PinKilled();
-        var deadline = DateTime.UtcNow + Grace;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (!IsAlive(pid))
-                return;
-            await Task.Delay(10).ConfigureAwait(false); // why: polling a foreign process's exit; no event exists
-        }
-        Libc.Kill(pid, Libc.SIGKILL);
+        var exited = await Task.Factory.StartNew(() => client.WaitForExit(Grace), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+        if (!exited)
+            client.Signal(SIGKILL);
+    }
+
+    /// <summary>
+    /// True if the process runs and is not exiting. The /proc entry is read by pid, then the pidfd
+    /// is checked not to have exited: a pid cannot be reused before its process is reaped, so the
+    /// entry read was the client's own.
+    /// </summary>
+    public static bool IsAlive(ProcessHandle client)
+    {
+        if (client.HasExited)
+            return false;
+        var alive = IsAlive(client.Pid);
+        return alive && !client.HasExited;
     }
 
     /// <summary>True if pid runs and is not a zombie nor exiting (/proc/pid/stat state and flags).</summary>

@@ -48,7 +48,7 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
     private readonly WcfsFileSystem _fs;
     private readonly IActorRef _head;
     private readonly ulong _id;
-    private readonly int _openerPid;
+    private readonly ProcessHandle? _opener;
     private readonly WatchLinkProtocol.Settings _settings;
     private readonly FrameSplitter _splitter = new(WatchFrame.MaxBytes - 1);
     private readonly OutQueue _out = new();
@@ -61,12 +61,12 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
     private bool _released, _dropped, _killing;
     private long _inboundBytes;
 
-    public WatchLinkActor(WcfsFileSystem fs, IActorRef head, ulong id, int openerPid, WatchLinkProtocol.Settings settings)
+    public WatchLinkActor(WcfsFileSystem fs, IActorRef head, ulong id, ProcessHandle? opener, WatchLinkProtocol.Settings settings)
     {
         _fs = fs;
         _head = head;
         _id = id;
-        _openerPid = openerPid;
+        _opener = opener;
         _settings = settings;
         Open();
     }
@@ -338,12 +338,11 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
     {
         if (IsClosed)
             return;
-        Log.Warning("watch link {Link} (pid {Pid}): {Why}; killing the client", _id, _openerPid, why);
+        Log.Warning("watch link {Link} (pid {Pid}): {Why}; killing the client", _id, _opener?.Pid, why);
         _killPins = Shutdown(WatchLinkGrammar.Fatal(why));
         _killing = true;
-        // Seam for the pidfd-based kill (issue 12 item 3, ProcessKiller): the pid is the opener's,
-        // taken when the link was opened.
-        ProcessKiller.KillAsync(_openerPid, _fs.Stats, clientGone)
+        // Through the pidfd taken when the link was opened (ProcessKiller): never a reused pid.
+        ProcessKiller.KillAsync(_opener, _fs.Stats, clientGone)
             .PipeTo(Self, success: () => new KillDone(), failure: _ => new KillDone());
     }
 
@@ -367,6 +366,7 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
+        _opener?.Dispose();
         if (_inboundBytes >= FloodMemory.FloodBytes)
             FloodMemory.Return();
         // Nothing may be left unanswered (invariant (1), (2)); normally all of this is empty here.

@@ -86,7 +86,7 @@ internal static class WatchLinkProtocol
 
     internal sealed record KillDone;
 
-    /// <summary>Props of the link actor for link <paramref name="id"/> opened by process <paramref name="openerPid"/>.</summary>
-    public static Props Props(WcfsFileSystem fs, IActorRef head, ulong id, int openerPid, Settings settings, string dispatcher) =>
-        Akka.Actor.Props.Create(() => new WatchLinkActor(fs, head, id, openerPid, settings)).WithDispatcher(dispatcher);
+    /// <summary>Props of the link actor for link <paramref name="id"/> opened by the process <paramref name="opener"/> (a pidfd; null if it could not be taken).</summary>
+    public static Props Props(WcfsFileSystem fs, IActorRef head, ulong id, ProcessHandle? opener, Settings settings, string dispatcher) =>
+        Akka.Actor.Props.Create(() => new WatchLinkActor(fs, head, id, opener, settings)).WithDispatcher(dispatcher);
 }

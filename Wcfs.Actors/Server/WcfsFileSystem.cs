@@ -19,7 +19,9 @@
 //       cannot deadlock with the kernel's page locks (ARCHITECTURE.md fact 5).
 //   (2) Lazy pins go out and are acknowledged before a read of a changed block is answered
 //       (WatchRegistry invariant (2)).
-//   (3) @<tid>/ data never changes: its cache is never invalidated; idle ones are forgotten.
+//   (3) @<tid>/ data never changes: its cache is never invalidated; idle ones are retired (their
+//       kernel entries invalidated) but their nodes stay, so no inode the kernel holds ever turns
+//       into ENOENT (ForgetIdleRevDirs).
 //   (4) Nothing is writable except head/watch; invalid names are ENOENT; internal errors are EIO
 //       and logged with the oid/blk/rev.
 //   (5) A read that entered a ReadGeneration leaves it exactly once, whatever fails (else the next
@@ -89,6 +91,8 @@ internal sealed partial class WcfsFileSystem
     public Head Head { get; }
     public WatchRegistry Watches { get; }
     public ServerStats Stats { get; } = new();
+    /// <summary>Owner and modes the nodes show (MountAccess.cs); the serving user's, private, by default.</summary>
+    public MountAccess Access { get; init; } = MountAccess.For("", allowOther: false);
 
     /// <summary>Frees the block cache (after the FUSE loop ended; a late read then fails with EIO).</summary>
     public void ReleaseBlockCache() => _reader.Dispose();
@@ -134,7 +138,7 @@ internal sealed partial class WcfsFileSystem
             FuseNative.ReplyErr(req, Errno.ENOENT);
             return;
         }
-        var attr = n.Attr();
+        var attr = Access.Apply(n.Attr());
         FuseNative.ReplyEntry(req, attr, n.AttrTimeout, n is HeadFileNode ? HeadFileEntryTimeout : EntryTimeout);
     }
 
@@ -150,7 +154,7 @@ internal sealed partial class WcfsFileSystem
             FuseNative.ReplyErr(req, Errno.EIO);
             return;
         }
-        var attr = n.Attr();
+        var attr = Access.Apply(n.Attr());
         FuseNative.ReplyAttr(req, attr, n.AttrTimeout);
     }
 
@@ -256,6 +260,7 @@ internal sealed partial class WcfsFileSystem
                 _revDirs[at] = rd;
             }
             rd.LastUsed = DateTime.UtcNow;
+            rd.Retired = false;
             return rd.Dir;
         }
     }
@@ -267,12 +272,13 @@ internal sealed partial class WcfsFileSystem
         lock (_revDirs)
         {
             rd.LastUsed = DateTime.UtcNow;
+            rd.Retired = false;
             if (rd.Files.TryGetValue(oid, out var known))
                 return known;
         }
         if (Storage.LoadObject(oid, rd.At)?.State is not ZBigFileState zf)
             return null;
-        var size = (Storage.LastBlock(oid, rd.At) + 1) * zf.BlockSize;
+        var size = BlockNumber.FileSize(Storage.LastBlock(oid, rd.At), zf.BlockSize);
         lock (_revDirs)
         {
             if (rd.Files.TryGetValue(oid, out var known))
@@ -290,21 +296,24 @@ internal sealed partial class WcfsFileSystem
             return [.. rd.Files.Values.Select(f => (f.Oid.ToString(), (Node)f))];
     }
 
-    /// <summary>Forgets @rev directories unused for RevDirIdleTimeout (invariant (3)); returns their names.</summary>
+    /// <summary>
+    /// Retires @rev directories unused for RevDirIdleTimeout (invariant (3)) and returns their names,
+    /// whose kernel entries the caller invalidates (so the kernel may drop their page cache). Their
+    /// nodes stay: the kernel may still name them (a held directory fd, a mapping, a lookup racing
+    /// the invalidation), and a node that vanished would answer ENOENT for a revision the storage
+    /// serves, which a client takes for "no such file at rev" and maps zeros (issue 12, item 6).
+    /// A retired directory in use again is simply live again.
+    /// </summary>
     public List<string> ForgetIdleRevDirs(DateTime now)
     {
         var gone = new List<string>();
         lock (_revDirs)
         {
-            foreach (var rd in _revDirs.Values.ToList())
+            foreach (var rd in _revDirs.Values)
             {
-                if (rd.OpenCount > 0 || now - rd.LastUsed < RevDirIdleTimeout)
+                if (rd.Retired || rd.OpenCount > 0 || now - rd.LastUsed < RevDirIdleTimeout)
                     continue;
-                _revDirs.Remove(rd.At);
-                _nodes.TryRemove(rd.Dir!.Ino, out _);
-                _nodes.TryRemove(rd.Bigfile!.Ino, out _);
-                foreach (var f in rd.Files.Values)
-                    _nodes.TryRemove(f.Ino, out _);
+                rd.Retired = true;
                 gone.Add("@" + rd.At);
             }
         }
@@ -337,7 +346,7 @@ internal sealed partial class WcfsFileSystem
         {
             case WatchFileNode:
                 var id = (ulong)Interlocked.Increment(ref _nextLinkId);
-                var link = _system!.ActorOf(WatchLinkProtocol.Props(this, _head, id, ProcessKiller.ProcessOfThread(tid), _linkSettings!, _linkDispatcher), "link-" + id);
+                var link = _system!.ActorOf(WatchLinkProtocol.Props(this, _head, id, ProcessHandle.OpenOfThread(tid), _linkSettings!, _linkDispatcher), "link-" + id);
                 _links[id] = link;
                 Stats.LinkOpened();
                 if (FuseNative.ReplyOpen(req, id, FuseOpenFlags.DirectIo | FuseOpenFlags.NonSeekable | FuseOpenFlags.Stream) != 0)
@@ -535,7 +544,7 @@ internal sealed partial class WcfsFileSystem
         }
         int revs;
         lock (_revDirs)
-            revs = _revDirs.Count;
+            revs = _revDirs.Values.Count(rd => !rd.Retired);
         return ServerStats.Format(files, revs, watches, pinned, Stats, _eioReason is not null);
     }
 }

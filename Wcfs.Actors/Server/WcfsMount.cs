@@ -110,15 +110,21 @@ public sealed class WcfsMount : IAsyncDisposable
     /// <exception cref="WcfsMountException">Another server holds the mount, the storage cannot be opened, or the mount failed.</exception>
     public static async Task<WcfsMount> StartAsync(WcfsMountOptions o, CancellationToken cancellationToken = default)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(o.Mountpoint.TrimEnd('/'))!);
         FileStream lockFile;
         try
         {
-            lockFile = new FileStream(MountPoint.LockPath(o.Mountpoint), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            // The mount root holds the lock, pid and log files: private to the user (PrivateFiles.cs).
+            PrivateFiles.EnsurePrivateDirectory(Path.GetDirectoryName(o.Mountpoint.TrimEnd('/'))!);
+            lockFile = PrivateFiles.OpenPrivate(MountPoint.LockPath(o.Mountpoint));
         }
-        catch (IOException)
+        catch (IOException e)
         {
-            throw new WcfsMountException($"another wcfs server for {o.Url} is starting or running (lock {MountPoint.LockPath(o.Mountpoint)} is held)");
+            throw new WcfsMountException(e.Message);
+        }
+        if (!PrivateFiles.TryLock(lockFile))
+        {
+            await lockFile.DisposeAsync().ConfigureAwait(false);
+            throw new WcfsMountException($"another wcfs server for {UrlRedaction.Redact(o.Url)} is starting or running (lock {MountPoint.LockPath(o.Mountpoint)} is held)");
         }
         IStorage? storage = null;
         try
@@ -156,14 +162,25 @@ public sealed class WcfsMount : IAsyncDisposable
     private static async Task<WcfsMount> MountAsync(WcfsMountOptions o, FileStream lockFile, IStorage storage)
     {
         var start = storage.LastTid;
-        var fs = new WcfsFileSystem(storage, storage.Url, start, o.Settings.PinTimeout, o.Settings.HistoryWindow, o.Settings.RevDirIdleTimeout, o.Settings.BlockCache);
+        var fs = new WcfsFileSystem(storage, storage.Url, start, o.Settings.PinTimeout, o.Settings.HistoryWindow, o.Settings.RevDirIdleTimeout, o.Settings.BlockCache)
+        {
+            Access = MountAccess.For(o.Url, o.Settings.AllowOther),
+        };
         var system = ActorSystem.Create("wcfs-server", ServerConfig);
         var invalidation = o.FailInvalidationForTest ? HeadProtocol.Invalidation.FailForTest
             : o.InvalidateCache ? HeadProtocol.Invalidation.On : HeadProtocol.Invalidation.Off;
         var ops = FuseBridge.Bind(fs);
         // The pid file exists before .wcfs/zurl answers: whoever finds the server finds its pid.
-        await File.WriteAllTextAsync(MountPoint.PidPath(o.Mountpoint), Environment.ProcessId + "\n").ConfigureAwait(false);
-        var options = "fsname=wcfs,subtype=wcfs" + (Environment.UserName == "root" ? ",allow_other" : "");
+        try
+        {
+            await using var pid = PrivateFiles.OpenPrivate(MountPoint.PidPath(o.Mountpoint), truncate: true);
+            await pid.WriteAsync(System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId + "\n")).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new WcfsMountException(e.Message);
+        }
+        var options = "fsname=wcfs,subtype=wcfs" + fs.Access.MountOptions;
         var rc = Mount(o.Mountpoint, options, ops, out var session);
         if (rc != 0)
         {

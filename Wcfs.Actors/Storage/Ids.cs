@@ -140,6 +140,32 @@ public readonly record struct BlockNumber : IComparable<BlockNumber>
 
     /// <summary>The index as a number.</summary>
     public static implicit operator long(BlockNumber b) => b.Value;
+
+    /// <summary>
+    /// The highest block a file of <paramref name="blockSize"/>-byte blocks can hold: its end
+    /// <c>(blk+1)·blockSize</c> must be a byte offset ≤ 2^63−1 (a file's size, st_size and every
+    /// offset are signed 64-bit). The one bound every layer checks (storage commit, CLI,
+    /// Connection, server): <see cref="CheckInFile"/>.
+    /// </summary>
+    public static long MaxInFile(int blockSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockSize);
+        return long.MaxValue / blockSize - 1;
+    }
+
+    /// <summary>Null if <paramref name="blk"/> is a valid block of a file of <paramref name="blockSize"/>-byte blocks, else the one-line error.</summary>
+    public static string? CheckInFile(long blk, int blockSize) =>
+        blk < 0 ? $"invalid block number {blk}: must be ≥ 0"
+        : blk > MaxInFile(blockSize) ? $"block {blk} is out of range: with {blockSize}-byte blocks the last block a file can hold is {MaxInFile(blockSize)} (its end (blk+1)×blksize must stay ≤ 2^63−1 bytes)"
+        : null;
+
+    /// <summary>
+    /// The size of a file whose highest block is <paramref name="lastBlock"/> (-1: none), capped at
+    /// the last whole block that fits (a block beyond <see cref="MaxInFile"/>, stored before the
+    /// bound existed, is never served).
+    /// </summary>
+    public static long FileSize(long lastBlock, int blockSize) =>
+        (Math.Min(Math.Max(lastBlock, -1), MaxInFile(blockSize)) + 1) * blockSize;
 }
 
 /// <summary>The one parser/formatter of 16-hex-digit ids.</summary>

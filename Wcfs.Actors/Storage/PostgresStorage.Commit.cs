@@ -227,6 +227,8 @@ public sealed partial class PostgresStorage
                 blockSizes[oid] = blockSize = current.TryGetValue(oid, out var cur) && cur.State is ZBigFileState f ? f.BlockSize : 0;
             if (blockSize == 0)
                 throw new ArgumentException($"cannot write block {blk} of {oid}: it is not a ZBigFile", "blocks");
+            if (BlockNumber.CheckInFile(blk, blockSize) is { } bad)
+                throw new ArgumentException($"file {oid}: {bad}", "blocks");
             if (length > blockSize)
                 throw new ArgumentException($"data for block {blk} of {oid} is {length} bytes, longer than the block size {blockSize}", "blocks");
         }

@@ -75,18 +75,8 @@ internal sealed record PostgresUrl(string Url, NpgsqlConnectionStringBuilder Set
         return new PostgresUrl(redacted, b);
     }
 
-    /// <summary>The URL with any password replaced by nothing (best effort for unparsable input).</summary>
-    public static string Redact(string url)
-    {
-        url = System.Text.RegularExpressions.Regex.Replace(url, "([?&]password=)[^&]*", "$1", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
-        var scheme = url.IndexOf("://", StringComparison.Ordinal);
-        var at = url.LastIndexOf('@');
-        if (scheme < 0 || at < scheme)
-            return url;
-        var info = url[(scheme + 3)..at];
-        var colon = info.IndexOf(':');
-        return colon < 0 ? url : url[..(scheme + 3)] + info[..colon] + url[at..];
-    }
+    /// <summary>The URL without its password (UrlRedaction, the one formatter).</summary>
+    public static string Redact(string url) => UrlRedaction.Redact(url);
 
     private static IEnumerable<(string Key, string Value)> Query(string query)
     {

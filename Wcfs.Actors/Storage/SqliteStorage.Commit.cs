@@ -105,6 +105,8 @@ public sealed partial class SqliteStorage
             }
             if (blockSize == 0)
                 throw new ArgumentException($"cannot write block {b.Blk} of {b.Oid}: it is not a ZBigFile", nameof(blocks));
+            if (BlockNumber.CheckInFile(b.Blk, blockSize) is { } bad)
+                throw new ArgumentException($"file {b.Oid}: {bad}", nameof(blocks));
             if (b.Data is { } d && d.Length > blockSize)
                 throw new ArgumentException($"data for block {b.Blk} of {b.Oid} is {d.Length} bytes, longer than the block size {blockSize}", nameof(blocks));
             newest.Parameters[0].Value = Db(b.Oid);

@@ -78,7 +78,7 @@ public static partial class StorageFactory
     private static IStorage OpenPostgres(string url, StorageOptions? options) => PostgresStorage.Open(url, storageOptions: options);
 
     /// <summary>The URL with any password replaced by "***" (for messages and <see cref="IStorage.Url"/>).</summary>
-    public static string Redact(string url) => PasswordRegex().Replace(url, "$1***@");
+    public static string Redact(string url) => UrlRedaction.Redact(url);
 
     private static string FullPath(string path, string url)
     {
@@ -95,8 +95,6 @@ public static partial class StorageFactory
     [GeneratedRegex(@"^([A-Za-z][A-Za-z0-9+.\-]*)://")]
     private static partial Regex SchemeRegex();
 
-    [GeneratedRegex(@"^([A-Za-z][A-Za-z0-9+.\-]*://[^:/@]*:)[^@/]*@")]
-    private static partial Regex PasswordRegex();
 }
 
 /// <summary>The storage engines.</summary>

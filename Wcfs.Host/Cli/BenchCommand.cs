@@ -89,7 +89,7 @@ internal static class BenchCommand
             foreach (var c in selected)
             {
                 var tmp = Path.Combine(r.GetValue(dir) ?? Path.GetTempPath(), $"wcfs-bench-{Environment.ProcessId}-{c.Name}");
-                Directory.CreateDirectory(tmp);
+                Wcfs.Actors.Protocol.PrivateFiles.EnsurePrivateDirectory(tmp); // 0700: it is the benchmark servers' mount root
                 try
                 {
                     await Console.Error.WriteLineAsync($"bench {c.Name}: {c.Description}");

@@ -26,6 +26,8 @@ internal static class CommitCommand
             foreach (var w in writes)
             {
                 var f = StorageArguments.RequireFile(s, w.Oid, at);
+                if (BlockNumber.CheckInFile(w.Blk, f.BlockSize) is { } bad)
+                    throw new CommandException($"file {w.Oid}: {bad}");
                 if (w.Data is { Length: var n } && n > f.BlockSize)
                     throw new CommandException($"data for block {w.Blk} of {w.Oid} is {n} bytes, longer than the block size {f.BlockSize}");
             }

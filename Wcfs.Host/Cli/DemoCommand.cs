@@ -105,11 +105,11 @@ internal static class DemoCommand
         var blocks = bytes / BlockSize;
         var total = Stopwatch.StartNew();
         Console.Out.WriteLine($"wcfs demo: {DemoData.Bytes(bytes)} array of float64 ({bytes / 8:N0} elements, {blocks} blocks of 2 MiB), {workerCount} workers");
-        Console.Out.WriteLine($"  storage     {url}");
+        Console.Out.WriteLine($"  storage     {UrlRedaction.Redact(url)}");
 
         // 1. the server, then the array object in a connection kept in sync with WCFS
         var mnt = await WcfsServer.EnsureRunningAsync(url, settings);
-        Console.Out.WriteLine($"  mountpoint  {mnt} (the server keeps running; stop it with: wcfs stop {url})");
+        Console.Out.WriteLine($"  mountpoint  {mnt} (the server keeps running; stop it with: wcfs stop {UrlRedaction.Redact(url)})");
         await using var db = await Database.OpenAsync(url, new DatabaseOptions
         {
             System = system,

@@ -83,6 +83,8 @@ internal static class FileCommands
             using var s = StorageFactory.Open(u);
             var at = s.LastTid;
             var f = StorageArguments.RequireFile(s, oid, at);
+            if (BlockNumber.CheckInFile(blk, f.BlockSize) is { } bad)
+                throw new CommandException($"file {oid}: {bad}");
             if (data.Length > f.BlockSize)
                 throw new CommandException($"data is {data.Length} bytes, longer than the block size {f.BlockSize} of {oid}");
             var tid = s.Commit(at, [], [new BlockWrite(oid, blk, data)]);
@@ -163,7 +165,7 @@ internal static class FileCommands
             {
                 if (s.LoadObject(oid, t)?.State is not ZBigFileState f)
                     continue;
-                var size = (s.LastBlock(oid, t) + 1) * f.BlockSize;
+                var size = BlockNumber.FileSize(s.LastBlock(oid, t), f.BlockSize);
                 Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{oid} {f.BlockSize} {size} {names.GetValueOrDefault(oid, "-")}"));
             }
             return 0;

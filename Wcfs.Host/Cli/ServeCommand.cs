@@ -1,5 +1,7 @@
 // ServeCommand - `wcfs serve <url> [--mountpoint DIR] [--pin-timeout DUR] [--config FILE]`
 // (API.md §4): runs the WCFS server in the foreground until unmounted or SIGTERM/SIGINT.
+// `wcfs serve --url-from-stdin ...` reads the URL from stdin instead: a launcher uses it so that a
+// PostgreSQL password never appears on a command line (/proc/<pid>/cmdline is world-readable).
 // Also holds the option parsing shared by status/stop/mountpoint (ServeCli).
 using System.CommandLine;
 using System.Runtime.InteropServices;
@@ -63,9 +65,13 @@ internal static class ServeCommand
             Hidden = true,
         };
         var verbose = new Option<bool>("--verbose") { Description = "debug logging" };
+        var urlFromStdin = new Option<bool>("--url-from-stdin")
+        {
+            Description = "read the storage URL from the first line of stdin (keeps a password off the command line)",
+        };
         var cmd = new Command("serve", "serve WCFS for a storage in the foreground until unmounted or SIGTERM/SIGINT")
         {
-            url, mountpoint, pinTimeout, config, noInvalidate, failInvalidate, verbose,
+            url, mountpoint, pinTimeout, config, noInvalidate, failInvalidate, verbose, urlFromStdin,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -91,7 +97,22 @@ internal static class ServeCommand
                     }
                     server = server with { PinTimeout = t };
                 }
-                var u = ServeCli.Url(pr.GetValue(url), s);
+                var given = pr.GetValue(url);
+                if (pr.GetValue(urlFromStdin))
+                {
+                    if (given is not null)
+                    {
+                        Console.Error.WriteLine("wcfs: give the storage URL either as an argument or with --url-from-stdin, not both");
+                        return WcfsCommandLine.ExitUsage;
+                    }
+                    given = (await Console.In.ReadLineAsync(ct))?.Trim();
+                    if (string.IsNullOrEmpty(given))
+                    {
+                        Console.Error.WriteLine("wcfs: --url-from-stdin: stdin gave no URL (expected one line)");
+                        return WcfsCommandLine.ExitUsage;
+                    }
+                }
+                var u = ServeCli.Url(given, s);
                 var mnt = Path.GetFullPath(ServeCli.Mountpoint(u, s, pr.GetValue(mountpoint)));
                 return await HostAsync(new WcfsMountOptions(u, mnt, server, InvalidateCache: !pr.GetValue(noInvalidate),
                     FailInvalidationForTest: pr.GetValue(failInvalidate)), ct);

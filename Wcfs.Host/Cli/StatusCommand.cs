@@ -27,7 +27,10 @@ internal static class StatusCommand
             }
             Report(MountPoint.IsMounted(mnt), $"mount {mnt}");
             var pid = MountPoint.ServerPid(mnt);
-            Report(pid is { } p && Directory.Exists($"/proc/{p}"), pid is null ? "server process (no pid file)" : $"server process {pid}");
+            using (var server = MountPoint.OpenServer(mnt))
+                Report(server is not null, pid is null ? "server process (no pid file)"
+                    : server is null ? $"server process {pid} (the pid file is stale: not the server of this mount)"
+                    : $"server process {pid}");
             var stats = Task.Run(() => File.ReadAllText(Path.Combine(mnt, ".wcfs", "stats")), ct);
             var answered = await Task.WhenAny(stats, Task.Delay(TimeSpan.FromSeconds(5), ct)) == stats && stats.IsCompletedSuccessfully;
             Report(answered, answered ? ".wcfs/stats answers" : ".wcfs/stats does not answer within 5s");

@@ -1,9 +1,9 @@
 // StopCommand - `wcfs stop <url>`: stops the server and unmounts within 25 s (PROTOCOL.md §5):
-// SIGTERM and wait, then SIGKILL and a forced (lazy) unmount.
+// SIGTERM and wait, then SIGKILL and a forced (lazy) unmount. Signals go only to the verified
+// server of the mount, through a pidfd (never to whatever process a stale pid file names).
 using System.CommandLine;
-using System.Diagnostics;
-using Wcfs.Native.Interop;
 using Wcfs.Actors.Protocol;
+using Wcfs.Native.Interop;
 
 namespace Wcfs.Host.Cli;
 
@@ -21,28 +21,24 @@ internal static class StopCommand
             if (s is null)
                 return WcfsCommandLine.ExitUsage;
             var mnt = ServeCli.Mountpoint(ServeCli.Url(pr.GetValue(url), s), s, pr.GetValue(mountpoint));
-            Process? proc = null;
-            if (MountPoint.ServerPid(mnt) is { } pid)
-            {
-                try { proc = Process.GetProcessById(pid); } catch (ArgumentException) { }
-            }
-            if (proc is null && !MountPoint.IsMounted(mnt))
+            // The pid file is a hint: only a process that is the server of this mount (a live
+            // `wcfs serve` holding its lock) is signalled, through a pidfd (MountPoint.OpenServer).
+            using var server = MountPoint.OpenServer(mnt);
+            if (server is null && MountPoint.ServerPid(mnt) is { } stale)
+                Console.Error.WriteLine($"wcfs: ignoring {MountPoint.PidPath(mnt)}: process {stale} is not the server of {mnt}");
+            if (server is null && !MountPoint.IsMounted(mnt))
             {
                 Console.Error.WriteLine($"wcfs: no server runs at {mnt}");
                 return WcfsCommandLine.ExitFailure;
             }
-            if (proc is not null)
+            if (server is not null)
             {
-                Libc.Kill(proc.Id, Libc.SIGTERM);
-                using var soft = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                soft.CancelAfter(TimeSpan.FromSeconds(15));
-                try { await proc.WaitForExitAsync(soft.Token); }
-                catch (OperationCanceledException)
+                server.Signal(Libc.SIGTERM);
+                if (!await Task.Run(() => server.WaitForExit(TimeSpan.FromSeconds(15)), ct))
                 {
-                    Console.Error.WriteLine($"wcfs: server {proc.Id} did not stop within 15s; killing it");
-                    Libc.Kill(proc.Id, Libc.SIGKILL);
-                    using var hard = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                    try { await proc.WaitForExitAsync(hard.Token); } catch (OperationCanceledException) { }
+                    Console.Error.WriteLine($"wcfs: server {server.Pid} did not stop within 15s; killing it");
+                    server.Signal(Libc.SIGKILL);
+                    await Task.Run(() => server.WaitForExit(TimeSpan.FromSeconds(5)), ct);
                 }
             }
             if (MountPoint.IsMounted(mnt))

@@ -7,7 +7,7 @@ using System.Runtime.InteropServices;
 
 namespace Wcfs.Native.Interop;
 
-/// <summary>File attributes reported to the kernel (wfuse_attr, 48 bytes).</summary>
+/// <summary>File attributes reported to the kernel (wfuse_attr, 56 bytes).</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct WfuseAttr
 {
@@ -21,6 +21,10 @@ public struct WfuseAttr
     public uint Nlink;
     /// <summary>st_blksize in bytes.</summary>
     public uint Blksize;
+    /// <summary>Owner user id (checked by the kernel with default_permissions).</summary>
+    public uint Uid;
+    /// <summary>Owner group id.</summary>
+    public uint Gid;
     /// <summary>Unused, zero.</summary>
     public uint Reserved;
     /// <summary>Modification time, seconds since the epoch.</summary>

@@ -46,11 +46,13 @@ typedef struct wfuse_attr {
     uint32_t mode;
     uint32_t nlink;
     uint32_t blksize;
+    uint32_t uid;       /* st_uid, st_gid: the owner the kernel checks with default_permissions */
+    uint32_t gid;
     uint32_t reserved;
     int64_t  mtime_sec;
     int64_t  mtime_nsec;
 } wfuse_attr;
-#define WFUSE_ATTR_SIZE 48
+#define WFUSE_ATTR_SIZE 56
 
 /* Open flags of wfuse_reply_open (become FOPEN_* bits). */
 #define WFUSE_OPEN_KEEP_CACHE  1u

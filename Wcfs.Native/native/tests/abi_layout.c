@@ -28,6 +28,8 @@ int main(void)
     OFFSET(NS "WfuseAttr", "Mode", wfuse_attr, mode);
     OFFSET(NS "WfuseAttr", "Nlink", wfuse_attr, nlink);
     OFFSET(NS "WfuseAttr", "Blksize", wfuse_attr, blksize);
+    OFFSET(NS "WfuseAttr", "Uid", wfuse_attr, uid);
+    OFFSET(NS "WfuseAttr", "Gid", wfuse_attr, gid);
     OFFSET(NS "WfuseAttr", "Reserved", wfuse_attr, reserved);
     OFFSET(NS "WfuseAttr", "MtimeSec", wfuse_attr, mtime_sec);
     OFFSET(NS "WfuseAttr", "MtimeNsec", wfuse_attr, mtime_nsec);

@@ -32,6 +32,8 @@ static void to_stat(const wfuse_attr *a, struct stat *st)
     st->st_mode = a->mode;
     st->st_nlink = a->nlink;
     st->st_blksize = a->blksize;
+    st->st_uid = a->uid;
+    st->st_gid = a->gid;
     st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
     st->st_mtim.tv_sec = a->mtime_sec;
     st->st_mtim.tv_nsec = a->mtime_nsec;
