@@ -150,7 +150,7 @@ public sealed class HeadModelTests(ITestOutputHelper output)
                         {
                             var f = known.Values.ElementAt(rng.Next(known.Count));
                             // a watch before the file's creation is refused (issue 12, item 8): never at < Created
-                            var w = new Watch(null!, f, new Tid(RandomAt(rng, Math.Max(m.Tail, m.Created[f.Oid]), m.HeadAt)));
+                            var w = new Watch(0, null!, f, new Tid(RandomAt(rng, Math.Max(m.Tail, m.Created[f.Oid]), m.HeadAt)));
                             f.Watches.Add(w);
                             watches.Add(w);
                         }

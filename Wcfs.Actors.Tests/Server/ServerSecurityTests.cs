@@ -11,6 +11,7 @@ using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 using Wcfs.Actors.Tests.Support;
+using Wcfs.Native.Interop;
 using Xunit;
 using static Wcfs.Actors.Tests.Server.ServerProcess;
 
@@ -26,7 +27,7 @@ public sealed class ServerSecurityTests : IDisposable
     public void Dispose()
     {
         foreach (var pid in _sleepers)
-            Kill(pid, 9);
+            Libc.Kill(pid, Libc.SIGKILL);
         _dir.Dispose();
     }
 
@@ -268,7 +269,7 @@ public sealed class ServerSecurityTests : IDisposable
         for (var attempt = 0; attempt < 200 && innocent != a; attempt++)
         {
             if (innocent != 0)
-                Kill(innocent, 9);
+                Libc.Kill(innocent, Libc.SIGKILL);
             using var spawn = Process.Start(new ProcessStartInfo("sh", ["-c",
                 "echo $(($0 - 1)) > /proc/sys/kernel/ns_last_pid; sleep 600 </dev/null >/dev/null 2>&1 & echo $!", a.ToString(System.Globalization.CultureInfo.InvariantCulture)])
             { RedirectStandardOutput = true })!;
