@@ -141,7 +141,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
         if (_pending.Remove(r.Stream, out var k))
             k(r.Text);
         else
-            _log.Warning("reply on stream {0} that no request waits for: {1}", r.Stream, r.Text);
+            _log.Warning("reply on stream {Stream} that no request waits for: {Reply}", r.Stream, r.Text);
     }
 
     private void Handle(PinnerProtocol.LinkDown d)
@@ -149,7 +149,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
         if (_broken is not null)
             return;
         _broken = d.Reason;
-        _log.Error("WCFS conn @{0}: watch link down: {1}", _at, d.Reason);
+        _log.Error("WCFS conn @{At}: watch link down: {Reason}", _at, d.Reason);
         var pending = _pending.Values.ToList();
         _pending.Clear();
         foreach (var k in pending)
@@ -240,7 +240,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
             }
             catch (WcfsClientException e)
             {
-                _log.Warning("unwatch {0}: {1}", f.Oid, e.Message);
+                _log.Warning("unwatch {Oid}: {Error}", f.Oid, e.Message);
             }
         }
         f.Actor.Tell(new FileHProtocol.CloseFile());

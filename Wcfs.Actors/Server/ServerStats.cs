@@ -1,24 +1,64 @@
-// ServerStats - the counters behind .wcfs/stats (PROTOCOL.md §2) and pin round-trip figures.
+// ServerStats - the counters behind .wcfs/stats (PROTOCOL.md §2) and pin round-trip figures; every
+// count is also fed to the meter "Wcfs" (Diagnostics/WcfsMetrics.cs) at the same point.
+//
+// .wcfs/stats lines ("name\t: value"): wendelin's list first (BigFile, RevHead, WatchLink, Watch,
+// PinnedBlk, pin, pinkill), then ours, read by `wcfs stats` / `wcfs status` (StatsText.Parse):
+//   pinrtt.n / .p50us / .p99us     server pin round trips since start (µs)
+//   pinrtt.recent.p50us / .p99us   the same over the last RecentRoundTrips round trips
+//   read / readbytes               data reads answered (head/ and @rev/) and their bytes
+//   headat                         head/at (16 hex digits)
+//   uptime.s                       seconds since the server started
+// Counters only grow: a reader computes rates from two samples.
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Wcfs.Actors.Diagnostics;
+using Wcfs.Actors.Storage;
 
 namespace Wcfs.Actors.Server;
 
 internal sealed class ServerStats
 {
-    private long _pins, _pinKills;
+    /// <summary>How many of the latest round trips pinrtt.recent.* covers.</summary>
+    public const int RecentRoundTrips = 1024;
+
+    private long _pins, _pinKills, _reads, _readBytes;
     private readonly object _lock = new();
     private readonly List<double> _roundTripsUs = [];
+    private readonly long _started = Stopwatch.GetTimestamp();
 
     public long Pins => Interlocked.Read(ref _pins);
     public long PinKills => Interlocked.Read(ref _pinKills);
+    public long Reads => Interlocked.Read(ref _reads);
+    public long ReadBytes => Interlocked.Read(ref _readBytes);
 
-    public void PinSent() => Interlocked.Increment(ref _pins);
-    public void PinKilled() => Interlocked.Increment(ref _pinKills);
+    public void PinSent()
+    {
+        Interlocked.Increment(ref _pins);
+        WcfsMetrics.ServerPins.Add(1);
+    }
+
+    public void PinKilled()
+    {
+        Interlocked.Increment(ref _pinKills);
+        WcfsMetrics.ServerPinKills.Add(1);
+    }
+
+    /// <summary>A data read answered with <paramref name="bytes"/> bytes; <paramref name="startTimestamp"/>
+    /// is the <see cref="Stopwatch.GetTimestamp"/> when the request arrived.</summary>
+    public void ReadAnswered(int bytes, long startTimestamp)
+    {
+        Interlocked.Increment(ref _reads);
+        Interlocked.Add(ref _readBytes, bytes);
+        WcfsMetrics.ServerReads.Add(1);
+        WcfsMetrics.ServerReadBytes.Add(bytes);
+        WcfsMetrics.ServerReadDuration.Record(WcfsMetrics.MicrosecondsSince(startTimestamp));
+    }
 
     /// <summary>Server-side pin round trip: pin queued → ack processed.</summary>
     public void RecordPinRoundTrip(TimeSpan t)
     {
+        WcfsMetrics.ServerPinRoundTrip.Record(t.TotalMicroseconds);
         lock (_lock)
         {
             if (_roundTripsUs.Count < 1_000_000)
@@ -27,33 +67,54 @@ internal sealed class ServerStats
     }
 
     /// <summary>(count, p50 µs, p99 µs) of the recorded pin round trips.</summary>
-    public (int Count, double P50, double P99) RoundTrips()
+    public (int Count, double P50, double P99) RoundTrips() => RoundTrips(int.MaxValue);
+
+    /// <summary>(count, p50 µs, p99 µs) of the last <paramref name="last"/> recorded pin round trips.</summary>
+    public (int Count, double P50, double P99) RoundTrips(int last)
     {
         double[] a;
         lock (_lock)
-            a = [.. _roundTripsUs];
+        {
+            var n = Math.Min(last, _roundTripsUs.Count);
+            a = [.. _roundTripsUs.GetRange(_roundTripsUs.Count - n, n)];
+        }
         if (a.Length == 0)
             return (0, 0, 0);
         Array.Sort(a);
         return (a.Length, a[(int)(a.Length * 0.50)], a[Math.Min(a.Length - 1, (int)(a.Length * 0.99))]);
     }
 
+    /// <summary>Seconds since this server started.</summary>
+    public double UptimeSeconds => Stopwatch.GetElapsedTime(_started).TotalSeconds;
+
+    /// <summary>The gauges of one .wcfs/stats snapshot that the file system knows (not counters).</summary>
+    public readonly record struct Gauges(int BigFiles, int RevHeads, int Links, int Watches, int Pinned, Tid HeadAt);
+
     /// <summary>The text of .wcfs/stats.</summary>
-    public static string Format(int bigFiles, int revHeads, int links, int watches, int pinned, long pins, long kills, (int Count, double P50, double P99) rt)
+    public string Format(Gauges g)
     {
         var b = new StringBuilder();
         void Line(string name, object v) => b.Append(CultureInfo.InvariantCulture, $"{name}\t: {v}\n");
-        Line("BigFile", bigFiles);
-        Line("RevHead", revHeads);
-        Line("WatchLink", links);
-        Line("Watch", watches);
-        Line("PinnedBlk", pinned);
-        Line("pin", pins);
-        Line("pinkill", kills);
+        static string Us(double v) => v.ToString("0.0", CultureInfo.InvariantCulture);
+        Line("BigFile", g.BigFiles);
+        Line("RevHead", g.RevHeads);
+        Line("WatchLink", g.Links);
+        Line("Watch", g.Watches);
+        Line("PinnedBlk", g.Pinned);
+        Line("pin", Pins);
+        Line("pinkill", PinKills);
         // Extra (not in wendelin's list): pin round trip as measured on the server, microseconds.
+        var rt = RoundTrips();
         Line("pinrtt.n", rt.Count);
-        Line("pinrtt.p50us", rt.P50.ToString("0.0", CultureInfo.InvariantCulture));
-        Line("pinrtt.p99us", rt.P99.ToString("0.0", CultureInfo.InvariantCulture));
+        Line("pinrtt.p50us", Us(rt.P50));
+        Line("pinrtt.p99us", Us(rt.P99));
+        var recent = RoundTrips(RecentRoundTrips);
+        Line("pinrtt.recent.p50us", Us(recent.P50));
+        Line("pinrtt.recent.p99us", Us(recent.P99));
+        Line("read", Reads);
+        Line("readbytes", ReadBytes);
+        Line("headat", g.HeadAt);
+        Line("uptime.s", UptimeSeconds.ToString("0.0", CultureInfo.InvariantCulture));
         return b.ToString();
     }
 }

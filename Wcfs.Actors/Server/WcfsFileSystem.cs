@@ -21,6 +21,7 @@
 //       and logged with the oid/blk/rev.
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Diagnostics;
 using System.Text;
 using Serilog;
 using Wcfs.Actors.Storage;
@@ -345,10 +346,10 @@ internal sealed partial class WcfsFileSystem
                     FuseNative.ReplyErr(req, Errno.EBADF);
                 return;
             case HeadFileNode h:
-                ReadHead(req, h.File, off, len);
+                ReadHead(req, h.File, off, len, Stopwatch.GetTimestamp());
                 return;
             case RevFileNode r:
-                ReadRev(req, r, off, len);
+                ReadRev(req, r, off, len, Stopwatch.GetTimestamp());
                 return;
             default:
                 FuseNative.ReplyErr(req, Errno.EISDIR);
@@ -356,7 +357,7 @@ internal sealed partial class WcfsFileSystem
         }
     }
 
-    private void ReadHead(ulong req, HeadFile f, long off, int len)
+    private void ReadHead(ulong req, HeadFile f, long off, int len, long started)
     {
         ReadGeneration gen;
         Tid at;
@@ -378,18 +379,18 @@ internal sealed partial class WcfsFileSystem
             }
         }
         if (pins is null)
-            AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen);
+            AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen, started);
         else
-            Task.WhenAll(pins).ContinueWith(_ => AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen), TaskScheduler.Default);
+            Task.WhenAll(pins).ContinueWith(_ => AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen, started), TaskScheduler.Default);
     }
 
-    private void ReadRev(ulong req, RevFileNode r, long off, int len)
+    private void ReadRev(ulong req, RevFileNode r, long off, int len, long started)
     {
         var n = off < r.Size ? (int)Math.Min(len, r.Size - off) : 0;
-        AnswerRead(req, r.Oid, r.BlockSize, r.At, off, n, gen: null);
+        AnswerRead(req, r.Oid, r.BlockSize, r.At, off, n, gen: null, started);
     }
 
-    private void AnswerRead(ulong req, Oid oid, int blockSize, Tid at, long off, int n, ReadGeneration? gen)
+    private void AnswerRead(ulong req, Oid oid, int blockSize, Tid at, long off, int n, ReadGeneration? gen, long started)
     {
         byte[]? data = null;
         try
@@ -399,10 +400,12 @@ internal sealed partial class WcfsFileSystem
                 // One block: answer straight from the (immutable) cached block, no extra copy.
                 var block = _reader.Block(oid, blockSize, off / blockSize, at);
                 FuseNative.ReplyBuf(req, block.AsSpan((int)(off % blockSize), n));
+                Stats.ReadAnswered(n, started);
                 return;
             }
             data = n > 0 ? _reader.Read(oid, blockSize, at, off, n) : null;
             FuseNative.ReplyBuf(req, data.AsSpan(0, n));
+            Stats.ReadAnswered(n, started);
         }
         catch (Exception e)
         {
@@ -453,12 +456,16 @@ internal sealed partial class WcfsFileSystem
     private string StatsText()
     {
         int files;
+        Tid headAt;
         lock (Head.Lock)
+        {
             files = Head.Files.Count;
+            headAt = Head.HeadAt;
+        }
         int revs;
         lock (_revDirs)
             revs = _revDirs.Count;
         var (links, watches, pinned) = Watches.Counts();
-        return ServerStats.Format(files, revs, links, watches, pinned, Stats.Pins, Stats.PinKills, Stats.RoundTrips());
+        return Stats.Format(new ServerStats.Gauges(files, revs, links, watches, pinned, headAt));
     }
 }

@@ -16,6 +16,7 @@
 // threads run the filesystem (WcfsFileSystem); the commit thread runs CommitProcessor.
 using System.Runtime.InteropServices;
 using Serilog;
+using Wcfs.Actors.Diagnostics;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
@@ -55,6 +56,7 @@ public sealed class WcfsMount : IAsyncDisposable
     private readonly string? _device;
     private Timer? _storageCheck;
     private Timer? _idle;
+    private IDisposable? _linkMetrics;
     private int _stopped;
 
     private WcfsMount(WcfsMountOptions options, FileStream lockFile, IStorage storage, WcfsFileSystem fs,
@@ -176,6 +178,7 @@ public sealed class WcfsMount : IAsyncDisposable
             _ended.TrySetResult(true);
         }
         _commits.Start(start, Fail);
+        _linkMetrics = WcfsMetrics.ObserveServer(() => _fs.Watches.Counts().Links);
         _storageCheck = StorageFileCheck(_options.Url, Fail);
         SetReadahead(_device, _options.Settings.Readahead);
         var idleEvery = _options.Settings.RevDirIdleTimeout / 2;
@@ -204,6 +207,7 @@ public sealed class WcfsMount : IAsyncDisposable
         if (_storageCheck is not null)
             await _storageCheck.DisposeAsync().ConfigureAwait(false);
         _commits.Dispose();
+        _linkMetrics?.Dispose();
         var s = Stats;
         if (s.PinRoundTrips > 0)
             Log.Information("pin round trip on the server: n={N} p50={P50:0.0}µs p99={P99:0.0}µs", s.PinRoundTrips, s.PinRoundTripP50Us, s.PinRoundTripP99Us);
