@@ -125,11 +125,14 @@ internal static class WcfsMetrics
         ];
     }
 
-    private static long SumRams(Func<(long UsedPages, long AllocatedBytes), long> pick)
+    /// <summary>The sum over the process's RAMs; no measurement at all in a process without one (a server).</summary>
+    private static IEnumerable<Measurement<long>> SumRams(Func<(long UsedPages, long AllocatedBytes), long> pick)
     {
         VmRamHandle[] rams;
         lock (Lock)
             rams = [.. Rams];
+        if (rams.Length == 0)
+            return [];
         long sum = 0;
         foreach (var r in rams)
         {
@@ -149,15 +152,16 @@ internal static class WcfsMetrics
                     r.DangerousRelease();
             }
         }
-        return sum;
+        return [new Measurement<long>(sum)];
     }
 
-    private static int ObserveLinks()
+    /// <summary>Open links of the servers in this process; no measurement in a process without one (a client).</summary>
+    private static IEnumerable<Measurement<int>> ObserveLinks()
     {
         Func<int>[] sources;
         lock (Lock)
             sources = [.. LinkSources];
-        return sources.Sum(s => s());
+        return sources.Length == 0 ? [] : [new Measurement<int>(sources.Sum(s => s()))];
     }
 
     private sealed class Registration(Action remove) : IDisposable
