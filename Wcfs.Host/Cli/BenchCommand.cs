@@ -9,8 +9,9 @@ using System.Text.Json;
 
 namespace Wcfs.Host.Cli;
 
-/// <summary>One figure of one case: the project's value next to the baseline's.</summary>
-internal sealed record BenchResult(string Case, string Metric, string Unit, double Wcfs, double Baseline, bool HigherIsBetter)
+/// <summary>One figure of one case: the project's value next to the baseline's; Goal is the ratio the
+/// project aims for (null: parity with the baseline), charted on a terminal (BenchOutput).</summary>
+internal sealed record BenchResult(string Case, string Metric, string Unit, double Wcfs, double Baseline, bool HigherIsBetter, double? Goal = null)
 {
     /// <summary>wcfs / baseline.</summary>
     public double Ratio => Baseline == 0 ? double.NaN : Wcfs / Baseline;
@@ -40,25 +41,29 @@ internal static class BenchCommand
         {
             var selected = Select(r.GetValue(names) ?? []);
             var results = new List<BenchResult>();
-            foreach (var c in selected)
+            for (var i = 0; i < selected.Count; i++)
             {
+                var c = selected[i];
                 var tmp = Path.Combine(r.GetValue(dir) ?? Path.GetTempPath(), $"wcfs-bench-{Environment.ProcessId}-{c.Name}");
                 Directory.CreateDirectory(tmp);
                 try
                 {
-                    await Console.Error.WriteLineAsync($"bench {c.Name}: {c.Description}");
-                    results.AddRange(await c.RunAsync(new BenchContext(r.GetValue(quick), tmp, Console.Error), ct));
+                    await BenchOutput.StartedAsync(i + 1, selected.Count, c);
+                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                    var figures = await c.RunAsync(new BenchContext(r.GetValue(quick), tmp, Console.Error), ct);
+                    results.AddRange(figures);
+                    await BenchOutput.DoneAsync(i + 1, selected.Count, c, System.Diagnostics.Stopwatch.GetElapsedTime(started), figures.Count);
                 }
                 finally
                 {
                     Directory.Delete(tmp, recursive: true);
                 }
             }
-            Console.Out.Write(FormatTable(results));
+            BenchOutput.Print(results);
             if (r.GetValue(json) is { } file)
                 await File.WriteAllTextAsync(file, JsonSerializer.Serialize(results.Select(x => new
                 {
-                    @case = x.Case, metric = x.Metric, unit = x.Unit, wcfs = x.Wcfs, baseline = x.Baseline, ratio = x.Ratio, higherIsBetter = x.HigherIsBetter,
+                    @case = x.Case, metric = x.Metric, unit = x.Unit, wcfs = x.Wcfs, baseline = x.Baseline, ratio = x.Ratio, higherIsBetter = x.HigherIsBetter, goal = x.Goal,
                 }), new JsonSerializerOptions { WriteIndented = true }), ct);
             return 0;
         }));
