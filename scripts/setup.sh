@@ -1,23 +1,73 @@
 #!/usr/bin/env bash
 # setup.sh - install what a fresh machine lacks (idempotent; quick when everything is there).
-# Debian packages: build tools and CMake (native library), fuse3 + libfuse3-dev (WCFS server),
-# pkg-config, sqlite3 (diagnostics), postgresql (storage conformance against a real server).
+# The one prerequisite script: the tests (scripts/test.sh) and the `wcfs` launcher at the repo root
+# both run it.
+#
+#   bash scripts/setup.sh                 everything the tests need
+#   bash scripts/setup.sh --for wcfs      what building and running the wcfs tool needs
+#   bash scripts/setup.sh --dry-run ...   say what is missing and what would be installed; change nothing
+#
+# Each Debian package is checked by what it provides (a command, a pkg-config module), so the check
+# is right on any machine and can be exercised without uninstalling anything (e.g. PKG_CONFIG_LIBDIR
+# pointing at an empty directory makes libfuse3-dev missing). Missing packages are installed with
+# apt-get when run as root; otherwise one line says what to install. Exit status 1 if something is
+# still missing.
+#   build-essential, cmake, pkg-config   the native library (Wcfs.Native, CMake from MSBuild)
+#   fuse3, libfuse3-dev                  the WCFS server (fusermount3; headers and libfuse3.so)
+#   sqlite3, postgresql                  diagnostics; storage conformance against a real server (tests)
 set -euo pipefail
 
-need=()
-for pkg in build-essential cmake pkg-config fuse3 libfuse3-dev sqlite3 postgresql; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+profile=tests dry=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --for) profile="$2"; shift 2 ;;
+    --dry-run) dry=1; shift ;;
+    *) echo "setup: unknown argument $1 (use --for tests|wcfs, --dry-run)" >&2; exit 2 ;;
+  esac
 done
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "setup: missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
+case "$profile" in
+  wcfs) packages=(build-essential cmake pkg-config fuse3 libfuse3-dev) ;;
+  tests) packages=(build-essential cmake pkg-config fuse3 libfuse3-dev sqlite3 postgresql) ;;
+  *) echo "setup: unknown profile $profile (tests or wcfs)" >&2; exit 2 ;;
+esac
+
+# present PACKAGE: does the machine have what PACKAGE provides?
+present() {
+  case "$1" in
+    build-essential) command -v cc >/dev/null && command -v make >/dev/null ;;
+    cmake) command -v cmake >/dev/null ;;
+    pkg-config) command -v pkg-config >/dev/null ;;
+    fuse3) command -v fusermount3 >/dev/null ;;
+    libfuse3-dev) command -v pkg-config >/dev/null && pkg-config --exists 'fuse3 >= 3.10' ;;
+    sqlite3) command -v sqlite3 >/dev/null ;;
+    postgresql) compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null ;;
+  esac
+}
+
+missing() { local m=(); for p in "${packages[@]}"; do present "$p" || m+=("$p"); done; echo "${m[*]}"; }
+
+need=$(missing)
+if [ -n "$need" ]; then
+  if [ "$dry" = 1 ]; then
+    echo "setup: missing: $need; would run: apt-get install $need (as root)" >&2
     exit 1
   fi
-  echo "setup: installing ${need[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages: $need (run as root: sudo bash scripts/setup.sh --for $profile, or: sudo apt-get install $need)" >&2
+    exit 1
+  fi
+  echo "setup: installing $need" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $need >/dev/null
+  need=$(missing)
+  if [ -n "$need" ]; then
+    echo "setup: still missing after apt-get install: $need (is PKG_CONFIG_PATH/PATH hiding them?)" >&2
+    exit 1
+  fi
 fi
 
-command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is not on PATH" >&2; exit 1; }
-[ -e /dev/fuse ] || echo "setup: warning: /dev/fuse is missing; FUSE tests will say why they skip" >&2
+command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is not on PATH: install it (https://dot.net)" >&2; exit 1; }
+[ -e /dev/fuse ] || echo "setup: warning: /dev/fuse is missing; FUSE mounts will fail" >&2
+exit 0

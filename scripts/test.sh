@@ -14,7 +14,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 dotnet build wcfs-actors.sln -c Release -nologo -clp:NoSummary -v:q
 
 echo "== native tests (ctest)"
-ctest --test-dir Wcfs.Native/native/build/Release --output-on-failure
+ctest --test-dir Wcfs.Native/native/build/Release --output-on-failure --timeout 300 # each test also has its own TIMEOUT (CMakeLists.txt)
 
 source scripts/postgres.sh
 pg_start

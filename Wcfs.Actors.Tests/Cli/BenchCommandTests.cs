@@ -12,7 +12,7 @@ namespace Wcfs.Actors.Tests.Cli;
 
 public sealed class BenchCommandTests(ITestOutputHelper output) : IDisposable
 {
-    private static readonly string[] Cases = ["commit", "loadblock", "fault", "writeout", "fuse-read", "pin", "commit-head", "readers"];
+    private static readonly string[] Cases = ["commit", "loadblock", "fault", "writeout", "fuse-read", "pin", "commit-head", "readers", "client-read"];
 
     private readonly TempDirectory _dir = new("wcfs-bench");
 
@@ -28,7 +28,7 @@ public sealed class BenchCommandTests(ITestOutputHelper output) : IDisposable
             p.StandardInput.Close();
             var readOut = p.StandardOutput.ReadToEndAsync();
             var readErr = p.StandardError.ReadToEndAsync();
-            using var cts = new CancellationTokenSource(TestTimeouts.Scale(TimeSpan.FromMinutes(4)));
+            using var cts = new CancellationTokenSource(TestTimeouts.Scale(TimeSpan.FromMinutes(6)));
             await p.WaitForExitAsync(cts.Token);
             stdout = await readOut;
             stderr = await readErr;

@@ -128,7 +128,7 @@ public sealed class CliStorageCommandsTests : IDisposable
         var before = await File.ReadAllBytesAsync(DbPath);
 
         await Fails(1, "unknown storage URL scheme \"ftp\"", WcfsCli.RunAsync("file", "ls", "ftp://host/x"));
-        await Fails(1, "cannot", WcfsCli.RunAsync("file", "ls", "/proc/self/no-such-dir/x.db"));
+        await Fails(1, "no database at /proc/self/no-such-dir/x.db", WcfsCli.RunAsync("file", "ls", "/proc/self/no-such-dir/x.db"));
         await Fails(2, "invalid oid \"xyz\"", WcfsCli.RunAsync("file", "cat", Url, "xyz"));
         await Fails(2, "invalid tid \"123\"", WcfsCli.RunAsync("file", "cat", Url, f.ToString(), "--at", "123"));
         await Fails(2, "invalid block number \"-1\"", WcfsCli.RunWithInputAsync(Encoding.ASCII.GetBytes("x"), "file", "write", Url, f.ToString(), "-1", "-"));
@@ -150,6 +150,16 @@ public sealed class CliStorageCommandsTests : IDisposable
         using (var s = StorageFactory.Open(Url))
             Assert.Equal(last, s.LastTid);
         Assert.Equal(Block("keep"), (await WcfsCli.RunAsync("file", "cat", Url, f.ToString())).Stdout);
+    }
+
+    [Fact]
+    public async Task Read_only_commands_on_a_missing_database_fail_with_one_line_and_create_nothing()
+    {
+        var dir = _dir.File("nothing-here");
+        var url = "sqlite://" + Path.Combine(dir, "wcfs.db");
+        await Fails(1, $"no database at {dir}/wcfs.db", WcfsCli.RunAsync("file", "ls", url));
+        await Fails(1, $"no database at {dir}/wcfs.db", WcfsCli.RunAsync("file", "cat", url, "0000000000000001"));
+        Assert.False(Directory.Exists(dir), "a read-only command created the database's directory");
     }
 
     [Fact]

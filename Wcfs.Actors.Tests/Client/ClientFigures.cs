@@ -2,7 +2,9 @@
 // from the client, resync cost for many pinned blocks, reading through a Mapping vs a plain mmap of
 // head. CI runs a small default; WCFS_CLIENT_FIGURES_FULL=1 runs the sizes of the issue (1,000
 // pinned blocks, 1 GiB). The figures are printed; the asserts only check that what was measured
-// is what was meant (every block pinned, the bytes read are the bytes written).
+// is what was meant (every block pinned, the bytes read are the bytes written). The speed of a
+// Mapping against a plain mmap of head is the `wcfs bench client-read` case (BenchClientRead.cs),
+// not a timed assert here.
 using System.Diagnostics;
 using System.IO.MemoryMappedFiles;
 using Akka.Actor;
@@ -61,7 +63,7 @@ public class ClientFigures(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Reading_through_a_Mapping_is_as_fast_as_a_plain_mmap_of_head()
+    public async Task Reading_through_a_Mapping_returns_the_bytes_of_head_and_its_speed_is_reported_next_to_a_plain_mmap()
     {
         const int blockSize = 2 << 20;
         var blocks = Full ? 512 : 16; // 1 GiB : 32 MiB

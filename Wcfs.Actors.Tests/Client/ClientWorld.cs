@@ -20,12 +20,12 @@ internal sealed class ClientWorld : IAsyncDisposable
     public ServerProcess Server { get; }
     public WcfsClient Client { get; }
 
-    public static async Task<ClientWorld> StartAsync(string pinTimeout = "10s")
+    public static async Task<ClientWorld> StartAsync(string pinTimeout = "10s", TimeSpan? reattach = null)
     {
         var s = await ServerProcess.StartAsync(pinTimeout);
         try
         {
-            var c = await WcfsClient.JoinAsync(s.Url, new WcfsClientOptions { Mountpoint = s.Mountpoint, Autostart = false });
+            var c = await WcfsClient.JoinAsync(s.Url, new WcfsClientOptions { Mountpoint = s.Mountpoint, Autostart = false, ReattachTimeout = reattach });
             return new ClientWorld(s, c);
         }
         catch

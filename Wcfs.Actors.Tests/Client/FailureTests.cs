@@ -13,9 +13,9 @@ namespace Wcfs.Actors.Tests.Client;
 public class FailureTests
 {
     [Fact]
-    public async Task When_the_server_dies_the_conn_reports_it_and_refuses_further_use()
+    public async Task When_the_server_dies_and_reattach_is_off_the_conn_reports_it_and_refuses_further_use()
     {
-        await using var w = await StartAsync();
+        await using var w = await StartAsync(reattach: TimeSpan.Zero);
         var f = w.Server.CreateFile();
         var g = w.Server.CreateFile();
         var at1 = await w.CommitAsync(f, (0, "a1"));
@@ -60,6 +60,7 @@ public class FailureTests
         Directory.CreateDirectory(dir);
         var url = "sqlite://" + Path.Combine(dir, "db.sqlite");
         var mnt = Path.Combine(dir, "mnt");
+        var zurl = Path.Combine(mnt, ".wcfs", "zurl");
         try
         {
             await using (var client = await WcfsClient.JoinAsync(url, new WcfsClientOptions { Mountpoint = mnt, Autostart = true }))
@@ -70,7 +71,9 @@ public class FailureTests
                 await using var conn = await client.ConnectAsync();
                 Assert.Equal(client.HeadAt(), conn.At);
                 Assert.Contains(File.ReadAllLines("/proc/self/mountinfo"), l => l.Contains(mnt, StringComparison.Ordinal));
+                Assert.Equal(1, OpenDescriptorsOf(zurl)); // held by the client while it lives
             }
+            Assert.Equal(0, OpenDescriptorsOf(zurl)); // released with the client
         }
         finally
         {
@@ -90,4 +93,12 @@ public class FailureTests
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
+
+    /// <summary>How many descriptors of this process are open on <paramref name="path"/> (/proc/self/fd).</summary>
+    private static int OpenDescriptorsOf(string path) =>
+        new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos().Count(fd =>
+        {
+            try { return fd.LinkTarget == path; }
+            catch (IOException) { return false; } // closed while we listed
+        });
 }

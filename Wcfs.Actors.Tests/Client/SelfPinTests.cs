@@ -77,11 +77,17 @@ public class SelfPinTests
                         lock (errors) errors.Add($"block {b}: {got} != {expect[b]}");
                 }
             }) { IsBackground = true, Name = $"reader-{r}" }).ToList();
-            threads.ForEach(t => t.Start());
-            var deadline = DateTime.UtcNow + ServerProcess.Scaled(60);
-            foreach (var t in threads)
-                Assert.True(t.Join(Max(deadline - DateTime.UtcNow)), $"round {round}: a reader did not finish within 60s (deadlock between GC and a self-pin fault?)");
-            stop.Cancel();
+            try
+            {
+                threads.ForEach(t => t.Start());
+                var deadline = DateTime.UtcNow + ServerProcess.Scaled(60);
+                foreach (var t in threads)
+                    Assert.True(t.Join(Max(deadline - DateTime.UtcNow)), $"round {round}: a reader did not finish within 60s (deadlock between GC and a self-pin fault?)");
+            }
+            finally
+            {
+                stop.Cancel(); // also when a reader hung: the GC loop must not outlive the test
+            }
             Assert.True(gc.Join(ServerProcess.Scaled(30)), $"round {round}: GC.Collect did not return within 30s");
             Assert.Empty(errors);
             Assert.Equal(blocks, fh.Pinned.Count); // every block was self-pinned to conn.At

@@ -33,7 +33,7 @@ public class StandaloneMappingTests
     }
 
     [Fact]
-    public async Task A_block_read_by_another_process_through_head_is_pinned_before_its_read_is_answered()
+    public async Task A_block_read_through_head_with_plain_read_is_pinned_for_the_mapping_before_the_read_is_answered()
     {
         await using var w = await StartAsync();
         var f = w.Server.CreateFile();

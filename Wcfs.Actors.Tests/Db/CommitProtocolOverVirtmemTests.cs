@@ -242,7 +242,7 @@ public sealed class CommitProtocolOverVirtmemTests : DbTestBase
     [Fact]
     public async Task A_database_hosted_in_the_users_actor_system_runs_its_virtmem_there_and_leaves_the_system_running()
     {
-        var system = Akka.Actor.ActorSystem.Create("user-app", TestConfig.WithFallback(Wcfs.Actors.Configuration.WcfsSettings.Reference));
+        var system = Akka.Actor.ActorSystem.Create("user-app", TestConfig); // plain: the runtime adds reference.conf
         try
         {
             var db = await Database.OpenAsync(Url, new DatabaseOptions { System = system, Sessions = ZeroBaseSessions.Instance });
@@ -257,8 +257,9 @@ public sealed class CommitProtocolOverVirtmemTests : DbTestBase
                 var t = await c.CommitAsync();
                 Assert.Equal(9, StoredBlock(db, f.Oid, 0, t)[0]);
             }
-            var virtmem = await system.ActorSelection("/user/wcfs-db-virtmem-*").ResolveOne(Support.TestTimeouts.Default);
+            var virtmem = await system.ActorSelection("/system/wcfs-virtmem-*").ResolveOne(Support.TestTimeouts.Default);
             Assert.Equal(system.Name, virtmem.Path.Address.System); // the virtmem actor lives in the user's system
+            Assert.Same(system, db.Runtime.System);
             await db.DisposeAsync();
             Assert.False(system.WhenTerminated.IsCompleted);
         }

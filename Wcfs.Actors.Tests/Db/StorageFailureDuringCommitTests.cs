@@ -7,6 +7,7 @@ using Wcfs.Actors.Client;
 using Wcfs.Actors.Db;
 using Wcfs.Actors.Storage;
 using Wcfs.Actors.Tests.Server;
+using Wcfs.Actors.Tests.Support;
 using Xunit;
 
 namespace Wcfs.Actors.Tests.Db;
@@ -18,9 +19,9 @@ public sealed class StorageFailureDuringCommitTests
     private static void Run(string file, params string[] args)
     {
         using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardError = true })!;
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)}: exit {p.ExitCode}: {err}");
+        var err = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(TestTimeouts.Default), $"{file} {string.Join(' ', args)} did not exit within {TestTimeouts.Default}");
+        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)}: exit {p.ExitCode}: {err.Result}");
     }
 
     [Fact]

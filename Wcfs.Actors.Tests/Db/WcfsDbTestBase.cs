@@ -38,11 +38,12 @@ public abstract class WcfsDbTestBase : IAsyncLifetime
     }
 
     /// <summary>A database on the test server's storage whose connections join that server.</summary>
-    protected async Task<Database> OpenDatabaseAsync()
+    /// <param name="reattach">wcfs.client.reattach-timeout of its client (default: reference.conf's).</param>
+    protected async Task<Database> OpenDatabaseAsync(TimeSpan? reattach = null)
     {
         var db = await Database.OpenAsync(Server.Url, new DatabaseOptions
         {
-            Wcfs = new WcfsClientOptions { Mountpoint = Server.Mountpoint, Autostart = false },
+            Wcfs = new WcfsClientOptions { Mountpoint = Server.Mountpoint, Autostart = false, ReattachTimeout = reattach },
             Config = Akka.Configuration.ConfigurationFactory.ParseString($"wcfs.mount-root = \"{Server.Dir}\""),
         });
         Dbs.Add(db);

@@ -3,8 +3,10 @@
 //      overlay) vs the kernel's MAP_PRIVATE copy-on-write faults over the same 2 MiB (512 faults of
 //      4 KiB), on the WCFS head file itself and on a regular file of /tmp, page cache warm in all;
 //   2. a reader connection's read throughput over its VMA (abort after each pass: it follows head)
-//      alone, and while a writer connection commits one 2 MiB block every 100 ms.
-// CI runs a small size as a smoke test (the figures are printed, asserted only for sanity);
+//      alone, and while a writer connection commits one 2 MiB block every 100 ms; every pass must
+//      see one committed state whole (each block one fill byte, the blocks together the state after
+//      some commit of the writer): a torn block or a mix of states fails the test.
+// CI runs a small size as a smoke test (the figures are printed; the asserts check what was read);
 // WCFS_BENCH=1 runs the sizes quoted in docs/NOTES.md "Db".
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -129,57 +131,80 @@ public sealed partial class WcfsFaultFigures(ITestOutputHelper output) : IAsyncL
     }
 
     [Fact]
-    public async Task A_readers_throughput_is_measured_alone_and_while_a_writer_commits_every_100_ms()
+    public async Task A_reader_sees_only_whole_committed_states_while_a_writer_commits_every_100_ms_and_its_throughput_is_measured()
     {
         await FileAsync();
         var r = await _db!.OpenConnectionAsync();
         var hr = await r.Root.Get<ZBigFile>("f").OpenAsync();
         using var vr = await hr.MmapAsync(0, (long)Blocks * Block / hr.PageSize);
 
-        var (alone, _) = await ReadPassesAsync(r, vr);
+        var initial = State(Enumerable.Range(0, Blocks).Select(b => (byte)(b + 1)).ToArray());
+        var (alone, _, seenAlone) = await ReadPassesAsync(r, vr);
+        Assert.Equal(initial, Assert.Single(seenAlone));
 
         var w = await _db.OpenConnectionAsync();
         var hw = await w.Root.Get<ZBigFile>("f").OpenAsync();
         using var vw = await hw.MmapAsync(0, (long)Blocks * Block / hw.PageSize);
         using var stop = new CancellationTokenSource();
         var commits = 0;
+        var committed = new HashSet<string> { initial }; // every state a reader may see
         var writer = Task.Run(async () =>
         {
+            var values = Enumerable.Range(0, Blocks).Select(b => (byte)(b + 1)).ToArray();
             for (var i = 0; !stop.IsCancellationRequested; i++)
             {
-                vw.GetSpan((long)(i % Blocks) * Block, Block).Fill((byte)(0x40 + i % 64));
+                var value = (byte)(0x40 + i % 64);
+                vw.GetSpan((long)(i % Blocks) * Block, Block).Fill(value);
+                values[i % Blocks] = value;
+                lock (committed)
+                    committed.Add(State(values)); // before the commit: a reader may see it right after
                 await w.CommitAsync();
                 commits++;
                 await Task.Delay(100); // why: the workload is "a writer commits every 100 ms"
             }
         });
-        var (busy, passes) = await ReadPassesAsync(r, vr);
+        var (busy, passes, seen) = await ReadPassesAsync(r, vr);
         stop.Cancel();
         await writer.WaitAsync(TestTimeouts.Default);
 
         Assert.True(commits > 0, "the writer never committed");
+        foreach (var state in seen)
+            Assert.True(committed.Contains(state), $"the reader saw blocks [{state}], which is no state the writer committed");
         output.WriteLine($"reader over {Blocks * 2} MiB, abort (follow head) after each pass, {ReadFor.TotalSeconds:F0} s each");
         output.WriteLine($"alone                          : {alone,8:F0} MB/s");
-        output.WriteLine($"writer commits 2 MiB every 100 ms: {busy,8:F0} MB/s ({commits} commits during {passes} passes)");
+        output.WriteLine($"writer commits 2 MiB every 100 ms: {busy,8:F0} MB/s ({commits} commits during {passes} passes, {seen.Count} distinct states seen)");
         await w.DisposeAsync();
         await r.DisposeAsync();
     }
 
-    /// <summary>Reads the whole VMA repeatedly for <see cref="ReadFor"/>, aborting after each pass.</summary>
-    private static async Task<(double MBps, int Passes)> ReadPassesAsync(Connection r, Vma v)
+    /// <summary>Reads the whole VMA repeatedly for <see cref="ReadFor"/>, aborting after each pass:
+    /// the throughput and the states seen (each block must be one fill byte: checked on every byte).</summary>
+    private static async Task<(double MBps, int Passes, HashSet<string> Seen)> ReadPassesAsync(Connection r, Vma v)
     {
         var sw = Stopwatch.StartNew();
         long bytes = 0;
         var passes = 0;
+        var seen = new HashSet<string>();
+        var values = new byte[Blocks];
         while (sw.Elapsed < ReadFor)
         {
-            Assert.True(v.Span.IndexOf((byte)0xFF) < 0); // reads every byte (never found)
+            for (var b = 0; b < Blocks; b++)
+            {
+                var block = v.GetSpan((long)b * Block, Block);
+                values[b] = block[0];
+                var torn = block.IndexOfAnyExcept(values[b]);
+                Assert.True(torn < 0, $"pass {passes}: block {b} is torn: byte 0 is {values[b]:x2}, byte {torn} is {(torn < 0 ? 0 : block[torn]):x2}");
+            }
+            seen.Add(State(values));
             bytes += v.Length;
             passes++;
             await r.AbortAsync();
         }
-        return (bytes / sw.Elapsed.TotalSeconds / 1e6, passes);
+        return (bytes / sw.Elapsed.TotalSeconds / 1e6, passes, seen);
     }
+
+    /// <summary>A state of the file: the fill byte of each block.</summary>
+    private static string State(byte[] values) => Convert.ToHexString(values);
 
     [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
     private static partial nint Mmap(nint addr, nuint len, int prot, int flags, int fd, long off);

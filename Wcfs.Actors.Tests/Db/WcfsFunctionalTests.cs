@@ -187,7 +187,7 @@ public sealed class WcfsFunctionalTests : WcfsDbTestBase
             finally
             {
                 stop.Cancel();
-                gc.Join();
+                Assert.True(gc.Join(TestTimeouts.Scale(TimeSpan.FromSeconds(30))), $"round {round}: the GC.Collect loop did not stop within 30s (GC blocked by a thread in a fault?)");
             }
             Assert.Equal($"old0-{round}", Read(v, 0));   // the copy was of c's revision, not head's
             Assert.Equal($"old1-{round}", Read(v, 1));

@@ -17,9 +17,9 @@ namespace Wcfs.Actors.Tests.Db;
 public sealed class WcfsPinIntegrationTests : WcfsDbTestBase
 {
     /// <summary>A file "f" with "r1" in block 0 and "s1" in block 1, committed; returns the db and at1.</summary>
-    private async Task<(Database Db, Connection Writer, Vma WriterVma, Tid At1)> WithFileAsync()
+    private async Task<(Database Db, Connection Writer, Vma WriterVma, Tid At1)> WithFileAsync(TimeSpan? reattach = null)
     {
-        var db = await OpenDatabaseAsync();
+        var db = await OpenDatabaseAsync(reattach);
         var w = await db.OpenConnectionAsync();
         w.Root["f"] = ZBigFile.Create(w, Block);
         await w.CommitAsync();
@@ -113,16 +113,17 @@ public sealed class WcfsPinIntegrationTests : WcfsDbTestBase
     }
 
     [Fact]
-    public async Task A_server_killed_mid_transaction_fails_the_commit_loses_nothing_committed_and_a_new_server_serves_a_new_database()
+    public async Task A_server_killed_mid_transaction_and_none_back_within_the_reattach_timeout_fails_the_commit_loses_nothing_committed_and_a_new_server_serves_a_new_database()
     {
-        var (db, w, vw, at1) = await WithFileAsync();
+        var (db, w, vw, at1) = await WithFileAsync(reattach: TimeSpan.FromSeconds(2));
         var oid = w.Root.Get<ZBigFile>("f").Oid;
         Write(vw, 0, "dirty at the kill");
         Assert.True(w.HasChanges);
 
         await Server.KillHardAsync();
-        // The storage commit needs no server; the resync after it does: the commit reports the
-        // broken WCFS connection (bounded, no hang) and says that the data is stored.
+        // The storage commit needs no server; the resync after it does: it waits for a new server
+        // (2 s here), then the commit reports the broken WCFS connection (bounded, no hang) and says
+        // that the data is stored.
         var failure = await Assert.ThrowsAsync<WcfsServerGoneException>(
             () => w.CommitAsync().WaitAsync(TestTimeouts.Scale(TimeSpan.FromSeconds(30))));
         Assert.Contains("is stored in the database", failure.Message);

@@ -29,7 +29,7 @@ public class FaultyClientTests(SharedServerShortPinTimeout shared) : IClassFixtu
     [MemberData(nameof(Matrix))]
     public async Task A_faulty_client_is_dealt_with_and_the_others_proceed_within_twice_the_pin_timeout(Fault fault, bool duringSetup)
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var killsBefore = s.Stat("pinkill");
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "a1"));

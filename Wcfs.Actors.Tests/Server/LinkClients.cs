@@ -199,7 +199,7 @@ internal sealed class ChildLink : LinkClient
         if (!_p.HasExited)
         {
             _p.Kill();
-            await _p.WaitForExitAsync();
+            await _p.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(15)); // SIGKILL: bounded all the same
         }
         _p.Dispose();
     }

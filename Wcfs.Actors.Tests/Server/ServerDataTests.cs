@@ -9,7 +9,7 @@ public class ServerDataTests(SharedServer shared) : IClassFixture<SharedServer>
     [Fact]
     public async Task Head_shows_latest_data_with_holes_as_zeros_and_size_as_high_water_mark()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "a0"), (2, "a2"));
         await s.WaitHeadAtAsync(at1);
@@ -28,7 +28,7 @@ public class ServerDataTests(SharedServer shared) : IClassFixture<SharedServer>
     [Fact]
     public async Task Reads_at_or_past_the_end_return_nothing_and_reads_across_it_are_cut()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         await s.WaitHeadAtAsync(s.Commit(f, (0, "x")));
         using var h = File.OpenHandle(s.HeadPath(f));
@@ -42,7 +42,7 @@ public class ServerDataTests(SharedServer shared) : IClassFixture<SharedServer>
     [Fact]
     public async Task An_empty_file_has_size_zero()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         await s.WaitHeadAtAsync(s.Storage.LastTid);
         Assert.Equal(0, new FileInfo(s.HeadPath(f)).Length);
@@ -52,7 +52,7 @@ public class ServerDataTests(SharedServer shared) : IClassFixture<SharedServer>
     [Fact]
     public async Task Rev_directory_shows_exactly_the_data_as_of_its_tid()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "v1"), (1, "w1"));
         var at2 = s.Commit(f, (0, "v2"), (3, "z2"));
@@ -69,7 +69,7 @@ public class ServerDataTests(SharedServer shared) : IClassFixture<SharedServer>
     [Fact]
     public async Task Invalid_names_are_not_found_and_nothing_but_watch_is_writable()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         await s.WaitHeadAtAsync(s.Storage.LastTid);
         var m = s.Mountpoint;
@@ -89,7 +89,7 @@ public class ServerDataTests(SharedServer shared) : IClassFixture<SharedServer>
     [Fact]
     public async Task A_commit_invalidates_only_the_changed_blocks_of_head()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         await s.WaitHeadAtAsync(s.Commit(f, (0, "a"), (1, "b"), (2, "c")));
         File.ReadAllBytes(s.HeadPath(f)); // bring every block into the page cache

@@ -1,10 +1,13 @@
 // ServerProcess - a real `wcfs serve` child process on a fresh SQLite database and its own mount,
 // plus the storage handle the test commits through. Disposal stops the server and always removes
 // the mount; a watchdog force-unmounts and kills the server if a test hangs, so blocked syscalls
-// of the test fail (ENOTCONN) instead of hanging the run.
+// of the test fail (ENOTCONN) instead of hanging the run. The watchdog counts from the start of the
+// current test: a server shared by a class re-arms it for each test (SharedServer.StartTest).
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Wcfs.Actors.Client;
+using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 
@@ -28,8 +31,11 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         Url = "sqlite://" + Path.Combine(dir, "db.sqlite");
         Mountpoint = Path.Combine(dir, "mnt");
         Storage = StorageFactory.Open(Url);
-        _watchdog = new Timer(_ => OnHang(), null, Scaled(120), Timeout.InfiniteTimeSpan);
+        _watchdog = new Timer(_ => OnHang(), null, HangTimeout, Timeout.InfiniteTimeSpan);
     }
+
+    /// <summary>How long one test may use the server before the watchdog declares a hang.</summary>
+    public static TimeSpan HangTimeout => Scaled(120);
 
     public string Dir { get; }
     public string Url { get; }
@@ -53,9 +59,8 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         try
         {
             prepare?.Invoke(s);
-            var args = $"{WcfsDll} serve {s.Url} --mountpoint {s.Mountpoint} --pin-timeout {pinTimeout} --verbose"
-                       + (invalidate ? "" : " --debug-no-invalidate") + (extraArgs is null ? "" : " " + extraArgs);
-            s._process = s.StartChild(args);
+            string[] extra = [.. invalidate ? [] : new[] { "--debug-no-invalidate" }, .. SplitArgs(extraArgs)];
+            s._process = s.StartServe(pinTimeout, extra);
             await s.WaitRunningAsync();
             return s;
         }
@@ -66,15 +71,33 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    public Process StartChild(string args)
+    /// <summary>The tool as the tests run it: the wcfs.dll built next to them.</summary>
+    public static WcfsTool Tool { get; } = new("dotnet", [WcfsDll], "test output");
+
+    /// <summary>`wcfs serve` on this database and mountpoint through the one launcher (WcfsServer): every
+    /// server setting and the URL in a 0600 settings file in <see cref="Dir"/>.</summary>
+    private Process StartServe(string pinTimeout, IReadOnlyList<string> extraArgs)
     {
-        var psi = new ProcessStartInfo("dotnet", args)
+        if (!DurationText.TryParse(pinTimeout, out var pt))
+            throw new ArgumentException($"not a duration: {pinTimeout}", nameof(pinTimeout));
+        var request = new WcfsServer.Request(Url, Mountpoint, WcfsSettings.Default.Server with { PinTimeout = pt })
         {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
+            ExtraArguments = ["--verbose", .. extraArgs],
+            SettingsDirectory = Dir,
         };
-        var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start dotnet");
+        return StartChild(WcfsServer.StartInfo(request, Tool).StartInfo);
+    }
+
+    private static string[] SplitArgs(string? args) => args?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
+
+    public Process StartChild(string args) => StartChild(new ProcessStartInfo("dotnet", args));
+
+    private Process StartChild(ProcessStartInfo psi)
+    {
+        psi.RedirectStandardError = true;
+        psi.RedirectStandardOutput = true;
+        psi.UseShellExecute = false;
+        var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {psi.FileName}");
         p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
         p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
         p.BeginOutputReadLine();
@@ -109,10 +132,30 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>A new server on the same database and mountpoint (the dead mount is removed first).</summary>
     public async Task RestartAsync(string pinTimeout = "60s")
     {
+        ResetWatchdog(Scaled(120)); // a new server: its own time to hang
         if (MountPoint.IsMounted(Mountpoint))
             MountPoint.Unmount(Mountpoint);
-        _process = StartChild($"{WcfsDll} serve {Url} --mountpoint {Mountpoint} --pin-timeout {pinTimeout} --verbose");
+        _process = StartServe(pinTimeout, []);
         await WaitRunningAsync();
+    }
+
+    /// <summary>A new test starts on this server: the hang watchdog counts from now.</summary>
+    public void RearmWatchdog() => _watchdog.Change(HangTimeout, Timeout.InfiniteTimeSpan);
+
+    /// <summary>
+    /// Waits until the server holds no watch link, watch or pinned block: on a shared server the
+    /// previous test's links are dropped asynchronously after their EOF, so absolute counters are
+    /// read only after this.
+    /// </summary>
+    public async Task WaitNoLinksAsync()
+    {
+        var deadline = DateTime.UtcNow + Scaled(15);
+        while (Stat("WatchLink") != 0 || Stat("Watch") != 0 || Stat("PinnedBlk") != 0)
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"the previous tests' watch links were not dropped within 15s:\n{Stats()}");
+            await Task.Delay(5); // why: .wcfs/stats has no change notification; poll its content
+        }
     }
 
     // ---- the test language: storage side -----------------------------------------------------
@@ -201,6 +244,9 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 
     // ---- teardown ------------------------------------------------------------------------------
 
+    /// <summary>The watchdog fires <paramref name="after"/> from now (tests that run long on purpose).</summary>
+    public void ResetWatchdog(TimeSpan after) => _watchdog.Change(after, Timeout.InfiniteTimeSpan);
+
     private void OnHang()
     {
         lock (_log) _log.AppendLine("test watchdog: force-unmounting after a hang");
@@ -264,13 +310,21 @@ internal sealed partial class ServerProcess : IAsyncDisposable
 /// <summary>One server for all tests of a class (each test uses its own files): saves a start per test.</summary>
 public class SharedServer : Xunit.IAsyncLifetime
 {
-    internal ServerProcess S { get; private set; } = null!;
+    private ServerProcess _s = null!;
+
+    /// <summary>The server, for a test that starts now: re-arms the hang watchdog for this test
+    /// (one per test; a class of many tests would otherwise run into it).</summary>
+    internal ServerProcess StartTest()
+    {
+        _s.RearmWatchdog();
+        return _s;
+    }
 
     protected virtual string PinTimeout => "60s";
 
-    public async Task InitializeAsync() => S = await ServerProcess.StartAsync(PinTimeout);
+    public async Task InitializeAsync() => _s = await ServerProcess.StartAsync(PinTimeout);
 
-    public async Task DisposeAsync() => await S.DisposeAsync();
+    public async Task DisposeAsync() => await _s.DisposeAsync();
 }
 
 /// <summary>A shared server with a 3 s pin timeout: only for tests whose links live in child processes.</summary>

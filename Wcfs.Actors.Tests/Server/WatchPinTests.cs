@@ -54,7 +54,7 @@ public class WatchPinTests(SharedServer shared) : IClassFixture<SharedServer>
     [Fact]
     public async Task Fresh_watch_pins_exactly_the_read_blocks_changed_after_at_to_their_revision_as_of_at()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var h = await StartWithHistoryAsync(s);
         for (var k = 0; k < 5; k++)
         {
@@ -67,7 +67,7 @@ public class WatchPinTests(SharedServer shared) : IClassFixture<SharedServer>
     [Fact]
     public async Task After_any_increasing_sequence_of_watches_the_pinned_set_equals_a_fresh_watch()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var h = await StartWithHistoryAsync(s);
         // every increasing subsequence of at1..at5 (31 of them), each on its own link
         for (var mask = 1; mask < 32; mask++)
@@ -99,13 +99,14 @@ public class WatchPinTests(SharedServer shared) : IClassFixture<SharedServer>
     [Fact]
     public async Task Lazy_pins_go_to_each_older_watch_with_the_block_revision_as_of_its_at_and_never_twice()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "a1"), (1, "b1"));
         var at2 = s.Commit(f, (0, "a2"));
         var at3 = s.Commit(f, (0, "a3"), (1, "b3"));
         await s.WaitHeadAtAsync(at3);
         _ = File.Exists(s.HeadPath(f));
+        await s.WaitNoLinksAsync(); // PinnedBlk below is absolute: no pins of earlier tests' links
         await using var l1 = new RawLink(s.Mountpoint);
         await using var l2 = new RawLink(s.Mountpoint);
         await using var l3 = new RawLink(s.Mountpoint);
@@ -149,7 +150,7 @@ public class WatchPinTests(SharedServer shared) : IClassFixture<SharedServer>
     [Fact]
     public async Task A_mapping_read_by_another_process_waits_for_the_ack_and_completes_right_after()
     {
-        var s = shared.S;
+        var s = shared.StartTest();
         var f = s.CreateFile();
         var at1 = s.Commit(f, (0, "a1"));
         var at2 = s.Commit(f, (0, "a2"));

@@ -86,7 +86,8 @@ public sealed class PostgresConnectionLossTests(PostgresFixture pg)
     public async Task After_a_server_restart_storages_reconnect_and_the_change_stream_catches_up()
     {
         var url = pg.NewOwnedDatabase();
-        using var watcher = PostgresStorage.Open(url, new PostgresStorageOptions { PollInterval = TimeSpan.FromHours(1) });
+        using var proxy = ProxyFor(url, out var proxied); // the watcher's way to the server, closed during the restart
+        using var watcher = PostgresStorage.Open(proxied, new PostgresStorageOptions { PollInterval = TimeSpan.FromHours(1) });
         using var writer = PostgresStorage.Open(url);
         var file = writer.NewFile();
         var start = writer.LastTid;
@@ -94,12 +95,17 @@ public sealed class PostgresConnectionLossTests(PostgresFixture pg)
         var reader = Task.Run(() => PostgresTestHelpers.ReadChanges(watcher, start, 3, Timeout));
         PostgresTestHelpers.WaitUntil(() => PostgresTestHelpers.IdleListeners(url) > 0, Timeout, "the watcher to LISTEN and wait");
 
+        proxy.Refusing = true; // the watcher cannot reconnect until the commits below have landed
+        proxy.CutAll();
         pg.OwnedCluster.StopServer();
         pg.OwnedCluster.StartServer();
-        // The writer's pooled connections died with the server; the watcher may not be back yet:
-        // these commits can only reach it by its catch-up query.
+        // The writer's pooled connections died with the server (it reconnects directly).
         var t2 = writer.CommitBlocks(t1, file, (1, "after"));
         var t3 = writer.CommitBlocks(t2, file, (0, "after-2"));
+        // Nobody LISTENed when they committed, so their NOTIFYs reached no one: the watcher can
+        // get them only by the catch-up query that follows its reconnect.
+        Assert.Equal(0L, PostgresTestHelpers.Listeners(url));
+        proxy.Refusing = false;
 
         Assert.Equal([t1, t2, t3], (await reader).Select(r => r.Tid));
         Assert.Equal("after-2", watcher.ReadText(file, 0, Tid.Max));
@@ -109,7 +115,7 @@ public sealed class PostgresConnectionLossTests(PostgresFixture pg)
     private static long CommitsAfter(string url, Tid tid) =>
         (long)PostgresFixture.Scalar(url, $"SELECT count(*) FROM wcfs_commits WHERE tid > {PostgresStorage.Db(tid)}")!;
 
-    private static PostgresCutProxy ProxyFor(string url, out string proxied)
+    internal static PostgresCutProxy ProxyFor(string url, out string proxied)
     {
         var settings = PostgresUrl.Parse(url).Settings;
         var proxy = new PostgresCutProxy(settings.Host!, settings.Port);

@@ -114,8 +114,9 @@ public sealed class PostgresStorageTests(PostgresFixture pg)
         var data = new byte[4096];
         data[10] = 7;
         var at1 = s.Commit(s.LastTid, [], [new BlockWrite(file, 0, data), new BlockWrite(file, 1, new byte[4096])]);
-        Assert.Equal(11, PostgresFixture.Scalar(url, "SELECT length(data) FROM wcfs_blocks WHERE blk = 0"));
-        Assert.Equal(DBNull.Value, PostgresFixture.Scalar(url, "SELECT data FROM wcfs_blocks WHERE blk = 1"));
+        Assert.Equal(11, PostgresFixture.Scalar(url, "SELECT length(data) FROM wcfs_chunks WHERE blk = 0"));
+        Assert.Equal(0L, PostgresFixture.Scalar(url, "SELECT count(*) FROM wcfs_chunks WHERE blk = 1")); // a new all-zero block stores no chunk
+        Assert.Equal(1L, PostgresFixture.Scalar(url, "SELECT count(*) FROM wcfs_blocks WHERE blk = 1"));
         var dest = new byte[4096];
         Array.Fill(dest, (byte)0xff);
         Assert.Equal(at1, s.ReadBlock(file, 1, Tid.Max, dest));
@@ -162,7 +163,11 @@ public sealed class PostgresStorageTests(PostgresFixture pg)
         for (var i = 0; i < 20; i++)
         {
             if (i % 4 == 0)
-                PostgresTestHelpers.KillListeners(url);
+            {
+                // the stream has (re)connected since the last kill: kill that connection
+                PostgresTestHelpers.WaitUntil(() => PostgresTestHelpers.Listeners(url) > 0, Timeout, $"the change stream to reconnect before kill {i / 4 + 1}");
+                Assert.True(PostgresTestHelpers.KillListeners(url) > 0, $"kill {i / 4 + 1}: no change-stream connection was terminated");
+            }
             committed.Add(writer.CommitBlocks(writer.LastTid, file, (i % 3, $"v{i}")));
         }
         Assert.Equal(committed, (await reader).Select(r => r.Tid));
@@ -186,8 +191,8 @@ public sealed class PostgresStorageTests(PostgresFixture pg)
         var url = pg.NewDatabase();
         using var s = PostgresStorage.Open(url);
         var lz4 = (bool)PostgresFixture.Scalar(url, "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")!;
-        var (storage, compression) = ((char)PostgresFixture.Scalar(url, "SELECT attstorage FROM pg_attribute WHERE attrelid = 'wcfs_blocks'::regclass AND attname = 'data'")!,
-            (char)PostgresFixture.Scalar(url, "SELECT attcompression FROM pg_attribute WHERE attrelid = 'wcfs_blocks'::regclass AND attname = 'data'")!);
+        var (storage, compression) = ((char)PostgresFixture.Scalar(url, "SELECT attstorage FROM pg_attribute WHERE attrelid = 'wcfs_chunks'::regclass AND attname = 'data'")!,
+            (char)PostgresFixture.Scalar(url, "SELECT attcompression FROM pg_attribute WHERE attrelid = 'wcfs_chunks'::regclass AND attname = 'data'")!);
         Assert.Equal(lz4 ? ('x', 'l') : ('e', '\0'), (storage, compression));
         Assert.True(lz4, "Debian's PostgreSQL is built with lz4; this server is not (the fallback is EXTERNAL)");
     }
@@ -203,6 +208,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg)
         var t3 = s.CommitBlocks(t2, file, (0, "c"));
         s.Pack(t2);
         Assert.Equal(2L, PostgresFixture.Scalar(url, "SELECT count(*) FROM wcfs_blocks"));
+        Assert.Equal(2L, PostgresFixture.Scalar(url, "SELECT count(*) FROM wcfs_chunks"));
         Assert.Equal("b", s.ReadText(file, 0, t2));
         Assert.Equal("c", s.ReadText(file, 0, t3));
     }
@@ -225,7 +231,7 @@ public sealed class PostgresStorageTests(PostgresFixture pg)
     }
 
     [Fact]
-    public void A_PostgreSQL_URL_with_a_password_finds_the_mountpoint_whose_server_shows_the_storage_URL()
+    public void A_PostgreSQL_URL_with_a_password_normalizes_to_the_storage_URL_and_the_mountpoint_of_the_URL_without_it()
     {
         var url = pg.NewDatabase();
         var withPassword = url.Replace("postgres@", "postgres:any-pw@", StringComparison.Ordinal);
@@ -307,9 +313,15 @@ internal static class PostgresTestHelpers
         $"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{PostgresStorage.ListenerApplicationName}' " +
         "AND state = 'idle' AND query LIKE '%wcfs_commits%'")!;
 
-    /// <summary>Terminates the change-stream sessions on the database of <paramref name="url"/>.</summary>
-    public static void KillListeners(string url) => PostgresFixture.Execute(url,
-        $"SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{PostgresStorage.ListenerApplicationName}'");
+    /// <summary>The number of change-stream sessions on the database of <paramref name="url"/>.</summary>
+    public static long Listeners(string url) => (long)PostgresFixture.Scalar(url,
+        $"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{PostgresStorage.ListenerApplicationName}'")!;
+
+    /// <summary>Terminates the change-stream sessions on the database of <paramref name="url"/>: how many were terminated.</summary>
+    public static long KillListeners(string url) => (long)PostgresFixture.Scalar(url,
+        // CASE: the terminate runs only on the rows the filter kept (AND does not order its operands)
+        $"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() " +
+        $"AND CASE WHEN application_name = '{PostgresStorage.ListenerApplicationName}' THEN pg_terminate_backend(pid, 5000) ELSE false END")!;
 
     public static void WaitUntil(Func<bool> condition, TimeSpan timeout, string what)
     {

@@ -4,6 +4,8 @@
 // and gets its pins), and a new connection there sees the commit.
 using System.Diagnostics;
 using System.Text;
+using Wcfs.Actors.Client;
+using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 using Wcfs.Actors.Tests.Server;
@@ -90,24 +92,58 @@ public sealed class PostgresTwoServersTests(PostgresFixture pg, ITestOutputHelpe
             storage.Commit(storage.LastTid, [new ObjectWrite(f, new ZBigFileState(4096))], []);
             at1 = Commit(storage, f, (0, "a1"));
         }
-        await using var b = await PostgresServer.StartAsync(url, PostgresUrl.Parse(url).Url);
+        using var proxy = PostgresConnectionLossTests.ProxyFor(url, out var proxied); // the server's way to the database
+        await using var b = await PostgresServer.StartAsync(proxied, PostgresUrl.Parse(proxied).Url);
         await b.WaitHeadAtAsync(at1);
         Assert.Equal("a1", ReadBlock(b.HeadPath(f), 0));
+        PostgresTestHelpers.WaitUntil(() => PostgresTestHelpers.IdleListeners(url) > 0, Scaled(30), "the server's change stream to LISTEN");
 
         var sw = Stopwatch.StartNew();
+        proxy.Refusing = true; // the server cannot reconnect until the commit below has landed
+        proxy.CutAll();
         pg.OwnedCluster.StopServer();
         pg.OwnedCluster.StartServer();
         output.WriteLine($"restart: {sw.ElapsedMilliseconds} ms");
         Tid at2;
-        using (var storage = StorageFactory.Open(url)) // committed before the server's stream is back, most likely
+        using (var storage = StorageFactory.Open(url))
             at2 = Commit(storage, f, (0, "a2"), (1, "b2"));
         output.WriteLine($"commit: {sw.ElapsedMilliseconds} ms");
+        // Nobody LISTENed when it committed, so its NOTIFY reached no one: the server can get it only
+        // by the catch-up query that follows its reconnect.
+        Assert.Equal(0L, PostgresTestHelpers.Listeners(url));
+        Assert.True(b.HeadAt() < at2);
+        proxy.Refusing = false;
 
         await b.WaitHeadAtAsync(at2);
         output.WriteLine($"head/at: {sw.ElapsedMilliseconds} ms");
         Assert.Equal("a2", ReadBlock(b.HeadPath(f), 0)); // invalidated and read again from the restarted database
         Assert.Equal("b2", ReadBlock(b.HeadPath(f), 1));
         Assert.Equal("a1", ReadBlock(b.RevPath(at1, f), 0));
+    }
+
+    [Fact]
+    public async Task A_PostgreSQL_URL_with_a_password_finds_the_mountpoint_whose_server_shows_the_storage_URL()
+    {
+        var url = pg.NewDatabase();
+        var withPassword = url.Replace("postgres@", "postgres:any-pw@", StringComparison.Ordinal); // trust auth: not checked
+        var root = Path.Combine(Path.GetTempPath(), "wcfs-pgroot-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(root);
+        try
+        {
+            // the server is started with the URL without a password, at its standard mountpoint under root
+            await using var server = await PostgresServer.StartAsync(url, PostgresUrl.Parse(url).Url, MountPoint.For(url, root));
+            using var system = Akka.Actor.ActorSystem.Create("pg-join", Akka.Configuration.ConfigurationFactory
+                .ParseString($"wcfs.mount-root = \"{root}\"\nwcfs.autostart = off").WithFallback(Wcfs.Actors.Configuration.WcfsSettings.Reference));
+            await using var client = await Wcfs.Actors.Client.WcfsClient.JoinAsync(withPassword, new Wcfs.Actors.Client.WcfsClientOptions { System = system, Autostart = false });
+            Assert.Equal(server.Mountpoint, client.Mountpoint);
+            var shown = await File.ReadAllTextAsync(Path.Combine(client.Mountpoint, ".wcfs", "zurl"));
+            Assert.Equal(MountPoint.NormalizeUrl(withPassword), shown);
+            Assert.DoesNotContain("any-pw", shown, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
     }
 
     private static Tid Commit(IStorage s, Oid f, params (long Blk, string Text)[] blocks) =>
@@ -119,25 +155,30 @@ public sealed class PostgresTwoServersTests(PostgresFixture pg, ITestOutputHelpe
         private readonly StringBuilder _log = new();
         private Process? _process;
 
-        private PostgresServer(string dir)
+        private PostgresServer(string dir, string? mountpoint)
         {
             Dir = dir;
-            Mountpoint = Path.Combine(dir, "mnt");
+            Mountpoint = mountpoint ?? Path.Combine(dir, "mnt");
         }
 
         public string Dir { get; }
         public string Mountpoint { get; }
 
-        public static async Task<PostgresServer> StartAsync(string url, string expectedZurl)
+        public static async Task<PostgresServer> StartAsync(string url, string expectedZurl, string? mountpoint = null)
         {
             var dir = Path.Combine(Path.GetTempPath(), "wcfs-pgsrv-" + Guid.NewGuid().ToString("N")[..12]);
             Directory.CreateDirectory(dir);
-            var s = new PostgresServer(dir);
+            var s = new PostgresServer(dir, mountpoint);
             try
             {
-                var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-                foreach (var arg in new[] { WcfsDll, "serve", url, "--mountpoint", s.Mountpoint, "--pin-timeout", "60s" })
-                    psi.ArgumentList.Add(arg);
+                // the one launcher: the URL (with its password) goes to a 0600 settings file, never the command line
+                var request = new WcfsServer.Request(url, s.Mountpoint, WcfsSettings.Default.Server with { PinTimeout = TimeSpan.FromSeconds(60) })
+                {
+                    SettingsDirectory = dir,
+                };
+                var psi = WcfsServer.StartInfo(request, ServerProcess.Tool).StartInfo;
+                psi.RedirectStandardError = true;
+                psi.RedirectStandardOutput = true;
                 s._process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start dotnet");
                 s._process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (s._log) s._log.AppendLine(e.Data); };
                 s._process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (s._log) s._log.AppendLine(e.Data); };

@@ -66,7 +66,7 @@ public sealed class SqliteStorageFileTests : IDisposable
     public void A_database_with_a_newer_schema_is_refused_and_left_untouched()
     {
         var path = MakeWcfsDatabase();
-        Exec(path, "PRAGMA user_version = 2");
+        Exec(path, "PRAGMA user_version = 3");
         AssertRefusedAndUnchanged(path, "newer than this wcfs supports");
     }
 
@@ -113,8 +113,9 @@ public sealed class SqliteStorageFileTests : IDisposable
         Assert.Equal("wal", Scalar(c, "PRAGMA journal_mode"));
         Assert.Equal(65536L, Scalar(c, "PRAGMA page_size"));
         Assert.Equal(0x57434653L, Scalar(c, "PRAGMA application_id"));
-        Assert.Equal(1L, Scalar(c, "PRAGMA user_version"));
+        Assert.Equal(2L, Scalar(c, "PRAGMA user_version"));
         Assert.Equal("wcfs-actors storage", Scalar(c, "SELECT value FROM meta WHERE key = 'magic'"));
+        Assert.Equal(65536L, Scalar(c, "SELECT value FROM meta WHERE key = 'chunk_size'"));
     }
 
     [Fact]
@@ -131,23 +132,29 @@ public sealed class SqliteStorageFileTests : IDisposable
         }
         using var c = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
         c.Open();
-        Assert.Equal(0L, Scalar(c, "SELECT count(*) FROM blk WHERE blk = 0 AND data IS NOT NULL"));
-        Assert.Equal(10L, Scalar(c, "SELECT length(data) FROM blk WHERE blk = 1"));
+        Assert.Equal(0L, Scalar(c, "SELECT count(*) FROM chunk WHERE blk = 0")); // a new all-zero block stores no chunk
+        Assert.Equal(1L, Scalar(c, "SELECT count(*) FROM block WHERE blk = 0"));
+        Assert.Equal(10L, Scalar(c, "SELECT length(data) FROM chunk WHERE blk = 1"));
     }
 
     [Fact]
-    public void Reading_a_block_is_one_indexed_lookup()
+    public void Reading_a_block_is_one_statement_with_one_indexed_lookup_per_chunk()
     {
         var path = MakeWcfsDatabase();
         using var c = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
         c.Open();
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "EXPLAIN QUERY PLAN SELECT tid, data FROM blk WHERE oid = 1 AND blk = 0 AND tid <= 5 ORDER BY tid DESC LIMIT 1";
+        cmd.CommandText = "EXPLAIN QUERY PLAN " + SqliteStorage.ReadBlockSql;
+        cmd.Parameters.AddWithValue("?1", 1L);
         using var r = cmd.ExecuteReader();
         var plan = new List<string>();
         while (r.Read())
             plan.Add(r.GetString(3));
-        Assert.Equal(["SEARCH blk USING INDEX blk_version (oid=? AND blk=? AND tid<?)"], plan);
+        // Every access to block and chunk is a SEARCH by the leading key columns; none is a SCAN.
+        Assert.Contains(plan, p => p.Contains("SEARCH block USING PRIMARY KEY (oid=? AND blk=? AND tid<?)"));
+        Assert.Contains(plan, p => p.Contains("SEARCH chunk USING COVERING INDEX chunk_version (oid=? AND blk=? AND chunk=? AND tid<?)"));
+        Assert.Contains(plan, p => p.Contains("SEARCH c USING INTEGER PRIMARY KEY (rowid=?)"));
+        Assert.DoesNotContain(plan, p => p.StartsWith("SCAN block", StringComparison.Ordinal) || p.StartsWith("SCAN c", StringComparison.Ordinal) || p.StartsWith("SCAN chunk", StringComparison.Ordinal));
     }
 
     private static object? Scalar(SqliteConnection c, string sql)

@@ -435,6 +435,118 @@ public abstract class StorageConformanceTests : IDisposable
         Assert.NotEqual(("a1", t1), Read(Storage, f, 0, t1)); // versions before the cut that were overwritten by it are gone
     }
 
+    /// <summary>A 256 KiB block of pseudo-random bytes (no zeros), deterministic per seed.</summary>
+    private static byte[] RandomBlock(int seed, int size = 256 << 10)
+    {
+        var b = new byte[size];
+        new Random(seed).NextBytes(b);
+        for (var i = 0; i < b.Length; i++)
+            b[i] |= 1;
+        return b;
+    }
+
+    private static byte[] ReadAll(IStorage s, Oid file, long blk, Tid at, int size = 256 << 10)
+    {
+        var buf = new byte[size];
+        buf.AsSpan().Fill(0xEE);
+        s.ReadBlock(file, blk, at, buf);
+        return buf;
+    }
+
+    [Fact]
+    public void A_commit_stores_only_the_chunks_that_changed_and_every_version_reads_back_whole()
+    {
+        const int size = 256 << 10; // 4 chunks of the default 64 KiB
+        var f = NewFile(Storage, blockSize: size);
+        var versions = new List<(Tid Tid, byte[] Data)>();
+        void Write(byte[]? data)
+        {
+            var t = Storage.Commit(Storage.LastTid, [], [new BlockWrite(f, 0, data)]);
+            versions.Add((t, data is null ? new byte[size] : (byte[])data.Clone()));
+        }
+        var v = RandomBlock(1);
+        Write(v);
+        var full = Storage.Usage().Single(u => u.File == f);
+        Assert.Equal((long)size, full.HeadBytes);
+        Assert.Equal(0L, full.HistoryBytes);
+
+        for (var i = 0; i < 5; i++)
+        {
+            v[(64 << 10) * 2 + 1000 + i] ^= 0x80; // one byte in chunk 2
+            Write(v);
+        }
+        var afterBytes = Storage.Usage().Single(u => u.File == f);
+        Assert.Equal((long)size, afterBytes.HeadBytes);
+        Assert.Equal(5L * (64 << 10), afterBytes.HistoryBytes); // one chunk per commit, not one block
+
+        var shorter = (byte[])v.Clone();
+        shorter.AsSpan(100_000).Clear(); // chunks 2 and 3 become zeros, chunk 1 is cut short
+        Write(shorter);
+        Write(null);                      // deleted: every chunk a hole
+        var again = new byte[size];
+        again[5] = 9;                     // only chunk 0 again
+        Write(again);
+        Write(again);                     // the same bytes again: a version with no chunk stored
+        Write(RandomBlock(2));
+
+        foreach (var (tid, data) in versions)
+        {
+            Assert.Equal(data, ReadAll(Storage, f, 0, tid));
+            Assert.Equal(tid, Storage.BlockRevAt(f, 0, tid));
+            var buf = new byte[size];
+            Assert.Equal(tid, Storage.ReadBlock(f, 0, tid, buf));
+        }
+        using var second = Second();
+        foreach (var (tid, data) in versions)
+            Assert.Equal(data, ReadAll(second, f, 0, tid));
+        Assert.Equal(0L, Storage.LastBlock(f, Tid.Max));
+    }
+
+    [Fact]
+    public void A_block_smaller_than_a_chunk_and_a_buffer_larger_than_the_block_read_back_exactly()
+    {
+        var f = NewFile(Storage, blockSize: 4096);
+        var t = CommitBlocks(Storage, f, (0, "tiny"));
+        var buf = new byte[1 << 20];
+        buf.AsSpan().Fill(0xEE);
+        Assert.Equal(t, Storage.ReadBlock(f, 0, t, buf));
+        Assert.Equal("tiny"u8.ToArray(), buf[..4]);
+        Assert.True(buf.AsSpan(4).IndexOfAnyExcept((byte)0) < 0);
+    }
+
+    [Fact]
+    public void Pack_of_chunked_history_keeps_every_read_at_or_after_the_cut_and_drops_the_rest()
+    {
+        const int size = 256 << 10;
+        var f = NewFile(Storage, blockSize: size);
+        var g = NewFile(Storage, blockSize: size);
+        var v = RandomBlock(3);
+        var tids = new List<Tid>();
+        for (var i = 0; i < 8; i++)
+        {
+            v[(i % 4) * (64 << 10) + 7] ^= (byte)(i + 1); // chunk i % 4
+            tids.Add(Storage.Commit(Storage.LastTid, [], [new BlockWrite(f, 0, v), new BlockWrite(f, 1, i == 3 ? null : v), new BlockWrite(g, i, v)]));
+        }
+        var cut = tids[5];
+        var before = tids.Where(t => t >= cut).Concat([new Tid(tids[6].Value - 1), Tid.Max])
+            .SelectMany(at => new long[] { 0, 1, 2, 7 }.SelectMany(b => new[] { f, g }.Select(file => (at, b, file, ReadAll(Storage, file, b, at), Storage.BlockRevAt(file, b, at), Storage.LastBlock(file, at))))).ToList();
+        var usageBefore = Storage.Usage().ToDictionary(u => u.File);
+
+        Storage.Pack(cut);
+        Storage.Reclaim();
+
+        foreach (var (at, b, file, data, rev, last) in before)
+        {
+            Assert.Equal(data, ReadAll(Storage, file, b, at));
+            Assert.Equal(rev, Storage.BlockRevAt(file, b, at));
+            Assert.Equal(last, Storage.LastBlock(file, at));
+        }
+        var usageAfter = Storage.Usage().ToDictionary(u => u.File);
+        Assert.Equal(usageBefore[f].HeadBytes, usageAfter[f].HeadBytes);
+        Assert.True(usageAfter[f].HistoryBytes < usageBefore[f].HistoryBytes, $"history {usageBefore[f].HistoryBytes} → {usageAfter[f].HistoryBytes}");
+        Assert.Equal(usageBefore[g], usageAfter[g]); // g's blocks were each written once: nothing to drop
+    }
+
     [Fact]
     public async Task A_committer_killed_with_SIGKILL_leaves_only_complete_commits()
     {
@@ -455,7 +567,7 @@ public abstract class StorageConformanceTests : IDisposable
             finally
             {
                 child.Kill(); // SIGKILL, most likely in the middle of a commit
-                await child.WaitForExitAsync();
+                await child.WaitForExitAsync().WaitAsync(TestTimeouts.Default);
             }
         }
 

@@ -38,7 +38,13 @@ public static class WcfsCli
     }
 
     /// <summary>Runs to completion (bounded by <see cref="TestTimeouts.Default"/>), feeding <paramref name="stdin"/>.</summary>
-    public static async Task<CliResult> RunWithInputAsync(byte[]? stdin, params string[] args)
+    public static Task<CliResult> RunWithInputAsync(byte[]? stdin, params string[] args) => RunBoundedAsync(stdin, TestTimeouts.Default, args);
+
+    /// <summary>Runs a long command (several child processes of its own) to completion, bounded by
+    /// <paramref name="bound"/> (already scaled).</summary>
+    public static Task<CliResult> RunLongAsync(TimeSpan bound, params string[] args) => RunBoundedAsync(null, bound, args);
+
+    private static async Task<CliResult> RunBoundedAsync(byte[]? stdin, TimeSpan bound, string[] args)
     {
         using var p = Start(args);
         try
@@ -49,14 +55,14 @@ public static class WcfsCli
             if (stdin is not null)
                 await p.StandardInput.BaseStream.WriteAsync(stdin);
             p.StandardInput.Close();
-            using var cts = new CancellationTokenSource(TestTimeouts.Default);
+            using var cts = new CancellationTokenSource(bound);
             await p.WaitForExitAsync(cts.Token);
             await copyOut;
             return new CliResult(p.ExitCode, stdout.ToArray(), (await readErr).Trim());
         }
         catch (OperationCanceledException)
         {
-            throw new TimeoutException($"wcfs {string.Join(' ', args)} did not exit within {TestTimeouts.Default}");
+            throw new TimeoutException($"wcfs {string.Join(' ', args)} did not exit within {bound}");
         }
         finally
         {

@@ -11,6 +11,9 @@ namespace Wcfs.Actors.Tests.Virtmem;
 /// First-write fault cost of virtmem overlay pages vs a kernel MAP_PRIVATE copy-on-write fault over
 /// the same tmpfs file, and writeout throughput to a no-op storeblk, measured side by side.
 /// CI runs a small size as a smoke test; WCFS_BENCH=1 runs 256 MiB (figures in docs/NOTES.md).
+/// The figures are printed, not asserted (timed asserts are flaky on shared CI; the ratios are the
+/// `wcfs bench fault` and `writeout` cases): the asserts check that what was timed is what was meant,
+/// every page dirtied by its first write and every byte stored by writeout.
 /// </summary>
 public partial class VirtmemBenchmark(ITestOutputHelper output) : VirtmemTestKit(output)
 {
@@ -19,7 +22,7 @@ public partial class VirtmemBenchmark(ITestOutputHelper output) : VirtmemTestKit
     private static readonly long Size = Full ? 256L << 20 : 8L << 20;
 
     [Fact]
-    public async Task First_write_faults_and_writeout_are_measured_against_the_kernel()
+    public async Task First_write_faults_dirty_every_page_and_writeout_stores_every_byte_with_times_reported_next_to_the_kernel()
     {
         var data = TmpfsFile(Size, i => (byte)i);
         var kernel = KernelCowPerPage(data);
@@ -33,7 +36,6 @@ public partial class VirtmemBenchmark(ITestOutputHelper output) : VirtmemTestKit
         Output.WriteLine($"virtmem overlay 2 MiB page first write : {ours2m * 1e6:F1} us  ({ours2m / (kernel * 512):F2}x)");
         Output.WriteLine($"writeout STORE to a no-op storeblk     : {Size / store / 1e9:F2} GB/s");
         Output.WriteLine($"writeout STORE+MARKSTORED              : {Size / full / 1e9:F2} GB/s");
-        Assert.True(kernel > 0 && ours4k > 0 && ours2m > 0 && store > 0 && full > 0);
     }
 
     /// <summary>Seconds per 4 KiB page for the first write to a MAP_PRIVATE mapping of the file.</summary>

@@ -33,7 +33,8 @@ public class VirtmemConcurrencyTests(ITestOutputHelper output) : VirtmemTestKit(
         using var vma = fh.Mmap(0, pages);
         var addr = vma.Address;
         var stop = 0;
-        long pins = 0, gcs = 0;
+        var writing = 0; // 1 while a round's writers run: a pin then races their write faults
+        long pins = 0, racingPins = 0, gcs = 0;
         var gc = Start(() =>
         {
             while (Volatile.Read(ref stop) == 0)
@@ -62,8 +63,11 @@ public class VirtmemConcurrencyTests(ITestOutputHelper output) : VirtmemTestKit(
                 lastServed = served;
                 var blk = new BlockNumber(i % blocks);
                 file.SetBlockBase(blk, (i / blocks) % 2 == 0 ? baseB : baseA);
+                var racing = Volatile.Read(ref writing) == 1;
                 fh.Pin(blk, stayed);
                 pins++;
+                if (racing && Volatile.Read(ref writing) == 1)
+                    racingPins++; // the writers ran before and after this pin
                 Thread.Yield(); // let writers reach the mmap actor's mailbox between pins (2-core CI)
             }
         });
@@ -72,8 +76,10 @@ public class VirtmemConcurrencyTests(ITestOutputHelper output) : VirtmemTestKit(
             for (var round = 0; round < Rounds; round++)
             {
                 var value = (byte)(round + 1);
+                Volatile.Write(ref writing, 1);
                 var writers = Enumerable.Range(0, Writers).Select(t => Start(() => WritePages(addr, pages, t, value))).ToArray();
                 await Within(Task.WhenAll(writers), $"round {round}: the writers (a hang in a write fault?)");
+                Volatile.Write(ref writing, 0);
                 CheckPages(vma, pages, value, round);
                 Assert.Equal(pages, fh.DirtyPageCount);
                 await fh.DiscardAsync();
@@ -85,7 +91,10 @@ public class VirtmemConcurrencyTests(ITestOutputHelper output) : VirtmemTestKit(
             await Within(Task.WhenAll(gc, pinner), "the GC and pinner threads to stop");
         }
         VirtmemNative.Stats(out _, out var served, out var retries);
-        Output.WriteLine($"{Rounds} rounds, {pins} pins, {gcs} GCs; faults served {served}, install retries (generation changed) {retries}");
+        Output.WriteLine($"{Rounds} rounds, {pins} pins ({racingPins} while writers ran), {gcs} GCs; faults served {served}, install retries (generation changed) {retries}");
+        // The pinner is paced by served faults, so it can never outrun the writers; this proves it
+        // did not shrink to no racing at all (each round serves >= 64 write faults, each allowing a pin).
+        Assert.True(racingPins > 0, $"no pin ran while writers were faulting ({pins} pins in all): the test raced nothing");
     }
 
     [Fact]

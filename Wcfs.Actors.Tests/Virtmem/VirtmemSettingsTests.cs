@@ -20,12 +20,12 @@ public class VirtmemSettingsTests
     public void An_invalid_ram_limit_is_an_error_naming_the_key()
     {
         var e = Assert.Throws<ConfigurationException>(() =>
-            VirtmemProtocol.Settings.FromConfig(ConfigurationFactory.ParseString("wcfs.virtmem.ram-limit = lots")));
+            WcfsSettings.FromConfig(ConfigurationFactory.ParseString("wcfs.virtmem.ram-limit = lots")));
         Assert.Contains("wcfs.virtmem.ram-limit", e.Message);
     }
 
     [Fact]
-    public void VirtmemActor_runs_on_its_dedicated_dispatcher_declared_in_reference_conf()
+    public void VirtmemActor_props_name_its_dedicated_dispatcher_declared_in_reference_conf()
     {
         Assert.Equal(VirtmemProtocol.DispatcherId, VirtmemProtocol.Props(VirtmemProtocol.Settings.Default).Dispatcher);
         Assert.True(WcfsSettings.Reference.HasPath(VirtmemProtocol.DispatcherId));

@@ -5,6 +5,10 @@
 //   Ready      -- Resync(at >= current) --> Resyncing -- all re-watches answered --> Ready
 //   Ready      -- Resync(at < current) | Close --> Closing -- files closed, pinner stopped --> (stop)
 //   any        -- LinkDown --> same phase, broken: pending requests fail, new ones are refused
+//   any        -- Reattaching --> same phase, re-attaching: the server died, the native pinner waits for
+//                 a new one (wcfs.client.reattach-timeout) and re-maps and re-watches natively; requests
+//                 are held (in flight ones are re-sent), Open and Resync are stashed
+//              -- Reattached --> held requests re-sent, stash replayed | -- LinkDown --> broken
 //
 // Invariants:
 //   (C1) a file is registered natively (pins served) before its watch request is sent, and stays
@@ -14,6 +18,8 @@
 //        from PinnerActor, so nothing here ever waits for the server while the pinner needs it.
 //   (C3) the native conn is closed only after every file closed and the PinnerActor (the only
 //        reader of the native event queue) stopped.
+//   (C4) the native conn knows the conn's at (SetAt after start and after every resync): a re-attach
+//        re-watches there; nothing of a re-attach waits on this actor (faults wait natively).
 using Akka.Actor;
 using Akka.Event;
 using Wcfs.Actors.Protocol;
@@ -38,7 +44,9 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
     private readonly Dictionary<Oid, OpenFile> _files = [];
     private readonly Dictionary<Oid, List<IActorRef>> _opening = [];
     private readonly Dictionary<Oid, List<IActorRef>> _closing = [];
-    private readonly Dictionary<ulong, Action<string>> _pending = [];
+    private readonly Dictionary<ulong, (string Text, Action<string> OnReply)> _pending = [];
+    private readonly List<(string Text, Action<string> OnReply)> _held = [];
+    private bool _reattaching;
     private WclConnHandle? _conn;
     private IActorRef? _pinner;
     private Tid _at;
@@ -64,7 +72,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
         var self = Self;
         return new OneForOneStrategy(e =>
         {
-            self.Tell(new PinnerProtocol.LinkDown(e is WatchLinkBrokenException w ? w.Reason : "pinner actor failed: " + e.Message));
+            self.Tell(new PinnerProtocol.LinkDown("pinner actor failed: " + e.Message));
             return Directive.Stop;
         });
     }
@@ -76,6 +84,8 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
         Receive<PinnerProtocol.Reply>(Handle);
         Receive<PinnerProtocol.PinObserved>(p => { if (_files.TryGetValue(p.File, out var f)) f.Actor.Tell(p); });
         Receive<PinnerProtocol.LinkDown>(Handle);
+        Receive<PinnerProtocol.Reattaching>(Handle);
+        Receive<PinnerProtocol.Reattached>(Handle);
         Receive<FileHProtocol.FileClosed>(Handle);
         Receive<Terminated>(t =>
         {
@@ -90,9 +100,9 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
 
     private void Ready()
     {
-        Receive<ConnProtocol.Open>(Handle);
+        Receive<ConnProtocol.Open>(o => { if (_reattaching) Stash.Stash(); else Handle(o); });
         Receive<ConnProtocol.Release>(Handle);
-        Receive<ConnProtocol.Resync>(Handle);
+        Receive<ConnProtocol.Resync>(r => { if (_reattaching) Stash.Stash(); else Handle(r); });
         Receive<ConnProtocol.Close>(_ => StartClose(Sender, new ConnProtocol.Closed()));
     }
 
@@ -117,6 +127,10 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
         {
             _conn = WclConnHandle.Open(_settings.Mountpoint);
             _at = s.At;
+            _conn.SetAt(_at.Value); // invariant (C4)
+            _conn.SetReattach(_settings.ReattachTimeout);
+            if (_settings.Autostart is { Count: > 0 } start)
+                _conn.SetAutostart(start);
             _pinner = Context.ActorOf(PinnerProtocol.Props(_conn, _settings.Dispatcher), "pinner");
             Context.Watch(_pinner);
             Sender.Tell(new ConnProtocol.Started(Self));
@@ -130,16 +144,30 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
 
     // ---- requests on the link (invariant C2) ---------------------------------------------------
 
+    /// <summary>Writes one request; while re-attaching (or when the link just dropped and a re-attach may
+    /// follow) it is held and sent on the new link. Throws WcfsClientException if the link is down for good.</summary>
     private void SendRequest(string text, Action<string> onReply)
     {
-        var stream = _conn!.Request(text);
-        _pending[stream] = onReply;
+        if (_reattaching)
+        {
+            _held.Add((text, onReply));
+            return;
+        }
+        try
+        {
+            var stream = _conn!.Request(text);
+            _pending[stream] = (text, onReply);
+        }
+        catch (WcfsClientException) when (_broken is null && _settings.ReattachTimeout > TimeSpan.Zero && !_conn!.IsUp)
+        {
+            _held.Add((text, onReply)); // the pinner reports Reattaching (sent then) or LinkDown (failed then)
+        }
     }
 
     private void Handle(PinnerProtocol.Reply r)
     {
         if (_pending.Remove(r.Stream, out var k))
-            k(r.Text);
+            k.OnReply(r.Text);
         else
             _log.Warning("reply on stream {Stream} that no request waits for: {Reply}", r.Stream, r.Text);
     }
@@ -149,11 +177,47 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
         if (_broken is not null)
             return;
         _broken = d.Reason;
-        _log.Error("WCFS conn @{At}: watch link down: {Reason}", _at, d.Reason);
-        var pending = _pending.Values.ToList();
+        _reattaching = false;
+        _log.Warning("WCFS conn @{At}: watch link down: {Reason}", _at, d.Reason); // one line: the server died or refused us
+        var pending = _pending.Values.Concat(_held).ToList();
         _pending.Clear();
+        _held.Clear();
         foreach (var k in pending)
-            k("error watch link down: " + d.Reason);
+            k.OnReply("error watch link down: " + d.Reason);
+        Stash.UnstashAll(); // held Open/Resync now fail with the conn's error
+    }
+
+    private void Handle(PinnerProtocol.Reattaching r)
+    {
+        if (_broken is not null)
+            return;
+        _log.Warning("WCFS conn @{At}: {Event}", _at, r.Text);
+        _reattaching = true;
+        // replies of the dead server never come: send these requests again on the new link
+        _held.InsertRange(0, _pending.OrderBy(p => p.Key).Select(p => p.Value));
+        _pending.Clear();
+    }
+
+    private void Handle(PinnerProtocol.Reattached r)
+    {
+        if (_broken is not null)
+            return;
+        _log.Warning("WCFS conn @{At}: {Event}", _at, r.Text);
+        _reattaching = false;
+        var held = _held.ToList();
+        _held.Clear();
+        foreach (var (text, onReply) in held)
+        {
+            try
+            {
+                SendRequest(text, onReply);
+            }
+            catch (WcfsClientException e)
+            {
+                onReply("error " + e.Message);
+            }
+        }
+        Stash.UnstashAll();
     }
 
     private WcfsServerGoneException Gone(string what) =>
@@ -291,12 +355,13 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
         if (remaining == 0)
         {
             _at = r.At;
+            _conn!.SetAt(_at.Value); // invariant (C4)
             replyTo.Tell(new ConnProtocol.Resynced(r.At));
             return;
         }
         Become(Resyncing);
         foreach (var f in _files.Values.ToList())
-            SendRequest(WatchLinkGrammar.FormatWatch(f.Oid, r.At), reply =>
+            SendOrFail(WatchLinkGrammar.FormatWatch(f.Oid, r.At), reply =>
             {
                 if (reply != "ok")
                     errors.Add($"{f.Oid}: {reply}");
@@ -311,11 +376,34 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
                 }
                 else
                 {
-                    replyTo.Tell(new ConnProtocol.Resynced(r.At));
+                    try
+                    {
+                        _conn!.SetAt(_at.Value); // invariant (C4)
+                        _conn.Unfloor(); // blocks a re-attach left on the snapshot go back to head
+                        replyTo.Tell(new ConnProtocol.Resynced(r.At));
+                    }
+                    catch (WcfsClientException e)
+                    {
+                        _broken ??= "resync failed: " + e.Message;
+                        replyTo.Tell(new Status.Failure(e));
+                    }
                 }
                 Become(() => { Common(); Ready(); });
                 Stash.UnstashAll();
             });
+    }
+
+    /// <summary>SendRequest, or the callback with an error reply if the link is down for good.</summary>
+    private void SendOrFail(string text, Action<string> onReply)
+    {
+        try
+        {
+            SendRequest(text, onReply);
+        }
+        catch (WcfsClientException e)
+        {
+            onReply("error " + e.Message);
+        }
     }
 
     // ---- close (invariant C3) ------------------------------------------------------------------

@@ -28,7 +28,9 @@ internal sealed class PinnerActor : ReceiveActor
         Receive<PinnerProtocol.Reply>(r => Context.Parent.Tell(r));
         Receive<PinnerProtocol.PinObserved>(Handle);
         Receive<PinnerProtocol.LastWords>(w => _log.Error("WCFS server's last words on the watch link: {LastWords}", w.Text));
-        Receive<PinnerProtocol.LinkDown>(d => throw new WatchLinkBrokenException(d.Reason));
+        Receive<PinnerProtocol.LinkDown>(d => Context.Parent.Tell(d)); // no exception: one line from ConnActor, no stack trace
+        Receive<PinnerProtocol.Reattaching>(r => Context.Parent.Tell(r));
+        Receive<PinnerProtocol.Reattached>(r => Context.Parent.Tell(r));
         Receive<PinnerProtocol.Subscribe>(s => _subscribers.Add(s.Subscriber));
         Receive<PinnerProtocol.GetStats>(_ => Sender.Tell(new PinnerProtocol.PinStats(_pins, _naks, [.. _recent])));
     }

@@ -6,20 +6,14 @@
 //
 //   native pinner --(queue + eventfd)--> reader thread --Event--> PinnerActor
 //   PinnerActor: Reply  -> parent (ConnActor)          PinObserved -> parent + subscribers
-//                Down   -> throws WatchLinkBrokenException (the parent's strategy stops it and
-//                          marks the conn broken)      LastWords -> logged at error level
+//                Down   -> parent (ConnActor marks the conn broken and logs one warning line)
+//                LastWords -> logged at error level
+//                Reattaching, Reattached -> parent (the server died / a new one took over: ConnActor)
 using Akka.Actor;
 using Wcfs.Actors.Storage;
 using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Client;
-
-/// <summary>The native pinner reported that its watch link went down.</summary>
-public sealed class WatchLinkBrokenException(string reason) : Exception($"watch link down: {reason}")
-{
-    /// <summary>Why the link went down (EOF, server's last words, malformed frame).</summary>
-    public string Reason { get; } = reason;
-}
 
 /// <summary>Messages and Props of PinnerActor.</summary>
 public static class PinnerProtocol
@@ -30,8 +24,14 @@ public static class PinnerProtocol
     /// <summary>A copy of one pin the native pinner handled: Rev null = @head; Acked false = nak (Error says why).</summary>
     public sealed record PinObserved(Oid File, BlockNumber Block, Tid? Rev, bool Acked, string? Error, TimeSpan Duration);
 
-    /// <summary>The link is down (sent by the parent's strategy, see ConnActor).</summary>
+    /// <summary>The link is down (forwarded to the parent ConnActor).</summary>
     public sealed record LinkDown(string Reason);
+
+    /// <summary>The server died; the native pinner waits for a new one (wcfs.client.reattach-timeout). Text: why, how long, where.</summary>
+    public sealed record Reattaching(string Text);
+
+    /// <summary>The native side re-mapped and re-watched every file of the conn on a new server (ConnActor re-sends its requests).</summary>
+    public sealed record Reattached(string Text);
 
     /// <summary>Subscribe <paramref name="Subscriber"/> to every <see cref="PinObserved"/> (tests, metrics).</summary>
     public sealed record Subscribe(IActorRef Subscriber);
@@ -57,6 +57,8 @@ public static class PinnerProtocol
             e.Rc == 0, e.Rc == 0 ? null : NakReason(e.Rc), TimeSpan.FromTicks((long)(e.Nanos / 100))),
         ClientNative.EventDown => new LinkDown(e.TextString()),
         ClientNative.EventLastWords => new LastWords(e.TextString()),
+        ClientNative.EventReattaching => new Reattaching(e.TextString()),
+        ClientNative.EventReattached => new Reattached(e.TextString()),
         _ => null,
     };
 

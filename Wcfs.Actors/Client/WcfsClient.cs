@@ -30,12 +30,15 @@
 //   (3) blocking native calls of the actors run on wcfs.client.dispatcher (reference.conf).
 //
 // Failure: server not running and autostart off -> JoinAsync fails naming the mountpoint and the
-// command to start it. Server gone -> the link goes down, the Conn reports it and refuses further
-// use; mappings of blocks never touched get SIGBUS from the kernel on access (the mount is gone).
-using System.Diagnostics;
+// command to start it. Server gone -> every conn waits up to wcfs.client.reattach-timeout for a new
+// server on the mountpoint (native: wcfs_client_reattach.c; faults on the dead mount wait, a resync
+// waits for head/at); with one, mappings are re-mapped in place and re-watched at the conn's at;
+// without one, the link goes down, the Conn refuses further use, and an access that needs the server
+// ends the process with one line naming mount, file and block ("the WCFS server is gone").
 using Akka.Actor;
 using Akka.Configuration;
 using Wcfs.Actors.Configuration;
+using Wcfs.Actors.Hosting;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 using Wcfs.Native.Interop;
@@ -45,9 +48,12 @@ namespace Wcfs.Actors.Client;
 /// <summary>Options of <see cref="WcfsClient.JoinAsync"/>.</summary>
 public sealed record WcfsClientOptions
 {
-    /// <summary>The actor system to host the client in (its config must include the wcfs reference.conf, as
-    /// AddWcfs does); null: the client creates and owns one.</summary>
+    /// <summary>The actor system to host the client in (its <see cref="WcfsRuntime"/> gives the settings and
+    /// the actors); null: the client creates one ("wcfs", from <see cref="Config"/>) and owns it.</summary>
     public ActorSystem? System { get; init; }
+
+    /// <summary>The configuration of the actor system the client creates when <see cref="System"/> is null.</summary>
+    public Config? Config { get; init; }
 
     /// <summary>Mount here instead of <c>&lt;mount-root&gt;/&lt;hash of url&gt;</c>.</summary>
     public string? Mountpoint { get; init; }
@@ -55,8 +61,8 @@ public sealed record WcfsClientOptions
     /// <summary>Overrides <c>wcfs.autostart</c>.</summary>
     public bool? Autostart { get; init; }
 
-    /// <summary>Extra arguments for an autostarted <c>wcfs serve</c> (e.g. <c>--pin-timeout 5s</c>).</summary>
-    public string? ServeArguments { get; init; }
+    /// <summary>Overrides <c>wcfs.client.reattach-timeout</c> (zero: a conn whose server died does not wait for a new one).</summary>
+    public TimeSpan? ReattachTimeout { get; init; }
 }
 
 /// <summary>A process's link to the WCFS server of one storage URL.</summary>
@@ -64,16 +70,18 @@ public sealed class WcfsClient : IAsyncDisposable
 {
     private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _zurl;
     private readonly bool _ownsSystem;
+    private readonly string? _restartSettingsFile;
 
-    private WcfsClient(string url, string mountpoint, ActorSystem system, bool ownsSystem, WcfsProtocol.ClientSettings settings, Microsoft.Win32.SafeHandles.SafeFileHandle zurl)
+    private WcfsClient(string url, string mountpoint, WcfsRuntime runtime, bool ownsSystem, WcfsClientSettings settings, Microsoft.Win32.SafeHandles.SafeFileHandle zurl, string[]? restart, string? restartSettingsFile)
     {
         Url = url;
         Mountpoint = mountpoint;
-        System = system;
+        System = runtime.System;
         _ownsSystem = ownsSystem;
         Settings = settings;
         _zurl = zurl;
-        Actor = system.ActorOf(WcfsProtocol.Props(mountpoint, settings), "wcfs-client-" + Guid.NewGuid().ToString("N")[..8]);
+        Actor = runtime.NewClientActor(mountpoint, settings, restart);
+        _restartSettingsFile = restartSettingsFile;
     }
 
     /// <summary>The storage URL the server serves.</summary>
@@ -88,87 +96,76 @@ public sealed class WcfsClient : IAsyncDisposable
     /// <summary>The WcfsActor of this client.</summary>
     public IActorRef Actor { get; }
 
-    /// <summary>The validated <c>wcfs.client</c> settings.</summary>
-    public WcfsProtocol.ClientSettings Settings { get; }
+    /// <summary>The validated <c>wcfs.client</c> settings (of the runtime's one settings object).</summary>
+    public WcfsClientSettings Settings { get; }
 
     /// <summary>
-    /// Finds the server of <paramref name="url"/> by <c>&lt;mnt&gt;/.wcfs/zurl</c>, starting <c>wcfs serve</c> if there is
-    /// none and <c>wcfs.autostart</c> is on, and keeps <c>.wcfs/zurl</c> open while the client lives.
+    /// Finds the server of <paramref name="url"/> by <c>&lt;mnt&gt;/.wcfs/zurl</c>, starting <c>wcfs serve</c> (with
+    /// every <c>wcfs.server</c> setting, <see cref="WcfsServer"/>) if there is none and <c>wcfs.autostart</c> is on,
+    /// and keeps <c>.wcfs/zurl</c> open while the client lives.
     /// </summary>
-    /// <exception cref="WcfsClientException">No server and autostart off, or the server did not come up.</exception>
+    /// <exception cref="WcfsClientException">No server and autostart off, no wcfs tool, or the server exited at once.</exception>
+    /// <exception cref="TimeoutException">The autostarted server did not answer within <c>wcfs.client.start-timeout</c>.</exception>
     public static async Task<WcfsClient> JoinAsync(string url, WcfsClientOptions? options = null)
     {
         options ??= new WcfsClientOptions();
         var ownsSystem = options.System is null;
-        var system = options.System ?? ActorSystem.Create("wcfs-client", WcfsSettings.Reference);
+        var system = options.System ?? ActorSystem.Create("wcfs", StderrLogger.For(options.Config ?? Config.Empty)); // ours: never the host's stdout
         try
         {
-            var config = system.Settings.Config;
-            if (!config.HasPath(WcfsProtocol.DispatcherId + ".type"))
-                throw new ConfigurationException($"{WcfsProtocol.DispatcherId}: missing in the actor system's config; add WcfsSettings.Reference as fallback (AddWcfs does)");
-            var wcfs = WcfsSettings.FromConfig(config);
-            var client = WcfsProtocol.ClientSettings.FromConfig(config);
-            var mnt = options.Mountpoint ?? MountPoint.For(url, wcfs.MountRoot);
-            if (options.Mountpoint is null && options.ServeArguments is null && (options.Autostart ?? wcfs.Autostart))
-                await WcfsServer.EnsureRunningAsync(url, wcfs, client.StartTimeout); // the standard mount: the server's own starter
-            else
-                await EnsureRunningAsync(url, mnt, options.Autostart ?? wcfs.Autostart, options.ServeArguments, client.StartTimeout);
+            var runtime = WcfsRuntime.Get(system);
+            var settings = runtime.Settings;
+            var mnt = options.Mountpoint ?? MountPoint.For(url, settings.MountRoot);
+            var (state, _) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            if (state != ServerState.Running)
+            {
+                if (!(options.Autostart ?? settings.Autostart))
+                {
+                    var shown = MountPoint.NormalizeUrl(url); // never a password
+                    var command = $"wcfs serve {shown}" + (options.Mountpoint is null ? "" : $" --mountpoint {mnt}");
+                    throw new WcfsClientException($"no WCFS server for {shown} is running at {mnt} ({state}): start it with `{command}`, or set wcfs.autostart = on");
+                }
+                await WcfsServer.EnsureRunningAsync(url, settings, mountpoint: mnt).ConfigureAwait(false);
+            }
+            var client = settings.Client;
+            if (options.ReattachTimeout is { } reattach)
+                client = client with { ReattachTimeout = reattach >= TimeSpan.Zero ? reattach : throw new ArgumentOutOfRangeException(nameof(options), "ReattachTimeout must not be negative") };
             var zurl = File.OpenHandle(Path.Combine(mnt, ".wcfs", "zurl")); // invariant (2)
-            return new WcfsClient(url, mnt, system, ownsSystem, client, zurl);
+            // When the server dies, a conn starts a new one with this command (natively: no managed code in the gap).
+            string[]? restart = null;
+            string? restartFile = null;
+            if (options.Autostart ?? settings.Autostart)
+                (restart, restartFile) = WcfsServer.DetachedCommand(new WcfsServer.Request(url, mnt, settings.Server));
+            return new WcfsClient(url, mnt, runtime, ownsSystem, client, zurl, restart, restartFile);
         }
         catch
         {
             if (ownsSystem)
-                await system.Terminate();
+                await system.Terminate().ConfigureAwait(false);
             throw;
         }
     }
-
-    private static async Task EnsureRunningAsync(string url, string mnt, bool autostart, string? serveArgs, TimeSpan timeout)
-    {
-        var (state, _) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5));
-        if (state == ServerState.Running)
-            return;
-        var command = $"wcfs serve {url}" + (mnt == MountPoint.For(url, WcfsSettings.Default.MountRoot) ? "" : $" --mountpoint {mnt}");
-        if (!autostart)
-            throw new WcfsClientException($"no WCFS server for {url} is running at {mnt} ({state}): start it with `{command}`, or set wcfs.autostart = on");
-        StartServer(url, mnt, serveArgs);
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            (state, _) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5));
-            if (state == ServerState.Running)
-                return;
-            await Task.Delay(20); // the mount appears asynchronously; there is no event to wait for
-        }
-        throw new WcfsClientException($"autostarted `{command}` did not answer .wcfs/zurl within {timeout.TotalSeconds:0}s; see {mnt}.log");
-    }
-
-    /// <summary>Starts <c>wcfs serve</c> for an explicit mountpoint in the background (its own session; output to
-    /// &lt;mnt&gt;.log). A racing starter loses on the server's lock file and exits; either way one server ends up
-    /// running. (The standard mountpoint goes through <see cref="WcfsServer.EnsureRunningAsync"/>.)</summary>
-    private static void StartServer(string url, string mnt, string? serveArgs)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
-        var exe = File.Exists(dll) ? $"dotnet {Quote(dll)}" : "wcfs";
-        Directory.CreateDirectory(Path.GetDirectoryName(mnt.TrimEnd('/'))!);
-        var log = mnt.TrimEnd('/') + ".log";
-        var cmd = $"exec {exe} serve {Quote(url)} --mountpoint {Quote(mnt)} {serveArgs ?? ""} >{Quote(log)} 2>&1 </dev/null";
-        var psi = new ProcessStartInfo("setsid", ["-f", "sh", "-c", cmd]) { UseShellExecute = false };
-        using var p = Process.Start(psi) ?? throw new WcfsClientException($"cannot start `{cmd}`");
-        p.WaitForExit();
-    }
-
-    private static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     /// <summary>Waits until the server's <c>head/at</c> is at least <paramref name="at"/> (bounded by start-timeout).</summary>
     internal async Task WaitHeadAtAsync(Tid at)
     {
         var path = Path.Combine(Mountpoint, "head", "at");
         var deadline = DateTime.UtcNow + Settings.StartTimeout;
+        var goneUntil = DateTime.UtcNow + Settings.ReattachTimeout;
         while (true)
         {
-            var head = await ReadHeadAtAsync(path);
+            Tid head;
+            try
+            {
+                head = await ReadHeadAtAsync(path);
+            }
+            catch (WcfsServerGoneException) when (DateTime.UtcNow < goneUntil)
+            {
+                // the server died: its conns wait for a new one (wcfs.client.reattach-timeout), so do we
+                await Task.Delay(100); // why: a new server's mount appears without an event to wait on
+                deadline = DateTime.UtcNow + Settings.StartTimeout;
+                continue;
+            }
             if (head >= at)
                 return;
             if (DateTime.UtcNow > deadline)
@@ -219,6 +216,8 @@ public sealed class WcfsClient : IAsyncDisposable
     {
         await Actor.GracefulStop(Settings.AskTimeout);
         _zurl.Dispose();
+        if (_restartSettingsFile is not null)
+            File.Delete(_restartSettingsFile);
         if (_ownsSystem)
             await System.Terminate();
     }

@@ -1,46 +1,241 @@
-// WcfsServer - finding the WCFS server of a storage and starting one if none runs (autostart,
-// PROTOCOL.md §5). Used by the client (WcfsClient.JoinAsync) and by tools.
+// WcfsServer - the one launcher of `wcfs serve` (PROTOCOL.md §5): autostart (WcfsClient.JoinAsync,
+// Database, `wcfs demo`), the tests' server children and the benchmarks all start it here.
 //
-// Start: `wcfs serve <url>` as a detached process (own session, output appended to
-// <mountpoint>.log); then wait until <mnt>/.wcfs/zurl answers with the URL. Racing starters are
-// fine: the server's lock file lets one of them serve, the others exit, and every caller waits for
-// the same mount. The `wcfs` tool is found as: $WCFS_EXE (a wcfs.dll or an executable), else
-// wcfs.dll next to the application, else `wcfs` on PATH.
+// What it owns: finding the `wcfs` tool, the command line of `wcfs serve`, the settings file handed
+// to the server, and (for autostart) starting a detached server and waiting until its mount answers.
+// What it does not own: the server itself (Wcfs.Host, `wcfs serve`), the mount protocol
+// (Protocol/MountPoint.cs).
+//
+// Finding the tool, in this order (API.md §4):
+//   1. $WCFS_EXE: an executable, or a wcfs.dll run with `dotnet`;
+//   2. `wcfs` on PATH (the .NET tool: `dotnet tool install --global wcfs`);
+//   3. wcfs.dll next to the application (AppContext.BaseDirectory).
+// None found: WcfsToolNotFoundException at once, naming the three places and how to install.
+//
+// Handing over settings: every server setting (wcfs.server.*) and the storage URL go to the child in
+// a settings file `<mountpoint>.serve-<pid>-<n>.conf`, created mode 0600 before the child starts and
+// read by `wcfs serve --config FILE`; the command line holds the mountpoint and the file's path only.
+// A PostgreSQL password in the URL is therefore never on a command line (visible in ps to every user)
+// nor in the environment. The autostart path deletes the file once the server answered (or failed);
+// callers of StartInfo delete it with the directory they chose (Request.SettingsDirectory).
+//
+// Autostart, as a sequence:
+//   probe <mnt>/.wcfs/zurl -> Running: done
+//   write the settings file; start `setsid sh -c 'exec "$@" >>LOG 2>&1' sh TOOL serve ...`
+//     (own session: a Ctrl-C of the app's terminal does not reach the server; setsid execs in place,
+//      so the Process we hold IS the server and its early exit is seen within one poll)
+//   poll the mount every 20 ms until Running, up to wcfs.client.start-timeout
+//     the child exited -> if another starter holds the server's lock file, keep waiting for that one
+//                         (a race of starters ends with one server); else fail at once with the
+//                         tail of <mnt>.log
 using System.Diagnostics;
+using System.Globalization;
+using System.Text;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
+using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Client;
 
-/// <summary>Discovery and autostart of the WCFS server of a storage URL.</summary>
+/// <summary>No <c>wcfs</c> tool was found to start a server with; the message names where it was looked for.</summary>
+public sealed class WcfsToolNotFoundException(string message) : WcfsClientException(message);
+
+/// <summary>How to run the <c>wcfs</c> tool: an executable (or <c>dotnet</c>) and the arguments before the command.</summary>
+/// <param name="FileName">The program to execute.</param>
+/// <param name="Prefix">Arguments before the wcfs command (the wcfs.dll path when run with dotnet).</param>
+/// <param name="Origin">Where it was found, for messages ("$WCFS_EXE", "PATH", "next to the application").</param>
+public sealed record WcfsTool(string FileName, IReadOnlyList<string> Prefix, string Origin)
+{
+    /// <summary>Finds the tool: <c>$WCFS_EXE</c>, then <c>wcfs</c> on PATH, then wcfs.dll next to the application.</summary>
+    /// <exception cref="WcfsToolNotFoundException">None of the three.</exception>
+    public static WcfsTool Find()
+    {
+        var env = Environment.GetEnvironmentVariable("WCFS_EXE");
+        if (!string.IsNullOrEmpty(env))
+            return File.Exists(env) ? FromPath(env, "$WCFS_EXE")
+                : throw new WcfsToolNotFoundException($"WCFS_EXE={env} does not exist: point it at the wcfs executable or wcfs.dll, or unset it");
+        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
+        foreach (var dir in path.Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(dir, "wcfs");
+            if (File.Exists(candidate) && !OperatingSystem.IsWindows() && (File.GetUnixFileMode(candidate) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0)
+                return new WcfsTool(candidate, [], "PATH");
+        }
+        var local = Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
+        if (File.Exists(local))
+            return FromPath(local, "next to the application");
+        throw new WcfsToolNotFoundException(
+            $"cannot start a WCFS server: the wcfs tool was not found ($WCFS_EXE is not set, no wcfs on PATH, no wcfs.dll in {AppContext.BaseDirectory}); "
+            + "install it with `dotnet tool install --global wcfs` (and have ~/.dotnet/tools on PATH), or set WCFS_EXE");
+    }
+
+    private static WcfsTool FromPath(string file, string origin) =>
+        file.EndsWith(".dll", StringComparison.Ordinal) ? new WcfsTool(DotnetHost(), [file], origin) : new WcfsTool(file, [], origin);
+
+    /// <summary>The dotnet host running this process if it is one (so a wcfs.dll runs on the same runtime), else "dotnet".</summary>
+    private static string DotnetHost()
+    {
+        var self = Environment.ProcessPath;
+        return self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
+    }
+
+    /// <summary>The argument list of <c>wcfs <paramref name="command"/></c>: <see cref="FileName"/> then these.</summary>
+    public IReadOnlyList<string> Arguments(IEnumerable<string> command) => [.. Prefix, .. command];
+
+    /// <summary>A start info for <c>wcfs <paramref name="command"/></c> (no shell; arguments passed as a list).</summary>
+    public ProcessStartInfo StartInfo(IEnumerable<string> command)
+    {
+        var psi = new ProcessStartInfo(FileName) { UseShellExecute = false };
+        foreach (var a in Arguments(command))
+            psi.ArgumentList.Add(a);
+        return psi;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => string.Join(' ', [FileName, .. Prefix]) + $" ({Origin})";
+}
+
+/// <summary>Discovery and start of the WCFS server of a storage URL.</summary>
 public static class WcfsServer
 {
+    /// <summary>What a <c>wcfs serve</c> is started with.</summary>
+    /// <param name="Url">The storage URL (may hold a password: it goes to the settings file only).</param>
+    /// <param name="Mountpoint">Where to mount.</param>
+    /// <param name="Server">Every server setting (wcfs.server.*).</param>
+    public sealed record Request(string Url, string Mountpoint, WcfsServerSettings Server)
+    {
+        /// <summary>More arguments for <c>wcfs serve</c> (e.g. <c>--verbose</c>).</summary>
+        public IReadOnlyList<string> ExtraArguments { get; init; } = [];
+
+        /// <summary>Where the 0600 settings file goes; null: next to the mountpoint.</summary>
+        public string? SettingsDirectory { get; init; }
+    }
+
+    private static int _nextFile;
+
     /// <summary>
-    /// Returns the mountpoint of a running server for <paramref name="url"/>, starting one if none
-    /// runs (a stale mount of a crashed server is cleaned up by the new server).
+    /// Writes the request's settings file (mode 0600) and returns the start info of
+    /// <c>wcfs serve --mountpoint MNT --config FILE</c> and the file (the caller deletes it when the
+    /// server answered or the directory goes).
     /// </summary>
-    /// <exception cref="TimeoutException">No server answered within <paramref name="timeout"/> (default 30 s).</exception>
+    /// <exception cref="WcfsToolNotFoundException">No wcfs tool (see <see cref="WcfsTool.Find"/>).</exception>
+    public static (ProcessStartInfo StartInfo, string SettingsFile) StartInfo(Request request, WcfsTool? tool = null)
+    {
+        tool ??= WcfsTool.Find();
+        var file = WriteSettingsFile(request);
+        return (tool.StartInfo(ServeArguments(request, file)), file);
+    }
+
+    /// <summary>The arguments after <c>wcfs</c>: serve, the mountpoint, the settings file, the extras.</summary>
+    private static IEnumerable<string> ServeArguments(Request r, string settingsFile) =>
+        ["serve", "--mountpoint", r.Mountpoint, "--config", settingsFile, .. r.ExtraArguments];
+
+    private static string WriteSettingsFile(Request r)
+    {
+        var mnt = r.Mountpoint.TrimEnd('/');
+        var dir = r.SettingsDirectory ?? Path.GetDirectoryName(mnt)!;
+        Directory.CreateDirectory(dir);
+        var name = $"{Path.GetFileName(mnt)}.serve-{Environment.ProcessId}-{Interlocked.Increment(ref _nextFile)}.conf";
+        var path = Path.Combine(dir, name);
+        var text = new StringBuilder()
+            .Append("# written by the wcfs launcher for one `wcfs serve`; holds the storage URL (0600)\n")
+            .Append("wcfs.storage = ").Append(HoconString(r.Url)).Append('\n')
+            .Append(WcfsSettings.ServerHocon(r.Server))
+            .ToString();
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite; // the URL may hold a password
+        using (var w = new StreamWriter(path, Encoding.UTF8, options))
+            w.Write(text);
+        return path;
+    }
+
+    private static string HoconString(string s) =>
+        "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+
+    /// <summary>
+    /// Returns the mountpoint of a running server for <paramref name="url"/> (at
+    /// <paramref name="mountpoint"/>, default <c>&lt;mount-root&gt;/&lt;hash of url&gt;</c>), starting a
+    /// detached one with every setting of <paramref name="settings"/> if none runs (a stale mount of a
+    /// crashed server is cleaned up by the new server).
+    /// </summary>
+    /// <exception cref="WcfsToolNotFoundException">No wcfs tool to start a server with.</exception>
+    /// <exception cref="WcfsClientException">The server exited at once (the message quotes its log).</exception>
+    /// <exception cref="TimeoutException">No server answered within <paramref name="timeout"/> (default wcfs.client.start-timeout).</exception>
     /// <exception cref="InvalidOperationException">The mountpoint is served for another URL.</exception>
-    public static async Task<string> EnsureRunningAsync(string url, WcfsSettings? settings = null, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    public static async Task<string> EnsureRunningAsync(string url, WcfsSettings? settings = null, TimeSpan? timeout = null,
+        string? mountpoint = null, CancellationToken cancellationToken = default)
     {
         var s = settings ?? WcfsSettings.Default;
         var normalized = MountPoint.NormalizeUrl(url);
-        var mnt = MountPoint.For(url, s.MountRoot);
+        var mnt = mountpoint ?? MountPoint.For(url, s.MountRoot);
         var (state, served) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         if (state == ServerState.Running)
             return Check(mnt, served, normalized);
-        Directory.CreateDirectory(s.MountRoot);
-        Start(url, mnt, s);
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (DateTime.UtcNow < deadline)
+        var tool = WcfsTool.Find();
+        var log = mnt.TrimEnd('/') + ".log";
+        var (psi, file) = StartInfo(new Request(url, mnt, s.Server), tool);
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            (state, served) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-            if (state == ServerState.Running)
-                return Check(mnt, served, normalized);
-            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            using var server = StartDetached(psi, log);
+            var limit = timeout ?? s.Client.StartTimeout;
+            var deadline = DateTime.UtcNow + limit;
+            while (DateTime.UtcNow < deadline)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                (state, served) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                if (state == ServerState.Running)
+                    return Check(mnt, served, normalized);
+                if (server.HasExited && !AnotherStarterHoldsTheLock(mnt))
+                    throw new WcfsClientException(
+                        $"`wcfs serve` ({tool}) for {MountPoint.NormalizeUrl(url)} exited with {server.ExitCode} before mounting {mnt}: {LogTail(log)}");
+                await Task.Delay(20, cancellationToken).ConfigureAwait(false); // why: the mount appears asynchronously; no event to wait on
+            }
+            throw new TimeoutException($"the WCFS server for {normalized} did not start within {limit.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)}s: see {log}");
         }
-        throw new TimeoutException($"the WCFS server for {url} did not start within {timeout ?? TimeSpan.FromSeconds(30)}: see {mnt}.log");
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>Starts <paramref name="psi"/> in its own session with output appended to <paramref name="log"/>.</summary>
+    private static Process StartDetached(ProcessStartInfo psi, string log)
+    {
+        var detached = new ProcessStartInfo("setsid") { UseShellExecute = false };
+        foreach (var a in (string[])[.. DetachedShell(log), psi.FileName, .. psi.ArgumentList])
+            detached.ArgumentList.Add(a);
+        return Process.Start(detached) ?? throw new WcfsClientException("cannot run setsid to start the WCFS server");
+    }
+
+    private static bool AnotherStarterHoldsTheLock(string mnt)
+    {
+        try
+        {
+            using var f = new FileStream(MountPoint.LockPath(mnt), FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            return false;
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
+    private static string LogTail(string log)
+    {
+        try
+        {
+            var lines = File.ReadAllLines(log);
+            return string.Join(" | ", lines.TakeLast(3));
+        }
+        catch (IOException)
+        {
+            return $"(no log at {log})";
+        }
     }
 
     private static string Check(string mnt, string? served, string normalized)
@@ -50,29 +245,21 @@ public static class WcfsServer
         return mnt;
     }
 
-    private static void Start(string url, string mnt, WcfsSettings s)
+    /// <summary>
+    /// The command (argv) that starts a detached <c>wcfs serve</c> for <paramref name="request"/> and returns
+    /// at once, and its settings file (0600), which stays until the caller deletes it: a conn whose server
+    /// died runs this natively (wcfs_client_reattach.c), so nothing managed runs in the gap.
+    /// </summary>
+    /// <exception cref="WcfsToolNotFoundException">No wcfs tool (see <see cref="WcfsTool.Find"/>).</exception>
+    public static (string[] Argv, string SettingsFile) DetachedCommand(Request request, WcfsTool? tool = null)
     {
-        var (file, args) = WcfsCommand();
-        string[] serve = ["serve", url, "--mountpoint", mnt, "--pin-timeout", DurationText.Format(s.Server.PinTimeout)];
-        var quoted = string.Join(' ', new[] { file }.Concat(args).Concat(serve).Select(Quote));
-        var psi = new ProcessStartInfo("/bin/sh", ["-c", $"setsid {quoted} >>{Quote(mnt + ".log")} 2>&1 </dev/null &"])
-        {
-            UseShellExecute = false,
-        };
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot run /bin/sh to start the WCFS server");
-        p.WaitForExit();
+        tool ??= WcfsTool.Find();
+        var file = WriteSettingsFile(request);
+        var log = request.Mountpoint.TrimEnd('/') + ".log";
+        string[] argv = ["setsid", "-f", .. DetachedShell(log), tool.FileName, .. tool.Arguments(ServeArguments(request, file))];
+        return (argv, file);
     }
 
-    private static (string File, string[] Args) WcfsCommand()
-    {
-        var exe = Environment.GetEnvironmentVariable("WCFS_EXE");
-        if (string.IsNullOrEmpty(exe))
-        {
-            var local = Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
-            exe = File.Exists(local) ? local : "wcfs";
-        }
-        return exe.EndsWith(".dll", StringComparison.Ordinal) ? ("dotnet", [exe]) : (exe, []);
-    }
-
-    private static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+    /// <summary><c>sh -c</c> that appends the command's output to <paramref name="log"/> and execs it in place.</summary>
+    private static string[] DetachedShell(string log) => ["sh", "-c", "log=$1; shift; exec \"$@\" >>\"$log\" 2>&1 </dev/null", "sh", log];
 }

@@ -1,81 +1,84 @@
-// UnitText - the one parser of durations ("30s", "500ms", "1m") and sizes ("4MiB", "65536")
-// used by HOCON settings and the CLI (API.md §4).
+// UnitText - durations ("30s", "500ms", "1m") and sizes ("4MiB", "65536") as the CLI takes them
+// (API.md §4). There is one grammar: HOCON's. A CLI value is parsed by HOCON's own getters
+// (Config.GetTimeSpan, Config.GetByteSize), exactly as the same value in a .conf file would be.
 using System.Globalization;
+using Akka.Configuration;
 
 namespace Wcfs.Actors.Configuration;
 
 /// <summary>Durations as written in HOCON: a number and a unit (ns, us, ms, s, m, h, d); bare = ms.</summary>
 public static class DurationText
 {
-    /// <summary>Parses e.g. "30s", "1.5s", "500ms", "1m".</summary>
+    /// <summary>Parses e.g. "30s", "1.5s", "500ms", "1m" with HOCON's duration getter.</summary>
     public static bool TryParse(string? text, out TimeSpan value)
     {
         value = default;
-        if (!NumberAndUnit.TrySplit(text, out var number, out var unit))
+        if (!HoconScalar.TryConfig(text, out var c))
             return false;
-        double scaleMs = unit switch
+        try
         {
-            "" or "ms" or "millisecond" or "milliseconds" => 1,
-            "ns" or "nanosecond" or "nanoseconds" => 1e-6,
-            "us" or "microsecond" or "microseconds" => 1e-3,
-            "s" or "second" or "seconds" => 1000,
-            "m" or "minute" or "minutes" => 60_000,
-            "h" or "hour" or "hours" => 3_600_000,
-            "d" or "day" or "days" => 86_400_000,
-            _ => double.NaN,
-        };
-        if (double.IsNaN(scaleMs))
+            value = c.GetTimeSpan(HoconScalar.Key, null, allowInfinite: false);
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or ConfigurationException or ArgumentException)
+        {
             return false;
-        value = TimeSpan.FromMilliseconds(number * scaleMs);
-        return true;
+        }
     }
 
-    /// <summary>Writes a duration the way the parser reads it (e.g. "30s", "1500ms").</summary>
+    /// <summary>Writes a duration the way HOCON reads it (e.g. "30s", "1500ms").</summary>
     public static string Format(TimeSpan t) =>
-        t.TotalMilliseconds % 1000 == 0 ? $"{(long)t.TotalSeconds}s" : $"{t.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)}ms";
+        t.TotalMilliseconds % 1000 == 0
+            ? ((long)t.TotalSeconds).ToString(CultureInfo.InvariantCulture) + "s"
+            : t.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms";
 }
 
-/// <summary>Sizes: bytes, or a number with a binary (KiB, MiB, GiB, TiB) or HOCON (K, M, G) unit.</summary>
+/// <summary>Sizes as written in HOCON: bytes, or a number with a unit (KiB, MiB, GiB, K, M, G, kB, MB ...).</summary>
 public static class SizeText
 {
-    /// <summary>Parses e.g. "4MiB", "64MiB", "65536", "2M".</summary>
+    /// <summary>Parses e.g. "4MiB", "64MiB", "65536", "2M" with HOCON's size getter.</summary>
     public static bool TryParse(string? text, out long value)
     {
         value = 0;
-        if (!NumberAndUnit.TrySplit(text, out var number, out var unit))
+        if (!HoconScalar.TryConfig(text, out var c))
             return false;
-        long scale = unit.ToLowerInvariant() switch
+        try
         {
-            "" or "b" or "byte" or "bytes" => 1,
-            "k" or "kib" or "ki" => 1L << 10,
-            "m" or "mib" or "mi" => 1L << 20,
-            "g" or "gib" or "gi" => 1L << 30,
-            "t" or "tib" or "ti" => 1L << 40,
-            _ => 0,
-        };
-        if (scale == 0 || number < 0)
+            var v = c.GetByteSize(HoconScalar.Key);
+            if (v is not { } n || n < 0)
+                return false;
+            value = n;
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or ConfigurationException or ArgumentException)
+        {
             return false;
-        var v = number * scale;
-        if (v > long.MaxValue || v != Math.Floor(v))
-            return false;
-        value = (long)v;
-        return true;
+        }
     }
+
+    /// <summary>Writes a size the way HOCON reads it (bytes).</summary>
+    public static string Format(long bytes) => bytes.ToString(CultureInfo.InvariantCulture);
 }
 
-internal static class NumberAndUnit
+/// <summary>One CLI value as a one-key HOCON document (only number-and-unit text is let through).</summary>
+internal static class HoconScalar
 {
-    public static bool TrySplit(string? text, out double number, out string unit)
+    public const string Key = "v";
+
+    public static bool TryConfig(string? text, out Config config)
     {
-        number = 0;
-        unit = "";
+        config = Config.Empty;
         var t = text?.Trim() ?? "";
-        var i = 0;
-        while (i < t.Length && (char.IsAsciiDigit(t[i]) || t[i] == '.'))
-            i++;
-        if (i == 0)
+        if (t.Length == 0 || !char.IsAsciiDigit(t[0]) || !t.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '.' or ' '))
             return false;
-        unit = t[i..].Trim();
-        return double.TryParse(t.AsSpan(0, i), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out number);
+        try
+        {
+            config = ConfigurationFactory.ParseString(Key + " = \"" + t + "\"");
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or ConfigurationException)
+        {
+            return false;
+        }
     }
 }

@@ -1,28 +1,66 @@
-// WcfsSettings - the validated view of the `wcfs { }` HOCON section (API.md §3).
+// WcfsSettings - the one validated view of the `wcfs { }` HOCON section (API.md §3); the only
+// reader of `wcfs.*` keys in the code base.
 //
-// Defaults live only in hocon/reference.conf (embedded as "Wcfs.reference.conf"); this file reads
-// the merged configuration once and checks every value. Errors name the key.
+// Defaults live only in hocon/reference.conf (embedded as "Wcfs.reference.conf"). This file reads
+// the merged configuration once, with HOCON's own getters (GetTimeSpan for durations, GetByteSize
+// for sizes: one grammar, the one a .conf file uses), and checks every value. Errors name the key.
+// A key under `wcfs` that reference.conf does not declare is reported in UnknownKeys (the runtime
+// logs a warning naming it: a typo must not pass silently). The dispatcher sections are Akka
+// dispatcher configuration, read by Akka itself, and are not checked here.
+//
+// Who gets what: WcfsRuntime (the Akka extension) reads the settings of its ActorSystem once;
+// Database, WcfsClient, the VirtmemActors and the server launcher take them from there; `wcfs serve`
+// reads them from --config. Nothing else calls Config.Get* on a wcfs key.
 using System.Reflection;
 using Akka.Configuration;
+using Akka.Configuration.Hocon;
 
 namespace Wcfs.Actors.Configuration;
 
 /// <summary>Server-side settings (<c>wcfs.server</c>).</summary>
+/// <param name="PinTimeout"><c>wcfs.server.pin-timeout</c>: how long a client may take to ack a pin.</param>
+/// <param name="HistoryWindow"><c>wcfs.server.history-window</c>: minimum span of history kept for watch setup.</param>
+/// <param name="Readahead"><c>wcfs.server.readahead</c>: kernel readahead of the mount, bytes.</param>
+/// <param name="RevDirIdleTimeout"><c>wcfs.server.rev-dir-idle-timeout</c>: an unused @rev/ directory is removed after this.</param>
 public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWindow, long Readahead, TimeSpan RevDirIdleTimeout);
 
 /// <summary>Client-side settings (<c>wcfs.client</c>).</summary>
-public sealed record WcfsClientSettings(long PageSize);
+/// <param name="PageSize"><c>wcfs.client.page-size</c>: dirty-page granularity, bytes.</param>
+/// <param name="AskTimeout"><c>wcfs.client.ask-timeout</c>: how long the public client API waits for its actors.</param>
+/// <param name="StartTimeout"><c>wcfs.client.start-timeout</c>: how long a join waits for an autostarted server
+/// and a connect for head/at to reach the requested revision.</param>
+/// <param name="ReattachTimeout"><c>wcfs.client.reattach-timeout</c>: how long a conn whose server died waits for a
+/// new one (zero: not at all).</param>
+public sealed record WcfsClientSettings(long PageSize, TimeSpan AskTimeout, TimeSpan StartTimeout, TimeSpan ReattachTimeout);
+
+/// <summary>Settings of the dirty-page layer (<c>wcfs.virtmem</c>).</summary>
+/// <param name="RamLimit"><c>wcfs.virtmem.ram-limit</c>: RAM budget of one VirtmemActor, bytes.</param>
+/// <param name="AskTimeout"><c>wcfs.virtmem.ask-timeout</c>: how long the BigFileH edge API waits for its actor.</param>
+public sealed record WcfsVirtmemSettings(long RamLimit, TimeSpan AskTimeout);
+
+/// <summary>Settings of stored history (<c>wcfs.history</c>).</summary>
+/// <param name="ChunkSize"><c>wcfs.history.chunk-size</c>: the chunk size of block versions, bytes (applied when a database is created or migrated).</param>
+public sealed record WcfsHistorySettings(int ChunkSize);
 
 /// <summary>All of <c>wcfs { }</c>, validated.</summary>
 public sealed record WcfsSettings(
     string Storage, string DataDir, string MountRoot, bool Autostart,
-    WcfsServerSettings Server, WcfsClientSettings Client)
+    WcfsServerSettings Server, WcfsClientSettings Client, WcfsVirtmemSettings Virtmem)
 {
+    /// <summary><c>wcfs.history</c>.</summary>
+    public WcfsHistorySettings History { get; init; } = new(Wcfs.Actors.Storage.BlockChunks.DefaultChunkSize);
+
     /// <summary>The library defaults (reference.conf).</summary>
     public static Config Reference { get; } = LoadReference();
 
+    // before Default (static initializers run in textual order)
+    private static readonly HashSet<string> KnownKeys = LeafKeys(Reference).ToHashSet(StringComparer.Ordinal);
+
     /// <summary>The defaults alone.</summary>
     public static WcfsSettings Default { get; } = FromConfig(Reference);
+
+    /// <summary>Keys under <c>wcfs</c> that reference.conf does not declare (typos); the runtime warns about each.</summary>
+    public IReadOnlyList<string> UnknownKeys { get; init; } = [];
 
     /// <summary>
     /// The storage URL to use: <see cref="Storage"/> if set, else the embedded SQLite default
@@ -36,8 +74,12 @@ public sealed record WcfsSettings(
     public static WcfsSettings FromConfig(Config? config)
     {
         var c = WithReference(config);
+        var pageSize = PageSize(c, "wcfs.client.page-size");
+        var ramLimit = PositiveSize(c, "wcfs.virtmem.ram-limit");
+        if (ramLimit < pageSize)
+            throw Invalid("wcfs.virtmem.ram-limit", $"{ramLimit} is less than one page ({pageSize}, wcfs.client.page-size)");
         return new WcfsSettings(
-            Storage: c.GetString("wcfs.storage", "") ?? "",
+            Storage: Get("wcfs.storage", () => c.GetString("wcfs.storage", "")) ?? "",
             DataDir: ExpandHome(RequireString(c, "wcfs.data-dir")),
             MountRoot: ExpandHome(RequireString(c, "wcfs.mount-root")),
             Autostart: GetBool(c, "wcfs.autostart"),
@@ -46,15 +88,32 @@ public sealed record WcfsSettings(
                 HistoryWindow: PositiveDuration(c, "wcfs.server.history-window"),
                 Readahead: PositiveSize(c, "wcfs.server.readahead"),
                 RevDirIdleTimeout: PositiveDuration(c, "wcfs.server.rev-dir-idle-timeout")),
-            Client: new WcfsClientSettings(PageSize: PageSize(c, "wcfs.client.page-size")));
+            Client: new WcfsClientSettings(
+                PageSize: pageSize,
+                AskTimeout: PositiveDuration(c, "wcfs.client.ask-timeout"),
+                StartTimeout: PositiveDuration(c, "wcfs.client.start-timeout"),
+                ReattachTimeout: NonNegativeDuration(c, "wcfs.client.reattach-timeout")),
+            Virtmem: new WcfsVirtmemSettings(
+                RamLimit: ramLimit,
+                AskTimeout: PositiveDuration(c, "wcfs.virtmem.ask-timeout")))
+        {
+            History = new WcfsHistorySettings(ChunkSize(c, "wcfs.history.chunk-size")),
+            UnknownKeys = LeafKeys(c).Where(k => !KnownKeys.Contains(k) && !IsDispatcherKey(k)).Order(StringComparer.Ordinal).ToArray(),
+        };
     }
 
-    /// <summary><paramref name="config"/> with reference.conf as fallback (the one place that adds it).</summary>
+    /// <summary><paramref name="config"/> with reference.conf as fallback (for a config that is not an
+    /// actor system's; an actor system gets it from <c>WcfsRuntime</c>, once).</summary>
     public static Config WithReference(Config? config) =>
         config is null || config.IsEmpty || ReferenceEquals(config, Reference) ? Reference : config.WithFallback(Reference);
 
     /// <summary>Parses HOCON text with reference.conf as fallback.</summary>
     public static WcfsSettings FromHocon(string hocon) => FromConfig(ConfigurationFactory.ParseString(hocon));
+
+    /// <summary>The HOCON that gives <paramref name="server"/> back (for a server started with these settings).</summary>
+    public static string ServerHocon(WcfsServerSettings server) =>
+        $"wcfs.server {{ pin-timeout = {DurationText.Format(server.PinTimeout)}, history-window = {DurationText.Format(server.HistoryWindow)}, "
+        + $"readahead = {SizeText.Format(server.Readahead)}, rev-dir-idle-timeout = {DurationText.Format(server.RevDirIdleTimeout)} }}\n";
 
     private static Config LoadReference()
     {
@@ -62,6 +121,31 @@ public sealed record WcfsSettings(
             ?? throw new InvalidOperationException("reference.conf is not embedded in Wcfs.Actors");
         using var r = new StreamReader(s);
         return ConfigurationFactory.ParseString(r.ReadToEnd());
+    }
+
+    private static bool IsDispatcherKey(string key) =>
+        key.StartsWith("wcfs.client.dispatcher.", StringComparison.Ordinal) || key.StartsWith("wcfs.virtmem.dispatcher.", StringComparison.Ordinal);
+
+    /// <summary>Every leaf path under <c>wcfs</c> of the (merged) configuration.</summary>
+    private static IEnumerable<string> LeafKeys(Config c)
+    {
+        if (c.IsEmpty || !c.HasPath("wcfs"))
+            return [];
+        var leaves = new List<string>();
+        void Walk(string prefix, HoconValue v)
+        {
+            if (v.IsObject())
+            {
+                foreach (var (k, child) in v.GetObject().Items)
+                    Walk(prefix + "." + k, child);
+            }
+            else
+            {
+                leaves.Add(prefix);
+            }
+        }
+        Walk("wcfs", c.GetValue("wcfs"));
+        return leaves;
     }
 
     private static string RequireString(Config c, string key)
@@ -83,15 +167,19 @@ public sealed record WcfsSettings(
 
     private static TimeSpan PositiveDuration(Config c, string key)
     {
-        var raw = Get(key, () => c.GetString(key, null));
-        var d = DurationText.TryParse(raw, out var t) ? t : throw Invalid(key, $"\"{raw}\" is not a duration (e.g. 30s, 500ms, 1m)");
+        var d = Get(key, () => c.GetTimeSpan(key, null, allowInfinite: false), "a duration (e.g. 30s, 500ms, 1m)");
         return d > TimeSpan.Zero ? d : throw Invalid(key, "must be positive");
+    }
+
+    private static TimeSpan NonNegativeDuration(Config c, string key)
+    {
+        var d = Get(key, () => c.GetTimeSpan(key, null, allowInfinite: false), "a duration (e.g. 30s, 500ms, 1m)");
+        return d >= TimeSpan.Zero ? d : throw Invalid(key, "must not be negative");
     }
 
     private static long PositiveSize(Config c, string key)
     {
-        var raw = Get(key, () => c.GetString(key, null));
-        var n = SizeText.TryParse(raw, out var v) ? v : throw Invalid(key, $"\"{raw}\" is not a size (e.g. 4MiB, 65536)");
+        var n = Get(key, () => c.GetByteSize(key), "a size (e.g. 4MiB, 65536)") ?? throw Invalid(key, "missing");
         return n > 0 ? n : throw Invalid(key, "must be positive");
     }
 
@@ -101,10 +189,19 @@ public sealed record WcfsSettings(
         return n >= 4096 && (n & (n - 1)) == 0 ? n : throw Invalid(key, $"{n} is not a power of two ≥ 4KiB");
     }
 
-    private static T Get<T>(string key, Func<T> read)
+    private static int ChunkSize(Config c, string key)
+    {
+        var n = PositiveSize(c, key);
+        return Wcfs.Actors.Storage.BlockChunks.IsValidChunkSize(n) ? (int)n : throw Invalid(key, $"{n} is not a power of two from 1KiB to 64MiB");
+    }
+
+    private static T Get<T>(string key, Func<T> read, string? what = null)
     {
         try { return read(); }
-        catch (Exception e) when (e is not ConfigurationException) { throw Invalid(key, e.Message); }
+        catch (Exception e) when (e is not ConfigurationException || what is not null)
+        {
+            throw Invalid(key, what is null ? e.Message : $"not {what}: {e.Message}");
+        }
     }
 
     private static ConfigurationException Invalid(string key, string why) => new($"invalid setting {key}: {why}");

@@ -11,8 +11,10 @@
 // Abort: discard every handle, drop modifications, At = storage's last tid, resync.
 // A failing step 1 or 2 (ConflictException, storage failure, storeblk failure) runs abort and
 // rethrows: the connection is then at the latest revision, clean and usable.
-// A WCFS server gone after step 2 (killed mid-commit) fails step 5 with WcfsServerGoneException whose
-// message says the commit IS stored (nothing committed is lost); the connection is then unusable, and
+// A WCFS server gone during a transaction: step 5 waits for a new server on the same storage (up to
+// wcfs.client.reattach-timeout; the WCFS Conn re-attaches, dirty pages and the snapshot kept) and the
+// commit completes. If none comes in time, step 5 fails with WcfsServerGoneException whose message
+// says the commit IS stored (nothing committed is lost); the connection is then unusable, and
 // closing it (or the Database) still releases everything — a new Database joins a new server.
 //
 // Invariants:

@@ -2,11 +2,12 @@
 //
 // What it owns: the storage (IStorage from a URL; empty → the embedded SQLite default of
 // WcfsSettings), the pool of closed connections (reused: opening one again resyncs it to the
-// latest revision), the factory of WCFS sessions (one per open connection, IWcfsSession), and the
-// VirtmemActors holding the connections' dirty pages (one per page size, created on first use in
-// the given ActorSystem, or in one the database creates and owns).
-// What it does not own: objects and transactions (Connection), the WCFS server (autostarted by the
-// WCFS client), mappings (disposed by their users).
+// latest revision) and the factory of WCFS sessions (one per open connection, IWcfsSession).
+// It runs in one WcfsRuntime (Hosting/WcfsRuntime.cs): the app's actor system, or exactly one it
+// creates and owns when none is given; the WCFS client of its connections runs in the same system.
+// What it does not own: the settings and the VirtmemActors holding the connections' dirty pages
+// (the runtime's: one per page size), objects and transactions (Connection), the WCFS server
+// (autostarted by the WCFS client), mappings (disposed by their users).
 //
 // Organization of Wcfs.Actors/Db:
 //   Database            storage, pool, virtmem actors, WCFS session factory
@@ -20,35 +21,38 @@
 //
 // Invariants:
 //   (1) a connection is in the pool only while closed; at most one flow holds it when open;
-//   (2) disposing the database disposes every connection it made (open or pooled), then the
-//       virtmem actors and the storage — in that order, so no handle outlives its actor.
+//   (2) disposing the database disposes every connection it made (open or pooled; their BigFileHs
+//       close in the runtime's virtmem actors), then the WCFS sessions, the actor system if the
+//       database created it, and the storage — in that order, so no handle outlives its actor.
 //
-// Threading: OpenConnectionAsync and DisposeAsync may be called from any thread; the pool and the
-// actor table are under one lock never held while waiting.
+// Threading: OpenConnectionAsync and DisposeAsync may be called from any thread; the pool is under
+// one lock never held while waiting.
 using Akka.Actor;
 using Akka.Configuration;
+using Wcfs.Actors.Client;
 using Wcfs.Actors.Configuration;
+using Wcfs.Actors.Hosting;
 using Wcfs.Actors.Storage;
-using Wcfs.Actors.Virtmem;
 
 namespace Wcfs.Actors.Db;
 
 /// <summary>Options of <see cref="Database.OpenAsync"/>.</summary>
 public sealed record DatabaseOptions
 {
-    /// <summary>The actor system hosting the runtime's actors (its config falls back to reference.conf);
-    /// null: the database creates and owns one when first needed.</summary>
+    /// <summary>The actor system hosting the runtime's actors (its <see cref="WcfsRuntime"/> gives the
+    /// settings); null: the database creates one ("wcfs", from <see cref="Config"/>) and owns it.</summary>
     public ActorSystem? System { get; init; }
 
-    /// <summary>Configuration used when the database creates its own actor system, and for
-    /// <c>wcfs { }</c> settings (reference.conf is the fallback).</summary>
+    /// <summary>Configuration of the actor system the database creates when <see cref="System"/> is null
+    /// (reference.conf is the fallback).</summary>
     public Config? Config { get; init; }
 
     /// <summary>
-    /// How each open connection's WCFS Conn joins the server of the database. Null: the standard
-    /// mountpoint under <c>wcfs.mount-root</c>, the server autostarted when <c>wcfs.autostart</c> is on.
+    /// How each open connection's WCFS Conn joins the server of the database (its <c>System</c> is
+    /// always the database's). Null: the standard mountpoint under <c>wcfs.mount-root</c>, the server
+    /// autostarted when <c>wcfs.autostart</c> is on.
     /// </summary>
-    public Wcfs.Actors.Client.WcfsClientOptions? Wcfs { get; init; }
+    public WcfsClientOptions? Wcfs { get; init; }
 
     /// <summary>The WCFS sessions of the connections (the seam the WCFS client fills; tests).</summary>
     internal IWcfsSessionFactory? Sessions { get; init; }
@@ -60,45 +64,31 @@ public sealed class Database : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Stack<Connection> _pool = new();
     private readonly List<Connection> _all = [];
-    private readonly Dictionary<long, IActorRef> _virtmem = [];
-    private readonly DatabaseOptions _options;
-    private readonly Config _config;
-    private ActorSystem? _system;
+    private readonly bool _ownsSystem;
     private bool _disposed;
 
-    private Database(IStorage storage, string url, DatabaseOptions options, Config config, WcfsSettings settings)
+    private Database(IStorage storage, string url, WcfsRuntime runtime, bool ownsSystem, DatabaseOptions options)
     {
         Storage = storage;
-        _options = options;
-        _config = config;
-        Settings = settings;
-        Sessions = options.Sessions ?? new WcfsClientSessions(url, options.Wcfs ?? DefaultWcfs(url, options, settings));
-        VirtmemSettings = VirtmemProtocol.Settings.FromConfig(config);
-        _system = options.System;
+        Runtime = runtime;
+        _ownsSystem = ownsSystem;
+        Sessions = options.Sessions ?? new WcfsClientSessions(url, (options.Wcfs ?? new WcfsClientOptions()) with { System = runtime.System });
     }
-
-    private static Wcfs.Actors.Client.WcfsClientOptions DefaultWcfs(string url, DatabaseOptions options, WcfsSettings settings) => new()
-    {
-        System = options.System,
-        // The client reads wcfs.* from its actor system; a database without one passes its own settings.
-        Mountpoint = options.System is null && settings.MountRoot != WcfsSettings.Default.MountRoot
-            ? Wcfs.Actors.Protocol.MountPoint.For(url, settings.MountRoot) : null,
-        Autostart = settings.Autostart,
-    };
 
     /// <summary>The storage URL (never contains a password).</summary>
     public string Url => Storage.Url;
 
-    /// <summary>The validated <c>wcfs { }</c> settings in effect.</summary>
-    public WcfsSettings Settings { get; }
+    /// <summary>The runtime (actor system, settings, actors) the database runs in.</summary>
+    public WcfsRuntime Runtime { get; }
+
+    /// <summary>The validated <c>wcfs { }</c> settings in effect (the runtime's).</summary>
+    public WcfsSettings Settings => Runtime.Settings;
 
     internal IStorage Storage { get; }
 
     internal IWcfsSessionFactory Sessions { get; }
 
-    internal VirtmemProtocol.Settings VirtmemSettings { get; }
-
-    internal TimeSpan AskTimeout => VirtmemSettings.AskTimeout;
+    internal TimeSpan AskTimeout => Settings.Virtmem.AskTimeout;
 
     /// <summary>
     /// Opens the database at <paramref name="url"/> (<c>sqlite:///abs/path.db</c>, a path, or
@@ -107,19 +97,32 @@ public sealed class Database : IAsyncDisposable
     /// </summary>
     /// <exception cref="StorageException">Bad URL, foreign or corrupt database, I/O failure.</exception>
     /// <exception cref="ConfigurationException">Invalid settings (the message names the key).</exception>
-    public static Task<Database> OpenAsync(string url, DatabaseOptions? options = null)
+    public static async Task<Database> OpenAsync(string url, DatabaseOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(url);
         options ??= new DatabaseOptions();
-        var config = WcfsSettings.WithReference(options.System?.Settings.Config ?? options.Config);
-        var settings = WcfsSettings.FromConfig(config);
-        if (url.Trim().Length == 0)
+        var ownsSystem = options.System is null;
+        var system = options.System ?? ActorSystem.Create("wcfs", StderrLogger.For(options.Config ?? Config.Empty)); // ours: never the host's stdout
+        try
         {
-            url = settings.EffectiveStorageUrl;
-            if (settings.Storage.Length == 0)
-                Directory.CreateDirectory(settings.DataDir);
+            var runtime = WcfsRuntime.Get(system);
+            var settings = runtime.Settings;
+            if (url.Trim().Length == 0)
+            {
+                url = settings.EffectiveStorageUrl;
+                if (settings.Storage.Length == 0)
+                    Directory.CreateDirectory(settings.DataDir);
+            }
+            var storageOptions = StorageOptions.FromSettings(settings);
+            var storage = await Task.Run(() => StorageFactory.Open(url, storageOptions)).ConfigureAwait(false);
+            return new Database(storage, url, runtime, ownsSystem, options);
         }
-        return Task.Run(() => new Database(StorageFactory.Open(url), url, options, config, settings));
+        catch
+        {
+            if (ownsSystem)
+                await system.Terminate().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>A connection at the latest revision (a closed one is reused and resynced).</summary>
@@ -158,25 +161,16 @@ public sealed class Database : IAsyncDisposable
     }
 
     /// <summary>The VirtmemActor for files of <paramref name="blockSize"/>-byte blocks (page size =
-    /// min(wcfs.client.page-size, block size), so that it divides the block size).</summary>
+    /// min(wcfs.client.page-size, block size), so that it divides the block size); the runtime's.</summary>
     internal IActorRef Virtmem(int blockSize)
     {
-        var pageSize = Math.Min(VirtmemSettings.PageSize, blockSize);
         lock (_lock)
-        {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_virtmem.TryGetValue(pageSize, out var actor))
-            {
-                _system ??= ActorSystem.Create("wcfs-db", _config);
-                actor = _system.ActorOf(VirtmemProtocol.Props(VirtmemSettings with { PageSize = pageSize }), $"wcfs-db-virtmem-{pageSize}-{Guid.NewGuid():N}");
-                _virtmem[pageSize] = actor;
-            }
-            return actor;
-        }
+        return Runtime.Virtmem(Math.Min(Settings.Client.PageSize, blockSize));
     }
 
-    /// <summary>Closes every connection (pending transactions are aborted), stops the database's
-    /// actors and closes the storage (invariant (2)).</summary>
+    /// <summary>Closes every connection (pending transactions are aborted), stops the actor system if the
+    /// database created it, and closes the storage (invariant (2)).</summary>
     public async ValueTask DisposeAsync()
     {
         List<Connection> all;
@@ -190,12 +184,10 @@ public sealed class Database : IAsyncDisposable
         }
         foreach (var c in all)
             await c.DisposeAsync().ConfigureAwait(false);
-        foreach (var a in _virtmem.Values)
-            await a.GracefulStop(AskTimeout).ConfigureAwait(false);
         if (Sessions is IAsyncDisposable sessions)
             await sessions.DisposeAsync().ConfigureAwait(false);
-        if (_options.System is null && _system is not null)
-            await _system.Terminate().ConfigureAwait(false);
+        if (_ownsSystem)
+            await Runtime.System.Terminate().ConfigureAwait(false);
         Storage.Dispose();
     }
 }

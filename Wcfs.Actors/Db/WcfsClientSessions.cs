@@ -22,6 +22,9 @@ internal sealed class WcfsClientSessions(string url, WcfsClientOptions options) 
     private readonly SemaphoreSlim _join = new(1, 1);
     private WcfsClient? _client;
 
+    /// <summary>The joined client (null before the first connection); tests check its actor system.</summary>
+    internal WcfsClient? Client => _client;
+
     public async Task<IWcfsSession> ConnectAsync(Tid at)
     {
         var client = await ClientAsync().ConfigureAwait(false);

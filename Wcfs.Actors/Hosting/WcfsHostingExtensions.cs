@@ -3,7 +3,6 @@
 // Options map one-to-one to HOCON keys under `wcfs` (API.md §3); what is not set keeps the value
 // from the application's HOCON or, failing that, from reference.conf. The runtime is created at
 // start-up so that invalid settings fail the host's start, naming the key.
-using System.Globalization;
 using System.Text;
 using Akka.Hosting;
 using Wcfs.Actors.Configuration;
@@ -38,8 +37,8 @@ public sealed class WcfsOptions
         var sb = new StringBuilder();
         void Add(string key, string? value) { if (value is not null) sb.Append(key).Append(" = ").Append(value).Append('\n'); }
         static string Quote(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
-        static string Ms(TimeSpan t) => ((long)t.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms";
-        static string Bytes(long n) => n.ToString(CultureInfo.InvariantCulture);
+        static string Ms(TimeSpan t) => DurationText.Format(t);
+        static string Bytes(long n) => SizeText.Format(n);
         Add("wcfs.storage", Storage is null ? null : Quote(Storage));
         Add("wcfs.data-dir", DataDir is null ? null : Quote(DataDir));
         Add("wcfs.mount-root", MountRoot is null ? null : Quote(MountRoot));
@@ -57,9 +56,9 @@ public sealed class WcfsOptions
 public static class WcfsHostingExtensions
 {
     /// <summary>
-    /// Adds the wcfs-actors runtime: reference.conf as fallback, <paramref name="configure"/>'s
-    /// options over the application's HOCON, and the <see cref="WcfsRuntime"/> extension started
-    /// with the ActorSystem (invalid settings fail the start, naming the key).
+    /// Adds the wcfs-actors runtime: <paramref name="configure"/>'s options over the application's
+    /// HOCON, and the <see cref="WcfsRuntime"/> extension started with the ActorSystem (it adds
+    /// reference.conf as fallback; invalid settings fail the start, naming the key).
     /// </summary>
     public static AkkaConfigurationBuilder WithWcfs(this AkkaConfigurationBuilder builder, Action<WcfsOptions>? configure = null)
     {
@@ -68,7 +67,6 @@ public static class WcfsHostingExtensions
         var hocon = options.ToHocon();
         if (hocon.Length > 0)
             builder.AddHocon(hocon, HoconAddMode.Prepend);
-        builder.AddHocon(WcfsSettings.Reference, HoconAddMode.Append);
         return builder.AddStartup((system, _) => WcfsRuntime.Get(system));
     }
 }

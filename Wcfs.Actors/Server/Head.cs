@@ -188,6 +188,17 @@ internal sealed class Head(Tid start, TimeSpan historyWindow)
         return tcs.Task;
     }
 
+    /// <summary>The oldest revision head/ may still serve a watcher (caller holds Lock): Tail, or an older watch's at.</summary>
+    public Tid OldestNeeded()
+    {
+        var oldest = Tail;
+        foreach (var f in Files.Values)
+            foreach (var w in f.Watches)
+                if (w.At < oldest)
+                    oldest = w.At;
+        return oldest;
+    }
+
     /// <summary>Moves Tail forward as far as invariant (3) allows (caller holds Lock).</summary>
     public void Trim(DateTime now)
     {

@@ -10,6 +10,7 @@
 //   .wcfs/zurl            Control         ino 7
 //   .wcfs/pintimeout      Control         ino 8
 //   .wcfs/stats           Control         ino 9   direct_io
+//   .wcfs/oldest          Control         ino 10  direct_io (oldest tid the server may read; wcfs pack)
 //   @<tid>/               RevDir          dynamic
 //   @<tid>/bigfile/       RevBigfileDir   dynamic
 //   @<tid>/bigfile/<oid>  RevFileNode     dynamic keep_cache, immutable

@@ -32,7 +32,7 @@ namespace Wcfs.Actors.Server;
 internal sealed partial class WcfsFileSystem
 {
     private const ulong InoRoot = 1, InoHead = 2, InoHeadAt = 3, InoWatch = 4, InoHeadBigfile = 5,
-        InoDotWcfs = 6, InoZurl = 7, InoPinTimeout = 8, InoStats = 9, FirstDynamicIno = 100;
+        InoDotWcfs = 6, InoZurl = 7, InoPinTimeout = 8, InoStats = 9, InoOldest = 10, FirstDynamicIno = 100;
     private const double EntryTimeout = 3600, HeadFileEntryTimeout = 1;
 
     private readonly ConcurrentDictionary<ulong, Node> _nodes = new();
@@ -62,11 +62,12 @@ internal sealed partial class WcfsFileSystem
         var zurl = new ControlNode(InoZurl, () => Url);
         var pinTimeoutFile = new ControlNode(InoPinTimeout, () => PinTimeout.TotalSeconds.ToString("0.0##", CultureInfo.InvariantCulture));
         var stats = new ControlNode(InoStats, StatsText);
-        var dotWcfs = new DirNode(InoDotWcfs, n => n switch { "zurl" => zurl, "pintimeout" => pinTimeoutFile, "stats" => stats, _ => null },
-            () => [("zurl", zurl), ("pintimeout", pinTimeoutFile), ("stats", stats)]);
+        var oldest = new ControlNode(InoOldest, () => OldestNeeded().ToString());
+        var dotWcfs = new DirNode(InoDotWcfs, n => n switch { "zurl" => zurl, "pintimeout" => pinTimeoutFile, "stats" => stats, "oldest" => oldest, _ => null },
+            () => [("zurl", zurl), ("pintimeout", pinTimeoutFile), ("stats", stats), ("oldest", oldest)]);
         var root = new DirNode(InoRoot, n => n switch { "head" => headDir, ".wcfs" => dotWcfs, _ => LookupRevDir(n) },
             () => [("head", headDir), (".wcfs", dotWcfs)], attrTimeout: 0);
-        foreach (var n in new Node[] { root, headDir, headAt, watch, headBigfile, dotWcfs, zurl, pinTimeoutFile, stats })
+        foreach (var n in new Node[] { root, headDir, headAt, watch, headBigfile, dotWcfs, zurl, pinTimeoutFile, stats, oldest })
             _nodes[n.Ino] = n;
     }
 
@@ -452,6 +453,23 @@ internal sealed partial class WcfsFileSystem
     public void UntrackPendingRead(ulong req) => _pendingLinkReads.TryRemove(req, out _);
 
     // ---- stats ------------------------------------------------------------------------------
+
+    /// <summary>
+    /// .wcfs/oldest: the oldest revision this server may still read (`wcfs pack` keeps everything
+    /// readers at or after it see): the start of the history window (never past a live watch's at)
+    /// and the at of every @rev directory it knows.
+    /// </summary>
+    public Tid OldestNeeded()
+    {
+        Tid oldest;
+        lock (Head.Lock)
+            oldest = Head.OldestNeeded();
+        lock (_revDirs)
+            foreach (var at in _revDirs.Keys)
+                if (at < oldest)
+                    oldest = at;
+        return oldest;
+    }
 
     private string StatsText()
     {

@@ -5,6 +5,9 @@
 //   - objects (root, ZBigFile, ZBigArray) are versioned by tid; a deletion is a version too;
 //   - blocks of a ZBigFile are versioned per (oid, blk, tid); a hole (never written, all zeros,
 //     deleted) reads as zeros; trailing zeros of a block are not stored;
+//   - a block version is stored as chunks (BlockChunks.cs: 64 KiB by default, HOCON
+//     wcfs.history.chunk-size): a commit stores only the chunks that differ from the block's
+//     previous version, and a read assembles each chunk's newest version ≤ at in one query;
 //   - every commit produces a ChangeRecord: its tid, changed oids, and changed blocks per file.
 //
 // Invariants every backend keeps (the conformance suite checks each):
@@ -68,6 +71,37 @@ public interface IStorage : IDisposable
 
     /// <summary>Drops versions that no reader at or after <paramref name="beforeTid"/> can see.</summary>
     void Pack(Tid beforeTid);
+
+    /// <summary>
+    /// Returns the space freed by <see cref="Pack"/> to the file system (SQLite VACUUM, PostgreSQL
+    /// VACUUM of the block tables). Slow: it rewrites (SQLite) or scans (PostgreSQL) the data.
+    /// </summary>
+    void Reclaim();
+
+    /// <summary>Bytes of block data stored per file: the newest version of every chunk (head) and the rest (history).</summary>
+    IReadOnlyList<FileUsage> Usage();
+}
+
+/// <summary>Stored block bytes of one file (chunk data, trailing zeros trimmed; row overhead not counted).</summary>
+public sealed record FileUsage(Oid File, long HeadBytes, long HistoryBytes);
+
+/// <summary>Choices applied when a database is created or migrated (later opens keep what it records).</summary>
+public sealed record StorageOptions
+{
+    /// <summary>The chunk size of block versions (BlockChunks.cs); a power of two from 1 KiB to 64 MiB.</summary>
+    public int ChunkSize { get; init; } = BlockChunks.DefaultChunkSize;
+
+    /// <summary>The defaults (64 KiB chunks).</summary>
+    public static StorageOptions Default { get; } = new();
+
+    /// <summary>The options of <c>wcfs.history</c> in <paramref name="config"/> (reference.conf as fallback).</summary>
+    /// <exception cref="Akka.Configuration.ConfigurationException">An invalid value; the message names the key.</exception>
+    public static StorageOptions FromConfig(Akka.Configuration.Config? config) =>
+        FromSettings(Configuration.WcfsSettings.FromConfig(config));
+
+    /// <summary>The options of <c>wcfs.history</c> in <paramref name="settings"/>.</summary>
+    public static StorageOptions FromSettings(Configuration.WcfsSettings settings) =>
+        new() { ChunkSize = settings.History.ChunkSize };
 }
 
 /// <summary>An object version: its state and the tid that wrote it (a deleted object loads as null instead).</summary>

@@ -4,19 +4,26 @@
 // scoped advisory lock (so two first openers do not both create), in the connection's current
 // schema (the first of search_path):
 //   - wcfs_meta present, our format, version == Version  → use it;
+//   - wcfs_meta present, our format, version 1            → migrate to Version in place (one
+//                                                           transaction: all or nothing);
 //   - wcfs_meta present, our format, another version      → refuse, naming both versions;
 //   - wcfs_meta present but not ours / unreadable         → refuse as foreign;
 //   - no wcfs_meta, other relations present               → refuse as foreign (nothing written);
 //   - nothing there                                       → create schema Version.
 //
-// Tables (version 1). tids and oids are stored as bigint (their ulong value reinterpreted; real
+// Tables (version 2). tids and oids are stored as bigint (their ulong value reinterpreted; real
 // tids and oids stay below 2^63, so the signed order is the tid order):
 //   wcfs_head(id = 1, last_tid)                  the one row every commit locks (serializes writers)
 //   wcfs_commits(tid, token, objects, block_oids, block_nums)
 //                                                change record + commit token of every commit
 //   wcfs_objects(oid, tid, kind, data)           data NULL = deleted at tid
-//   wcfs_blocks(oid, blk, tid, data)             data NULL = hole at tid; trailing zeros trimmed
+//   wcfs_blocks(oid, blk, tid)                   block versions (serials, sizes; deletions too)
+//   wcfs_chunks(oid, blk, chunk, tid, data)      chunk versions (BlockChunks.cs: only chunks that
+//                                                changed are stored); data NULL = hole chunk,
+//                                                trailing zeros trimmed
 //   wcfs_oid_seq                                 oid allocation (never reused, even on rollback)
+// wcfs_meta also holds chunk_size (fixed at creation or migration). Schema 1 kept whole blocks in
+// wcfs_blocks(oid, blk, tid, data); the migration splits them into chunks.
 using Npgsql;
 
 namespace Wcfs.Actors.Storage;
@@ -25,7 +32,7 @@ namespace Wcfs.Actors.Storage;
 internal static class PostgresSchema
 {
     /// <summary>The schema version this build writes and reads.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     /// <summary>The value of wcfs_meta.format that marks our database.</summary>
     public const string Format = "wcfs-actors storage";
@@ -49,7 +56,13 @@ internal static class PostgresSchema
             block_nums bigint[] NOT NULL)
         """,
         "CREATE TABLE wcfs_objects (oid bigint NOT NULL, tid bigint NOT NULL, kind smallint NOT NULL, data bytea, PRIMARY KEY (oid, tid))",
-        "CREATE TABLE wcfs_blocks (oid bigint NOT NULL, blk bigint NOT NULL, tid bigint NOT NULL, data bytea, PRIMARY KEY (oid, blk, tid))",
+    ];
+
+    /// <summary>The block tables of schema 2 (created new, or by the migration from 1).</summary>
+    private static readonly string[] BlockTables =
+    [
+        "CREATE TABLE wcfs_blocks (oid bigint NOT NULL, blk bigint NOT NULL, tid bigint NOT NULL, PRIMARY KEY (oid, blk, tid))",
+        "CREATE TABLE wcfs_chunks (oid bigint NOT NULL, blk bigint NOT NULL, chunk int NOT NULL, tid bigint NOT NULL, data bytea, PRIMARY KEY (oid, blk, chunk, tid))",
     ];
 
     /// <summary>
@@ -57,12 +70,12 @@ internal static class PostgresSchema
     /// 2.5x smaller on array-like data), else uncompressed (PostgreSQL's default pglz stores
     /// compressible 2 MiB values at ~1.4 MB/s). Measured with `wcfs bench pg-toast`: docs/NOTES.md.
     /// </summary>
-    private const string BlockStorageLz4 = "ALTER TABLE wcfs_blocks ALTER COLUMN data SET STORAGE EXTENDED, ALTER COLUMN data SET COMPRESSION lz4";
-    private const string BlockStorageExternal = "ALTER TABLE wcfs_blocks ALTER COLUMN data SET STORAGE EXTERNAL";
+    private const string BlockStorageLz4 = "ALTER TABLE wcfs_chunks ALTER COLUMN data SET STORAGE EXTENDED, ALTER COLUMN data SET COMPRESSION lz4";
+    private const string BlockStorageExternal = "ALTER TABLE wcfs_chunks ALTER COLUMN data SET STORAGE EXTERNAL";
 
     /// <summary>Checks the schema of the database behind <paramref name="conn"/>; creates it in an empty one.</summary>
     /// <exception cref="StorageException">Foreign tables, another schema version, or no right to create.</exception>
-    public static void Ensure(NpgsqlConnection conn, string url)
+    public static void Ensure(NpgsqlConnection conn, string url, int chunkSize)
     {
         using var tx = conn.BeginTransaction();
         Exec(conn, tx, $"SELECT pg_advisory_xact_lock({SchemaLockKey})");
@@ -78,7 +91,8 @@ internal static class PostgresSchema
 
         if (relations.Contains("wcfs_meta"))
         {
-            CheckMeta(conn, tx, url, schema);
+            if (CheckMeta(conn, tx, url, schema) == MigratableVersion)
+                Migrate(conn, tx, url, schema, chunkSize);
             tx.Commit();
             return;
         }
@@ -88,12 +102,10 @@ internal static class PostgresSchema
                 $"{(relations.Count > 5 ? ", ..." : "")}) and no wcfs tables; point the URL at an empty database");
         try
         {
-            foreach (var sql in CreateStatements)
+            foreach (var sql in CreateStatements.Concat(BlockTables))
                 Exec(conn, tx, sql);
-            var lz4 = Scalar<bool?>(conn, tx,
-                "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'") == true;
-            Exec(conn, tx, lz4 ? BlockStorageLz4 : BlockStorageExternal);
-            Exec(conn, tx, $"INSERT INTO wcfs_meta VALUES ('format', '{Format}'), ('schema_version', '{Version}')");
+            SetChunkStorage(conn, tx);
+            Exec(conn, tx, $"INSERT INTO wcfs_meta VALUES ('format', '{Format}'), ('schema_version', '{Version}'), ('chunk_size', '{chunkSize}')");
             tx.Commit();
         }
         catch (PostgresException e)
@@ -102,7 +114,95 @@ internal static class PostgresSchema
         }
     }
 
-    private static void CheckMeta(NpgsqlConnection conn, NpgsqlTransaction tx, string url, string schema)
+    /// <summary>The one older schema that is migrated in place.</summary>
+    public const int MigratableVersion = 1;
+
+    private static void SetChunkStorage(NpgsqlConnection conn, NpgsqlTransaction tx)
+    {
+        var lz4 = Scalar<bool?>(conn, tx,
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'") == true;
+        Exec(conn, tx, lz4 ? BlockStorageLz4 : BlockStorageExternal);
+    }
+
+    /// <summary>The chunk size recorded in wcfs_meta.</summary>
+    public static int ChunkSize(NpgsqlConnection conn, string url)
+    {
+        using var cmd = new NpgsqlCommand("SELECT value FROM wcfs_meta WHERE key = 'chunk_size'", conn);
+        var v = cmd.ExecuteScalar() as string;
+        return int.TryParse(v, out var n) && BlockChunks.IsValidChunkSize(n)
+            ? n
+            : throw new StorageException($"refusing to use {url}: invalid chunk size \"{v}\" in wcfs_meta");
+    }
+
+    /// <summary>
+    /// Schema 1 → 2 inside the caller's transaction: each whole-block version becomes a block row
+    /// plus the chunks that differ from the block's previous version (BlockChunks.cs).
+    /// </summary>
+    private static void Migrate(NpgsqlConnection conn, NpgsqlTransaction tx, string url, string schema, int chunkSize)
+    {
+        try
+        {
+            Exec(conn, tx, "ALTER TABLE wcfs_blocks RENAME TO wcfs_blocks_v1");
+            Exec(conn, tx, "ALTER INDEX wcfs_blocks_pkey RENAME TO wcfs_blocks_v1_pkey");
+            foreach (var sql in BlockTables)
+                Exec(conn, tx, sql);
+            SetChunkStorage(conn, tx);
+            Exec(conn, tx, "INSERT INTO wcfs_blocks (oid, blk, tid) SELECT oid, blk, tid FROM wcfs_blocks_v1");
+            var rows = new List<(long Oid, long Blk, int Chunk, long Tid, byte[]? Data)>();
+            using (var cmd = new NpgsqlCommand("SELECT oid, blk, tid, data FROM wcfs_blocks_v1 ORDER BY oid, blk, tid", conn, tx))
+            using (var r = cmd.ExecuteReader())
+            {
+                (long, long) current = (-1, -1);
+                var previous = new List<byte[]>();
+                while (r.Read())
+                {
+                    var key = (r.GetInt64(0), r.GetInt64(1));
+                    if (key != current)
+                    {
+                        current = key;
+                        previous.Clear();
+                    }
+                    var data = r.IsDBNull(3) ? [] : r.GetFieldValue<byte[]>(3);
+                    var count = Math.Max(previous.Count, (data.Length + chunkSize - 1) / chunkSize);
+                    for (var k = 0; k < count; k++)
+                    {
+                        var now = BlockChunks.Chunk(data, chunkSize, k);
+                        if (!now.SequenceEqual(k < previous.Count ? previous[k] : []))
+                            rows.Add((key.Item1, key.Item2, k, r.GetInt64(2), now.IsEmpty ? null : now.ToArray()));
+                    }
+                    previous.Clear();
+                    for (var k = 0; k < count; k++)
+                        previous.Add(BlockChunks.Chunk(data, chunkSize, k).ToArray());
+                }
+            }
+            using (var copy = conn.BeginBinaryImport("COPY wcfs_chunks (oid, blk, chunk, tid, data) FROM STDIN (FORMAT BINARY)"))
+            {
+                foreach (var (oid, blk, chunk, tid, data) in rows)
+                {
+                    copy.StartRow();
+                    copy.Write(oid, NpgsqlTypes.NpgsqlDbType.Bigint);
+                    copy.Write(blk, NpgsqlTypes.NpgsqlDbType.Bigint);
+                    copy.Write(chunk, NpgsqlTypes.NpgsqlDbType.Integer);
+                    copy.Write(tid, NpgsqlTypes.NpgsqlDbType.Bigint);
+                    if (data is null)
+                        copy.WriteNull();
+                    else
+                        copy.Write(data, NpgsqlTypes.NpgsqlDbType.Bytea);
+                }
+                copy.Complete();
+            }
+            Exec(conn, tx, "DROP TABLE wcfs_blocks_v1");
+            Exec(conn, tx, $"UPDATE wcfs_meta SET value = '{Version}' WHERE key = 'schema_version'");
+            Exec(conn, tx, $"INSERT INTO wcfs_meta VALUES ('chunk_size', '{chunkSize}')");
+        }
+        catch (PostgresException e)
+        {
+            throw new StorageException($"cannot migrate {url} (schema \"{schema}\") from schema version {MigratableVersion} to {Version}: {e.MessageText}; nothing was changed", e);
+        }
+    }
+
+    /// <summary>Checks wcfs_meta; returns the schema version (Version, or MigratableVersion to migrate).</summary>
+    private static int CheckMeta(NpgsqlConnection conn, NpgsqlTransaction tx, string url, string schema)
     {
         string? format = null, version = null;
         try
@@ -127,8 +227,9 @@ internal static class PostgresSchema
             throw new StorageException($"refusing to use {url}: unreadable schema version \"{version}\"");
         if (v > Version)
             throw new StorageException($"refusing to use {url}: its schema version {v} is newer than this build's {Version}; upgrade wcfs-actors");
-        if (v < Version)
+        if (v < Version && v != MigratableVersion)
             throw new StorageException($"refusing to use {url}: its schema version {v} is older than this build's {Version} and no migration exists");
+        return v;
     }
 
     private static void Exec(NpgsqlConnection conn, NpgsqlTransaction tx, string sql)

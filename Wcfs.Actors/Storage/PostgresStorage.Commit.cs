@@ -65,23 +65,26 @@ public sealed partial class PostgresStorage
     private Tid CommitOnce(NpgsqlConnection conn, Tid baseAt, CommitPlan plan, Guid token)
     {
         using var tx = conn.BeginTransaction();
-        var (last, now) = LockAndCheck(conn, tx, baseAt, plan, Options.CommitTimeout);
+        var (last, now, blockSizes, previous) = LockAndCheck(conn, tx, baseAt, plan, Options.CommitTimeout);
         var tid = Math.Max(last + 1, now); // invariant (1): strictly increasing even if the clock steps back
-        var copyBlocks = plan.BlockBytes > InlineBlockBytes;
-        if (copyBlocks)
+        var chunks = ChangedChunks(plan, blockSizes, previous);
+        var chunkBytes = chunks.Sum(c => (long)c.Data.Length);
+        var copyChunks = chunkBytes > InlineBlockBytes;
+        if (copyChunks)
         {
-            using var copy = conn.BeginBinaryImport("COPY wcfs_blocks (oid, blk, tid, data) FROM STDIN (FORMAT BINARY)");
+            using var copy = conn.BeginBinaryImport("COPY wcfs_chunks (oid, blk, chunk, tid, data) FROM STDIN (FORMAT BINARY)");
             copy.Timeout = Options.CommitTimeout;
-            foreach (var b in plan.Blocks)
+            foreach (var c in chunks)
             {
                 copy.StartRow();
-                copy.Write((long)b.Oid.Value, NpgsqlDbType.Bigint);
-                copy.Write(b.Blk, NpgsqlDbType.Bigint);
+                copy.Write(c.Oid, NpgsqlDbType.Bigint);
+                copy.Write(c.Blk, NpgsqlDbType.Bigint);
+                copy.Write(c.Chunk, NpgsqlDbType.Integer);
                 copy.Write(tid, NpgsqlDbType.Bigint);
-                if (b.Data is { } d)
-                    copy.Write(d, NpgsqlDbType.Bytea);
-                else
+                if (c.Data.IsEmpty)
                     copy.WriteNull();
+                else
+                    copy.Write(c.Data, NpgsqlDbType.Bytea);
             }
             copy.Complete();
         }
@@ -93,11 +96,15 @@ public sealed partial class PostgresStorage
                 plan.Objects.Select(o => (long)o.Oid.Value).ToArray(), tid,
                 plan.Objects.Select(o => (short)o.Kind).ToArray(),
                 new NpgsqlParameter { Value = plan.Objects.Select(o => o.Data).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea }));
-        if (!copyBlocks && plan.Blocks.Count > 0)
+        if (plan.Blocks.Count > 0)
             batch.BatchCommands.Add(Command(
-                "INSERT INTO wcfs_blocks (oid, blk, tid, data) SELECT unnest($1::bigint[]), unnest($2::bigint[]), $3, unnest($4::bytea[])",
-                plan.ChangedBlockOids, plan.ChangedBlockNums, tid,
-                new NpgsqlParameter { Value = plan.Blocks.Select(b => b.Data?.ToArray()).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea }));
+                "INSERT INTO wcfs_blocks (oid, blk, tid) SELECT unnest($1::bigint[]), unnest($2::bigint[]), $3",
+                plan.ChangedBlockOids, plan.ChangedBlockNums, tid));
+        if (!copyChunks && chunks.Count > 0)
+            batch.BatchCommands.Add(Command(
+                "INSERT INTO wcfs_chunks (oid, blk, chunk, tid, data) SELECT unnest($1::bigint[]), unnest($2::bigint[]), unnest($3::int[]), $4, unnest($5::bytea[])",
+                chunks.Select(c => c.Oid).ToArray(), chunks.Select(c => c.Blk).ToArray(), chunks.Select(c => c.Chunk).ToArray(), tid,
+                new NpgsqlParameter { Value = chunks.Select(c => c.Data.IsEmpty ? null : c.Data.ToArray()).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea }));
         batch.BatchCommands.Add(Command(
             "INSERT INTO wcfs_commits (tid, token, objects, block_oids, block_nums) VALUES ($1, $2, $3, $4, $5)",
             tid, token, plan.ChangedObjects, plan.ChangedBlockOids, plan.ChangedBlockNums));
@@ -112,13 +119,57 @@ public sealed partial class PostgresStorage
     }
 
     /// <summary>
+    /// The chunk rows of a commit (BlockChunks.cs): per written block and chunk position, the
+    /// chunk's trimmed bytes (empty = hole chunk) if they differ from its newest stored version,
+    /// compared by SHA-256 (<paramref name="previous"/>: null = stored hole); a position with no
+    /// stored version is written only if it is not all zeros.
+    /// </summary>
+    private List<(long Oid, long Blk, int Chunk, ReadOnlyMemory<byte> Data)> ChangedChunks(
+        CommitPlan plan, Dictionary<Oid, int> blockSizes, Dictionary<(long, long, int), byte[]?> previous)
+    {
+        var rows = new List<(long, long, int, ReadOnlyMemory<byte>)>();
+        Span<byte> hash = stackalloc byte[32];
+        foreach (var (oid, blk, data, _) in plan.Blocks)
+        {
+            var blockSize = blockSizes[oid];
+            var chunk = BlockChunks.For(_chunkSize, blockSize);
+            var bytes = data ?? ReadOnlyMemory<byte>.Empty;
+            for (var k = 0; k < blockSize / chunk; k++)
+            {
+                var from = Math.Min((long)k * chunk, bytes.Length);
+                var slice = bytes.Slice((int)from, (int)Math.Min(chunk, bytes.Length - from));
+                slice = slice[..BlockChunks.Trim(slice.Span).Length];
+                if (previous.TryGetValue(((long)oid.Value, blk, k), out var before))
+                {
+                    if (slice.IsEmpty && before is null)
+                        continue;
+                    if (!slice.IsEmpty && before is not null)
+                    {
+                        System.Security.Cryptography.SHA256.HashData(slice.Span, hash);
+                        if (hash.SequenceEqual(before))
+                            continue;
+                    }
+                }
+                else if (slice.IsEmpty)
+                {
+                    continue;
+                }
+                rows.Add(((long)oid.Value, blk, k, slice));
+            }
+        }
+        return rows;
+    }
+
+    /// <summary>
     /// One round trip: takes the head row lock, then validates the commit against the database as
     /// it is under the lock (as SqliteStorage does: base not in the future, oids allocated, blocks
     /// only of files and within their block size, block sizes never change) and throws
     /// ConflictException for the first written object or block with a version after
-    /// <paramref name="baseAt"/>. Returns the last tid and the database clock in ns.
+    /// <paramref name="baseAt"/>. Returns the last tid, the database clock in ns, the block size of
+    /// every written file, and the SHA-256 of the newest stored version of every chunk of the written
+    /// blocks (null for a hole chunk).
     /// </summary>
-    private static (long Last, long Now) LockAndCheck(NpgsqlConnection conn, NpgsqlTransaction tx, Tid baseAt, CommitPlan plan, TimeSpan timeout)
+    private static (long Last, long Now, Dictionary<Oid, int> BlockSizes, Dictionary<(long, long, int), byte[]?> Previous) LockAndCheck(NpgsqlConnection conn, NpgsqlTransaction tx, Tid baseAt, CommitPlan plan, TimeSpan timeout)
     {
         var involved = plan.ChangedObjects.Concat(plan.ChangedBlockOids).Distinct().ToArray();
         // The lock may be held by another writer's big commit: wait as long as a commit may take.
@@ -133,6 +184,12 @@ public sealed partial class PostgresStorage
             "SELECT b.oid, b.blk, max(b.tid) FROM wcfs_blocks b JOIN unnest($1::bigint[], $2::bigint[]) AS w(oid, blk) " +
             "ON b.oid = w.oid AND b.blk = w.blk WHERE b.tid > $3 GROUP BY b.oid, b.blk ORDER BY 1, 2 LIMIT 1",
             plan.ChangedBlockOids, plan.ChangedBlockNums, Db(baseAt)));
+        // The subquery picks the rows first, so only the newest version of each chunk is hashed.
+        batch.BatchCommands.Add(Command(
+            "SELECT oid, blk, chunk, sha256(data) FROM (SELECT DISTINCT ON (c.oid, c.blk, c.chunk) c.oid, c.blk, c.chunk, c.data " +
+            "FROM wcfs_chunks c JOIN unnest($1::bigint[], $2::bigint[]) AS w(oid, blk) ON c.oid = w.oid AND c.blk = w.blk " +
+            "ORDER BY c.oid, c.blk, c.chunk, c.tid DESC) v",
+            plan.ChangedBlockOids, plan.ChangedBlockNums));
         using var r = batch.ExecuteReader();
         r.Read();
         var last = r.GetInt64(0);
@@ -176,7 +233,11 @@ public sealed partial class PostgresStorage
         r.NextResult();
         if (r.Read())
             throw new ConflictException(new Oid((ulong)r.GetInt64(0)), r.GetInt64(1), baseAt, new Tid((ulong)r.GetInt64(2)));
-        return (last, now);
+        r.NextResult();
+        var previous = new Dictionary<(long, long, int), byte[]?>();
+        while (r.Read())
+            previous[(r.GetInt64(0), r.GetInt64(1), r.GetInt32(2))] = r.IsDBNull(3) ? null : r.GetFieldValue<byte[]>(3);
+        return (last, now, blockSizes, previous);
     }
 
     /// <summary>

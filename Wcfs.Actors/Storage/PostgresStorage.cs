@@ -100,14 +100,15 @@ public sealed partial class PostgresStorage : IStorage
     /// <exception cref="StorageException">Bad URL, bad credentials, unreachable server, missing
     /// database, foreign tables or another schema version; the message names the URL without the
     /// password, and nothing was written.</exception>
-    public static PostgresStorage Open(string url, PostgresStorageOptions? options = null)
+    public static PostgresStorage Open(string url, PostgresStorageOptions? options = null, StorageOptions? storageOptions = null)
     {
         var parsed = PostgresUrl.Parse(url);
         var s = new PostgresStorage(parsed, options ?? PostgresStorageOptions.Default);
         try
         {
             using var conn = s.OpenForSetup();
-            PostgresSchema.Ensure(conn, s.Url);
+            PostgresSchema.Ensure(conn, s.Url, (storageOptions ?? StorageOptions.Default).ChunkSize);
+            s._chunkSize = PostgresSchema.ChunkSize(conn, s.Url);
             return s;
         }
         catch
@@ -117,8 +118,13 @@ public sealed partial class PostgresStorage : IStorage
         }
     }
 
+    private int _chunkSize;
+
     /// <inheritdoc />
     public string Url { get; }
+
+    /// <summary>The chunk size of this database (fixed when it was created or migrated).</summary>
+    public int ChunkSize => _chunkSize;
 
     /// <summary>The tuning this storage was opened with.</summary>
     public PostgresStorageOptions Options { get; }
@@ -156,6 +162,16 @@ public sealed partial class PostgresStorage : IStorage
         return new LoadedObject(ObjectCodec.Decode(oid, (byte)r.GetInt16(1), r.GetFieldValue<byte[]>(2)), serial);
     });
 
+    /// <summary>
+    /// One round trip: row -1 carries the serial (newest block version ≤ at), then one row per chunk
+    /// position with a version ≤ at (its newest: one index probe each, LATERAL).
+    /// </summary>
+    private const string ReadBlockSql =
+        "SELECT -1, (SELECT max(tid) FROM wcfs_blocks WHERE oid = $1 AND blk = $2 AND tid <= $3), NULL::bytea " +
+        "UNION ALL " +
+        "SELECT k, 0::bigint, c.data FROM generate_series(0, $4 - 1) AS k CROSS JOIN LATERAL " +
+        "(SELECT data FROM wcfs_chunks WHERE oid = $1 AND blk = $2 AND chunk = k AND tid <= $3 ORDER BY tid DESC LIMIT 1) AS c";
+
     /// <inheritdoc />
     public Tid? ReadBlock(Oid oid, long blk, Tid at, Span<byte> dest)
     {
@@ -168,28 +184,35 @@ public sealed partial class PostgresStorage : IStorage
             try
             {
                 using var conn = _pool.OpenConnection();
-                using var cmd = new NpgsqlCommand(
-                    "SELECT tid, data FROM wcfs_blocks WHERE oid = $1 AND blk = $2 AND tid <= $3 ORDER BY tid DESC LIMIT 1", conn);
+                using var cmd = new NpgsqlCommand(ReadBlockSql, conn);
                 cmd.Parameters.Add(new() { Value = (long)oid.Value });
                 cmd.Parameters.Add(new() { Value = blk });
                 cmd.Parameters.Add(new() { Value = Db(at) });
+                cmd.Parameters.Add(new() { Value = BlockChunks.CountFor(_chunkSize, dest.Length) });
                 using var r = cmd.ExecuteReader(System.Data.CommandBehavior.SequentialAccess);
-                if (!r.Read())
+                Tid? serial = null;
+                var end = 0; // dest[..end] is written; the rest is cleared at the end
+                while (r.Read())
                 {
-                    dest.Clear();
-                    return null;
+                    var k = r.GetInt32(0);
+                    if (k < 0)
+                    {
+                        if (r.IsDBNull(1))
+                            break; // never written as of at
+                        serial = new Tid((ulong)r.GetInt64(1));
+                        continue;
+                    }
+                    if (r.IsDBNull(2))
+                        continue;
+                    using var data = r.GetStream(2);
+                    var off = k * _chunkSize;
+                    if (off + data.Length > dest.Length)
+                        throw new ArgumentException($"block {blk} of {oid} holds {off + data.Length} bytes, more than the {dest.Length}-byte buffer", nameof(dest));
+                    dest[end..off].Clear();
+                    data.ReadExactly(dest.Slice(off, (int)data.Length));
+                    end = off + (int)data.Length;
                 }
-                var serial = new Tid((ulong)r.GetInt64(0));
-                var n = 0;
-                if (!r.IsDBNull(1))
-                {
-                    using var data = r.GetStream(1);
-                    if (data.Length > dest.Length)
-                        throw new ArgumentException($"block {blk} of {oid} at {serial} holds {data.Length} bytes, more than the {dest.Length}-byte buffer", nameof(dest));
-                    n = (int)data.Length;
-                    data.ReadExactly(dest[..n]);
-                }
-                dest[n..].Clear();
+                dest[end..].Clear();
                 return serial;
             }
             catch (Exception e) when (e is not (StorageException or ArgumentException or ObjectDisposedException))
@@ -249,11 +272,40 @@ public sealed partial class PostgresStorage : IStorage
                     "WHERE o.oid = k.oid AND o.tid < k.keep") { Parameters = { new() { Value = Db(beforeTid) } } },
                 new("DELETE FROM wcfs_blocks b USING (SELECT oid, blk, max(tid) AS keep FROM wcfs_blocks WHERE tid <= $1 GROUP BY oid, blk) k " +
                     "WHERE b.oid = k.oid AND b.blk = k.blk AND b.tid < k.keep") { Parameters = { new() { Value = Db(beforeTid) } } },
+                new("DELETE FROM wcfs_chunks c USING (SELECT oid, blk, chunk, max(tid) AS keep FROM wcfs_chunks WHERE tid <= $1 GROUP BY oid, blk, chunk) k " +
+                    "WHERE c.oid = k.oid AND c.blk = k.blk AND c.chunk = k.chunk AND c.tid < k.keep") { Parameters = { new() { Value = Db(beforeTid) } } },
+                // A hole chunk that is now the oldest version of its chunk shadows nothing.
+                new("DELETE FROM wcfs_chunks c WHERE c.data IS NULL AND c.tid <= $1 AND NOT EXISTS " +
+                    "(SELECT 1 FROM wcfs_chunks o WHERE o.oid = c.oid AND o.blk = c.blk AND o.chunk = c.chunk AND o.tid < c.tid)") { Parameters = { new() { Value = Db(beforeTid) } } },
             },
         };
         batch.ExecuteNonQuery();
         tx.Commit();
         return 0;
+    });
+
+    /// <inheritdoc />
+    public void Reclaim() => Run("reclaim space", conn =>
+    {
+        // Plain VACUUM: freed space becomes reusable and trailing pages go back to the file system,
+        // without VACUUM FULL's exclusive lock (which would stall every reader while it rewrites).
+        using var cmd = new NpgsqlCommand("VACUUM wcfs_chunks, wcfs_blocks, wcfs_objects", conn) { CommandTimeout = 0 };
+        cmd.ExecuteNonQuery();
+        return 0;
+    });
+
+    /// <inheritdoc />
+    public IReadOnlyList<FileUsage> Usage() => Run("measure usage", conn =>
+    {
+        using var cmd = new NpgsqlCommand(
+            "SELECT oid, sum(CASE WHEN newest THEN len ELSE 0 END)::bigint, sum(CASE WHEN newest THEN 0 ELSE len END)::bigint " +
+            "FROM (SELECT oid, coalesce(octet_length(data), 0) AS len, tid = max(tid) OVER (PARTITION BY oid, blk, chunk) AS newest FROM wcfs_chunks) v " +
+            "GROUP BY oid ORDER BY oid", conn);
+        var list = new List<FileUsage>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+            list.Add(new FileUsage(new Oid((ulong)r.GetInt64(0)), r.GetInt64(1), r.GetInt64(2)));
+        return list;
     });
 
     /// <inheritdoc />

@@ -1,19 +1,25 @@
 // SqliteSchema - the on-disk layout of a wcfs SQLite database and the checks made before using one.
 //
-// Layout (schema version 1; decided by measurement, docs/NOTES.md "Storage: SQLite blob layout"):
-//   PRAGMA application_id = 0x57434653 ('WCFS'), PRAGMA user_version = 1, page_size = 64 KiB, WAL.
-//   meta(key, value)                       magic = "wcfs-actors storage", schema = 1, next_oid
+// Layout (schema version 2; decided by measurement, docs/NOTES.md "Storage: SQLite blob layout" and
+// "Storage (issue 15)"):
+//   PRAGMA application_id = 0x57434653 ('WCFS'), PRAGMA user_version = 2, page_size = 64 KiB, WAL.
+//   meta(key, value)                       magic = "wcfs-actors storage", schema = 2, next_oid,
+//                                          chunk_size (bytes; fixed at creation or migration)
 //   txn(tid PRIMARY KEY, changes)          one row per commit: the change record (ChangeRecordCodec)
 //   obj(oid, tid, kind, state)             object versions; kind 0 = deleted; WITHOUT ROWID (small rows)
-//   blk(oid, blk, tid, data) + UNIQUE(oid, blk, tid)
-//                                          block versions in a rowid table with the data inline;
-//                                          data NULL = hole, trailing zeros trimmed.
+//   block(oid, blk, tid)                   block versions (serials, sizes; deletions too); WITHOUT ROWID
+//   chunk(oid, blk, chunk, tid, data) + UNIQUE(oid, blk, chunk, tid)
+//                                          chunk versions (BlockChunks.cs: only chunks that changed
+//                                          are stored) in a rowid table with the data inline;
+//                                          data NULL = hole chunk, trailing zeros trimmed.
+// Schema 1 had one table blk(oid, blk, tid, data) holding whole blocks; Migrate turns it into
+// block + chunk in place (one write transaction: all or nothing).
 //
 // Refusal rules (nothing is ever written to a file that failed a check):
 //   - not a SQLite file (header)            → "not a SQLite database"
 //   - SQLite but application_id is not ours → "not a wcfs database"
 //   - user_version newer than SchemaVersion → "newer schema; upgrade wcfs"
-//   - user_version older                    → refused (no migration exists yet)
+//   - user_version 1 with our magic         → migrated to 2 at open (any other older one: refused)
 //   - an empty SQLite file (no tables, application_id 0) is initialized.
 // The checks run on a read-only connection before the read-write one is opened.
 using Microsoft.Data.Sqlite;
@@ -23,7 +29,10 @@ namespace Wcfs.Actors.Storage;
 internal static class SqliteSchema
 {
     public const int ApplicationId = 0x57434653; // 'WCFS'
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
+
+    /// <summary>The one older schema that is migrated in place.</summary>
+    public const int MigratableVersion = 1;
     public const string Magic = "wcfs-actors storage";
 
     /// <summary>64 KiB pages: 2 MiB blobs read ~1.5x faster than with 4 KiB pages (docs/NOTES.md).</summary>
@@ -36,8 +45,10 @@ internal static class SqliteSchema
         CREATE TABLE txn(tid INTEGER PRIMARY KEY, changes BLOB NOT NULL);
         CREATE TABLE obj(oid INTEGER NOT NULL, tid INTEGER NOT NULL, kind INTEGER NOT NULL, state BLOB,
                          PRIMARY KEY(oid, tid)) WITHOUT ROWID;
-        CREATE TABLE blk(oid INTEGER NOT NULL, blk INTEGER NOT NULL, tid INTEGER NOT NULL, data BLOB);
-        CREATE UNIQUE INDEX blk_version ON blk(oid, blk, tid);
+        CREATE TABLE block(oid INTEGER NOT NULL, blk INTEGER NOT NULL, tid INTEGER NOT NULL,
+                           PRIMARY KEY(oid, blk, tid)) WITHOUT ROWID;
+        CREATE TABLE chunk(oid INTEGER NOT NULL, blk INTEGER NOT NULL, chunk INTEGER NOT NULL, tid INTEGER NOT NULL, data BLOB);
+        CREATE UNIQUE INDEX chunk_version ON chunk(oid, blk, chunk, tid);
         """;
 
     /// <summary>What an existing file holds.</summary>
@@ -47,6 +58,8 @@ internal static class SqliteSchema
         Empty,
         /// <summary>A wcfs database of the current schema.</summary>
         Ours,
+        /// <summary>A wcfs database of schema <see cref="MigratableVersion"/>: migrated at open.</summary>
+        Migratable,
     }
 
     /// <summary>Checks the file at <paramref name="path"/> without writing to it.</summary>
@@ -92,12 +105,19 @@ internal static class SqliteSchema
                 throw new StorageException($"{path} is not a wcfs database (SQLite application_id 0x{appId:x8}, expected 0x{ApplicationId:x8}); refusing to touch it");
             if (version > SchemaVersion)
                 throw new StorageException($"{path} has wcfs schema version {version}, newer than this wcfs supports ({SchemaVersion}); upgrade wcfs");
-            if (version < SchemaVersion)
+            if (version < SchemaVersion && version != MigratableVersion)
                 throw new StorageException($"{path} has wcfs schema version {version}, older than {SchemaVersion}, and no migration exists; refusing to touch it");
             using var cmd = c.CreateCommand();
             cmd.CommandText = "SELECT value FROM meta WHERE key = 'magic'";
             if (cmd.ExecuteScalar() as string != Magic)
                 throw new StorageException($"{path} is not a wcfs database (meta magic missing); refusing to touch it");
+            if (version == MigratableVersion)
+            {
+                cmd.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'blk'";
+                if (Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 1)
+                    throw new StorageException($"{path} claims wcfs schema version 1 but has no blk table; refusing to touch it");
+                return FileState.Migratable;
+            }
             return FileState.Ours;
         }
         catch (SqliteException e)
@@ -107,15 +127,88 @@ internal static class SqliteSchema
     }
 
     /// <summary>Creates the schema inside the caller's write transaction on an empty database.</summary>
-    public static void Create(SqliteConnection c)
+    public static void Create(SqliteConnection c, int chunkSize)
     {
         using var cmd = c.CreateCommand();
         cmd.CommandText = CreateSql + $"""
 
-            INSERT INTO meta(key, value) VALUES ('magic', '{Magic}'), ('schema', {SchemaVersion}), ('next_oid', 1);
+            INSERT INTO meta(key, value) VALUES ('magic', '{Magic}'), ('schema', {SchemaVersion}), ('next_oid', 1), ('chunk_size', {chunkSize});
             PRAGMA application_id = {ApplicationId};
             PRAGMA user_version = {SchemaVersion};
             """;
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Turns a schema 1 database into schema 2 inside the caller's write transaction: every whole-block
+    /// version of blk becomes a block row plus the chunks that differ from that block's previous
+    /// version; blk is dropped. Returns the number of block versions migrated.
+    /// </summary>
+    public static long Migrate(SqliteConnection c, int chunkSize)
+    {
+        Exec(c, """
+            CREATE TABLE block(oid INTEGER NOT NULL, blk INTEGER NOT NULL, tid INTEGER NOT NULL,
+                               PRIMARY KEY(oid, blk, tid)) WITHOUT ROWID;
+            CREATE TABLE chunk(oid INTEGER NOT NULL, blk INTEGER NOT NULL, chunk INTEGER NOT NULL, tid INTEGER NOT NULL, data BLOB);
+            CREATE UNIQUE INDEX chunk_version ON chunk(oid, blk, chunk, tid);
+            INSERT INTO block(oid, blk, tid) SELECT oid, blk, tid FROM blk;
+            """);
+        using var insert = c.CreateCommand();
+        insert.CommandText = "INSERT INTO chunk(oid, blk, chunk, tid, data) VALUES ($o, $b, $k, $t, $d)";
+        var po = insert.Parameters.Add("$o", SqliteType.Integer);
+        var pb = insert.Parameters.Add("$b", SqliteType.Integer);
+        var pk = insert.Parameters.Add("$k", SqliteType.Integer);
+        var pt = insert.Parameters.Add("$t", SqliteType.Integer);
+        var pd = insert.Parameters.Add("$d", SqliteType.Blob);
+        using var read = c.CreateCommand();
+        read.CommandText = "SELECT oid, blk, tid, data FROM blk ORDER BY oid, blk, tid";
+        long versions = 0;
+        (long Oid, long Blk) current = (-1, -1);
+        var previous = new List<byte[]>(); // trimmed chunks of the block's previous version
+        using (var r = read.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                var key = (r.GetInt64(0), r.GetInt64(1));
+                if (key != current)
+                {
+                    current = key;
+                    previous.Clear();
+                }
+                var data = r.IsDBNull(3) ? [] : (byte[])r.GetValue(3);
+                var count = Math.Max(previous.Count, (data.Length + chunkSize - 1) / chunkSize);
+                for (var k = 0; k < count; k++)
+                {
+                    var now = BlockChunks.Chunk(data, chunkSize, k);
+                    var before = k < previous.Count ? previous[k] : [];
+                    if (now.SequenceEqual(before))
+                        continue;
+                    po.Value = key.Item1;
+                    pb.Value = key.Item2;
+                    pk.Value = k;
+                    pt.Value = r.GetInt64(2);
+                    pd.Value = now.IsEmpty ? DBNull.Value : now.ToArray();
+                    insert.ExecuteNonQuery();
+                }
+                previous.Clear();
+                for (var k = 0; k < count; k++)
+                    previous.Add(BlockChunks.Chunk(data, chunkSize, k).ToArray());
+                versions++;
+            }
+        }
+        Exec(c, $"""
+            DROP TABLE blk;
+            UPDATE meta SET value = {SchemaVersion} WHERE key = 'schema';
+            INSERT INTO meta(key, value) VALUES ('chunk_size', {chunkSize});
+            PRAGMA user_version = {SchemaVersion};
+            """);
+        return versions;
+    }
+
+    private static void Exec(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
         cmd.ExecuteNonQuery();
     }
 

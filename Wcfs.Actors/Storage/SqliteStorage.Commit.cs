@@ -20,10 +20,10 @@ public sealed partial class SqliteStorage
             if (baseAt > last)
                 throw new ArgumentException($"commit base {baseAt} is after the last commit {last}", nameof(baseAt));
             var files = CheckObjects(c, baseAt, objects);
-            CheckBlocks(c, baseAt, last, blocks, files);
+            var existed = CheckBlocks(c, baseAt, last, blocks, files);
             var tid = NextTid(last);
             WriteObjects(c, tid, objects);
-            WriteBlocks(c, tid, blocks);
+            WriteBlocks(c, tid, blocks, files, existed);
             var changed = blocks.GroupBy(b => b.Oid).ToDictionary(g => g.Key, g => g.Select(b => b.Blk).Order().ToArray());
             var txn = c.Command("INSERT INTO txn(tid, changes) VALUES ($a, $b)", "$a", "$b");
             txn.Parameters[0].Value = Db(tid);
@@ -89,9 +89,12 @@ public sealed partial class SqliteStorage
         return files;
     }
 
-    private void CheckBlocks(PooledSqliteConnection c, Tid baseAt, Tid last, IReadOnlyList<BlockWrite> blocks, Dictionary<Oid, int> files)
+    /// <summary>Block conflicts (invariant (2)) and sizes; returns, per write, whether the block has an earlier version.</summary>
+    private bool[] CheckBlocks(PooledSqliteConnection c, Tid baseAt, Tid last, IReadOnlyList<BlockWrite> blocks, Dictionary<Oid, int> files)
     {
-        var newest = c.Command("SELECT max(tid) FROM blk WHERE oid = $a AND blk = $b", "$a", "$b");
+        var existed = new bool[blocks.Count];
+        var newest = c.Command("SELECT max(tid) FROM block WHERE oid = $a AND blk = $b", "$a", "$b");
+        var i = 0;
         foreach (var b in blocks)
         {
             if (!files.TryGetValue(b.Oid, out var blockSize))
@@ -105,9 +108,15 @@ public sealed partial class SqliteStorage
                 throw new ArgumentException($"data for block {b.Blk} of {b.Oid} is {d.Length} bytes, longer than the block size {blockSize}", nameof(blocks));
             newest.Parameters[0].Value = Db(b.Oid);
             newest.Parameters[1].Value = b.Blk;
-            if (newest.ExecuteScalar() is long t && FromDb(t) > baseAt)
-                throw new ConflictException(b.Oid, b.Blk, baseAt, FromDb(t));
+            if (newest.ExecuteScalar() is long t)
+            {
+                if (FromDb(t) > baseAt)
+                    throw new ConflictException(b.Oid, b.Blk, baseAt, FromDb(t));
+                existed[i] = true;
+            }
+            i++;
         }
+        return existed;
     }
 
     private static Tid? NewestObjectTid(PooledSqliteConnection c, Oid oid)
@@ -132,22 +141,72 @@ public sealed partial class SqliteStorage
         }
     }
 
-    /// <summary>Invariant (5): all-zero or deleted → NULL (hole); otherwise trailing zeros trimmed.</summary>
-    private void WriteBlocks(PooledSqliteConnection c, Tid tid, IReadOnlyList<BlockWrite> blocks)
+    /// <summary>
+    /// Invariant (5): a block row per write; per chunk, a chunk row only if the chunk differs from
+    /// its newest stored version (which, after the conflict check, is the version the writer based
+    /// its data on). A block with no earlier version only stores its non-zero chunks.
+    /// </summary>
+    private void WriteBlocks(PooledSqliteConnection c, Tid tid, IReadOnlyList<BlockWrite> blocks, Dictionary<Oid, int> files, bool[] existed)
     {
-        var st = c.Raw("INSERT INTO blk(oid, blk, tid, data) VALUES (?1, ?2, ?3, ?4)");
-        foreach (var b in blocks)
+        var block = c.Raw("INSERT INTO block(oid, blk, tid) VALUES (?1, ?2, ?3)");
+        var prev = c.Raw("SELECT data FROM chunk WHERE oid = ?1 AND blk = ?2 AND chunk = ?3 ORDER BY tid DESC LIMIT 1");
+        var insert = c.Raw("INSERT INTO chunk(oid, blk, chunk, tid, data) VALUES (?1, ?2, ?3, ?4, ?5)");
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            var b = blocks[i];
+            var data = b.Data is { } d ? d.Span : default;
+            var chunk = BlockChunks.For(_chunkSize, files[b.Oid]);
+            Step(block, b, tid, null, 0, default);
+            var count = existed[i] ? files[b.Oid] / chunk : (data.Length + chunk - 1) / chunk;
+            for (var k = 0; k < count; k++)
+            {
+                var now = BlockChunks.Chunk(data, chunk, k);
+                if (existed[i])
+                {
+                    raw.sqlite3_bind_int64(prev, 1, Db(b.Oid));
+                    raw.sqlite3_bind_int64(prev, 2, b.Blk);
+                    raw.sqlite3_bind_int64(prev, 3, k);
+                    try
+                    {
+                        var rc = raw.sqlite3_step(prev);
+                        var before = rc == raw.SQLITE_ROW ? raw.sqlite3_column_blob(prev, 0) : default;
+                        if (rc is not (raw.SQLITE_ROW or raw.SQLITE_DONE))
+                            throw new StorageException($"{Path}: read of block {b.Blk} of {b.Oid} failed: {raw.sqlite3_errmsg(c.Connection.Handle).utf8_to_string()}");
+                        if (now.SequenceEqual(before))
+                            continue;
+                    }
+                    finally
+                    {
+                        raw.sqlite3_reset(prev);
+                    }
+                }
+                else if (now.IsEmpty)
+                {
+                    continue;
+                }
+                Step(insert, b, tid, k, 1, now);
+            }
+        }
+
+        void Step(SQLitePCL.sqlite3_stmt st, BlockWrite b, Tid t, int? k, int withData, ReadOnlySpan<byte> chunkData)
         {
             try
             {
                 raw.sqlite3_bind_int64(st, 1, Db(b.Oid));
                 raw.sqlite3_bind_int64(st, 2, b.Blk);
-                raw.sqlite3_bind_int64(st, 3, Db(tid));
-                var data = b.Data is { } d ? d.Span[..(d.Span.LastIndexOfAnyExcept((byte)0) + 1)] : default;
-                if (data.IsEmpty)
-                    raw.sqlite3_bind_null(st, 4);
+                if (k is { } n)
+                {
+                    raw.sqlite3_bind_int64(st, 3, n);
+                    raw.sqlite3_bind_int64(st, 4, Db(t));
+                    if (chunkData.IsEmpty)
+                        raw.sqlite3_bind_null(st, 5);
+                    else
+                        raw.sqlite3_bind_blob(st, 5, chunkData);
+                }
                 else
-                    raw.sqlite3_bind_blob(st, 4, data);
+                {
+                    raw.sqlite3_bind_int64(st, 3, Db(t));
+                }
                 var rc = raw.sqlite3_step(st);
                 if (rc != raw.SQLITE_DONE)
                     throw new StorageException($"{Path}: write of block {b.Blk} of {b.Oid} failed: {raw.sqlite3_errmsg(c.Connection.Handle).utf8_to_string()}");

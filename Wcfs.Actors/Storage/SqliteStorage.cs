@@ -19,8 +19,10 @@
 //   (3) Tids are assigned inside the write transaction as max(last + 1, now in ns since the Unix
 //       epoch): commit order = tid order, so a reader polling "tid > last seen" sees each commit
 //       exactly once, in order.
-//   (5) A block row's data is NULL for a hole (deleted or all zeros); otherwise it has no trailing
-//       zeros. A read is one indexed lookup: the row of (oid, blk) with the largest tid ≤ at.
+//   (5) Every block write is a block row; its data is kept as chunk rows (BlockChunks.cs), one per
+//       chunk that differs from the chunk's newest stored version; a chunk row's data is NULL for a
+//       hole chunk, otherwise it has no trailing zeros. A read is one statement: the newest block
+//       row ≤ at (the serial) and, per chunk position, one indexed lookup of the newest chunk ≤ at.
 //   (6) next_oid in meta only grows (oids are never reused); oid 0 is the root, which reads as
 //       RootState.Empty (serial Tid.Zero) until first written.
 //
@@ -43,6 +45,8 @@ public sealed partial class SqliteStorage : IStorage
     private readonly Lock _writeGate = new();
     private volatile bool _disposed;
 
+    private int _chunkSize;
+
     private SqliteStorage(string path)
     {
         Path = path;
@@ -56,13 +60,19 @@ public sealed partial class SqliteStorage : IStorage
     /// <summary>The database file.</summary>
     public string Path { get; }
 
+    /// <summary>The chunk size of this database (fixed when it was created or migrated).</summary>
+    public int ChunkSize => _chunkSize;
+
     /// <summary>
     /// Opens the database at <paramref name="path"/> (absolute), creating it (and its directory) if
-    /// absent. A foreign, corrupt or newer-schema file is refused and left untouched.
+    /// absent, and migrating a schema 1 database in place. A foreign, corrupt or newer-schema file is
+    /// refused and left untouched. <paramref name="options"/> apply to a database created or migrated
+    /// now.
     /// </summary>
     /// <exception cref="StorageException">The file cannot be used; the message names the cause.</exception>
-    public static SqliteStorage Open(string path)
+    public static SqliteStorage Open(string path, StorageOptions? options = null)
     {
+        options ??= StorageOptions.Default;
         path = System.IO.Path.GetFullPath(path);
         var state = SqliteSchema.Inspect(path);
         try
@@ -79,9 +89,14 @@ public sealed partial class SqliteStorage : IStorage
         try
         {
             if (state == SqliteSchema.FileState.Empty)
-                s.Initialize();
+                s.Initialize(options.ChunkSize);
             else
                 s.Use("open", c => c.Execute("PRAGMA journal_mode = WAL"));
+            if (state == SqliteSchema.FileState.Migratable)
+                s.Migrate(options.ChunkSize);
+            s._chunkSize = s.Use("read the chunk size", c => (int)SqliteSchema.Scalar(c.Connection, "SELECT value FROM meta WHERE key = 'chunk_size'"));
+            if (!BlockChunks.IsValidChunkSize(s._chunkSize))
+                throw new StorageException($"{path} is corrupt: invalid chunk size {s._chunkSize} in meta; refusing to use it");
             return s;
         }
         catch
@@ -91,7 +106,27 @@ public sealed partial class SqliteStorage : IStorage
         }
     }
 
-    private void Initialize() => Use("create", c =>
+    private void Migrate(int chunkSize) => Use("migrate schema 1 to 2", c =>
+    {
+        lock (_writeGate)
+        {
+            c.Execute("BEGIN IMMEDIATE");
+            try
+            {
+                // Another process may have migrated it between Inspect and here.
+                if (SqliteSchema.Scalar(c.Connection, "PRAGMA user_version") == SqliteSchema.MigratableVersion)
+                    SqliteSchema.Migrate(c.Connection, chunkSize);
+                c.Execute("COMMIT");
+            }
+            catch
+            {
+                Rollback(c);
+                throw;
+            }
+        }
+    });
+
+    private void Initialize(int chunkSize) => Use("create", c =>
     {
         // page_size only takes effect before the first table exists; WAL is persistent.
         c.Execute($"PRAGMA page_size = {SqliteSchema.PageSize}; PRAGMA journal_mode = WAL;");
@@ -102,7 +137,7 @@ public sealed partial class SqliteStorage : IStorage
             {
                 // Another process may have initialized it between Inspect and here.
                 if (SqliteSchema.Scalar(c.Connection, "SELECT count(*) FROM sqlite_master") == 0)
-                    SqliteSchema.Create(c.Connection);
+                    SqliteSchema.Create(c.Connection, chunkSize);
                 c.Execute("COMMIT");
             }
             catch
@@ -141,6 +176,18 @@ public sealed partial class SqliteStorage : IStorage
         return new LoadedObject(state, FromDb(r.GetInt64(0)));
     });
 
+    /// <summary>
+    /// Invariant (5) in one statement: row -1 carries the serial, then one row per chunk position
+    /// that has a version ≤ at (its newest), found by one seek in chunk_version each.
+    /// </summary>
+    internal const string ReadBlockSql = """
+        WITH RECURSIVE k(n) AS (VALUES(0) UNION ALL SELECT n + 1 FROM k WHERE n + 1 < ?4)
+        SELECT -1, (SELECT max(tid) FROM block WHERE oid = ?1 AND blk = ?2 AND tid <= ?3)
+        UNION ALL
+        SELECT k.n, c.data FROM k JOIN chunk AS c ON c.rowid =
+          (SELECT rowid FROM chunk WHERE oid = ?1 AND blk = ?2 AND chunk = k.n AND tid <= ?3 ORDER BY tid DESC LIMIT 1)
+        """;
+
     /// <inheritdoc />
     public Tid? ReadBlock(Oid oid, long blk, Tid at, Span<byte> dest)
     {
@@ -148,26 +195,37 @@ public sealed partial class SqliteStorage : IStorage
         var c = Rent();
         try
         {
-            var st = c.Raw("SELECT tid, data FROM blk WHERE oid = ?1 AND blk = ?2 AND tid <= ?3 ORDER BY tid DESC LIMIT 1");
+            var st = c.Raw(ReadBlockSql);
             raw.sqlite3_bind_int64(st, 1, Db(oid));
             raw.sqlite3_bind_int64(st, 2, blk);
             raw.sqlite3_bind_int64(st, 3, Db(at));
+            raw.sqlite3_bind_int64(st, 4, BlockChunks.CountFor(_chunkSize, dest.Length));
             try
             {
-                var rc = raw.sqlite3_step(st);
-                if (rc == raw.SQLITE_DONE)
+                Tid? serial = null;
+                var end = 0; // dest[..end] is written; the rest is cleared at the end
+                int rc;
+                while ((rc = raw.sqlite3_step(st)) == raw.SQLITE_ROW)
                 {
-                    dest.Clear();
-                    return null;
+                    var k = raw.sqlite3_column_int64(st, 0);
+                    if (k < 0)
+                    {
+                        if (raw.sqlite3_column_type(st, 1) == raw.SQLITE_NULL)
+                            break; // never written as of at: a hole with no serial
+                        serial = FromDb(raw.sqlite3_column_int64(st, 1));
+                        continue;
+                    }
+                    var data = raw.sqlite3_column_blob(st, 1);
+                    var off = (int)(k * _chunkSize);
+                    if (off + data.Length > dest.Length)
+                        throw new ArgumentException($"block {blk} of {oid} holds {off + data.Length} bytes, more than the {dest.Length}-byte buffer", nameof(dest));
+                    dest[end..off].Clear();
+                    data.CopyTo(dest[off..]);
+                    end = off + data.Length;
                 }
-                if (rc != raw.SQLITE_ROW)
+                if (rc != raw.SQLITE_ROW && rc != raw.SQLITE_DONE)
                     throw new StorageException($"{Path}: read of block {blk} of {oid} failed: {raw.sqlite3_errmsg(c.Connection.Handle).utf8_to_string()}");
-                var serial = FromDb(raw.sqlite3_column_int64(st, 0));
-                var data = raw.sqlite3_column_blob(st, 1);
-                if (data.Length > dest.Length)
-                    throw new ArgumentException($"block {blk} of {oid} holds {data.Length} bytes, more than the {dest.Length}-byte buffer", nameof(dest));
-                data.CopyTo(dest);
-                dest[data.Length..].Clear();
+                dest[end..].Clear();
                 return serial;
             }
             finally
@@ -184,7 +242,7 @@ public sealed partial class SqliteStorage : IStorage
     /// <inheritdoc />
     public Tid? BlockRevAt(Oid oid, long blk, Tid at) => Use("read block history", c =>
     {
-        var cmd = c.Command("SELECT max(tid) FROM blk WHERE oid = $a AND blk = $b AND tid <= $c", "$a", "$b", "$c");
+        var cmd = c.Command("SELECT max(tid) FROM block WHERE oid = $a AND blk = $b AND tid <= $c", "$a", "$b", "$c");
         cmd.Parameters[0].Value = Db(oid);
         cmd.Parameters[1].Value = blk;
         cmd.Parameters[2].Value = Db(at);
@@ -194,7 +252,7 @@ public sealed partial class SqliteStorage : IStorage
     /// <inheritdoc />
     public long LastBlock(Oid oid, Tid at) => Use("read file size", c =>
     {
-        var cmd = c.Command("SELECT max(blk) FROM blk WHERE oid = $a AND tid <= $b", "$a", "$b");
+        var cmd = c.Command("SELECT max(blk) FROM block WHERE oid = $a AND tid <= $b", "$a", "$b");
         cmd.Parameters[0].Value = Db(oid);
         cmd.Parameters[1].Value = Db(at);
         return cmd.ExecuteScalar() is long b ? b : -1;
@@ -220,13 +278,29 @@ public sealed partial class SqliteStorage : IStorage
     /// <inheritdoc />
     public void Pack(Tid beforeTid) => Write("pack", c =>
     {
-        // A version is invisible to every reader at ≥ cut iff a newer version with tid ≤ cut exists.
-        var blocks = c.Command("""
-            DELETE FROM blk WHERE tid < $a AND EXISTS (
-              SELECT 1 FROM blk AS n WHERE n.oid = blk.oid AND n.blk = blk.blk AND n.tid > blk.tid AND n.tid <= $a)
-            """, "$a");
-        blocks.Parameters[0].Value = Db(beforeTid);
-        blocks.ExecuteNonQuery();
+        // A version is invisible to every reader at ≥ cut iff a newer version with tid ≤ cut exists
+        // (per block for block rows, per chunk position for chunk rows). A hole chunk that is then
+        // the oldest version of its chunk shadows nothing and goes too.
+        foreach (var sql in new[]
+        {
+            """
+            DELETE FROM block WHERE tid < $a AND EXISTS (
+              SELECT 1 FROM block AS n WHERE n.oid = block.oid AND n.blk = block.blk AND n.tid > block.tid AND n.tid <= $a)
+            """,
+            """
+            DELETE FROM chunk WHERE tid < $a AND EXISTS (
+              SELECT 1 FROM chunk AS n WHERE n.oid = chunk.oid AND n.blk = chunk.blk AND n.chunk = chunk.chunk AND n.tid > chunk.tid AND n.tid <= $a)
+            """,
+            """
+            DELETE FROM chunk WHERE data IS NULL AND tid <= $a AND NOT EXISTS (
+              SELECT 1 FROM chunk AS o WHERE o.oid = chunk.oid AND o.blk = chunk.blk AND o.chunk = chunk.chunk AND o.tid < chunk.tid)
+            """,
+        })
+        {
+            var cmd = c.Command(sql, "$a");
+            cmd.Parameters[0].Value = Db(beforeTid);
+            cmd.ExecuteNonQuery();
+        }
         var objects = c.Command("""
             DELETE FROM obj WHERE tid < $a AND EXISTS (
               SELECT 1 FROM obj AS n WHERE n.oid = obj.oid AND n.tid > obj.tid AND n.tid <= $a)
@@ -234,6 +308,32 @@ public sealed partial class SqliteStorage : IStorage
         objects.Parameters[0].Value = Db(beforeTid);
         objects.ExecuteNonQuery();
         return 0;
+    });
+
+    /// <inheritdoc />
+    public void Reclaim() => Use("reclaim space", c =>
+    {
+        lock (_writeGate)
+        {
+            c.Execute("VACUUM");
+            c.Execute("PRAGMA wal_checkpoint(TRUNCATE)"); // shrinks -wal once no reader holds an old snapshot
+        }
+    });
+
+    /// <inheritdoc />
+    public IReadOnlyList<FileUsage> Usage() => Use("measure usage", c =>
+    {
+        var cmd = c.Command("""
+            SELECT oid, sum(CASE WHEN newest THEN len ELSE 0 END), sum(CASE WHEN newest THEN 0 ELSE len END)
+            FROM (SELECT oid, coalesce(length(data), 0) AS len,
+                         tid = max(tid) OVER (PARTITION BY oid, blk, chunk) AS newest FROM chunk)
+            GROUP BY oid ORDER BY oid
+            """);
+        var list = new List<FileUsage>();
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+            list.Add(new FileUsage(new Oid((ulong)r.GetInt64(0)), r.GetInt64(1), r.GetInt64(2)));
+        return list;
     });
 
     /// <inheritdoc />

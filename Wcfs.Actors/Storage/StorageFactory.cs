@@ -16,15 +16,30 @@ public static partial class StorageFactory
     /// Opens (creating a SQLite database if absent) the storage named by <paramref name="url"/>.
     /// </summary>
     /// <exception cref="StorageException">Bad URL, unknown scheme, foreign/corrupt/newer database, I/O failure.</exception>
-    public static IStorage Open(string url)
+    public static IStorage Open(string url, StorageOptions? options = null)
     {
         var target = Parse(url);
+        if (options is { } o)
+            BlockChunks.Validate(o.ChunkSize);
         return target.Kind switch
         {
-            StorageKind.Sqlite => SqliteStorage.Open(target.Location),
-            StorageKind.Postgres => OpenPostgres(target.Location),
+            StorageKind.Sqlite => SqliteStorage.Open(target.Location, options),
+            StorageKind.Postgres => OpenPostgres(target.Location, options),
             _ => throw new StorageException($"unsupported storage kind {target.Kind}"),
         };
+    }
+
+    /// <summary>
+    /// Opens the storage named by <paramref name="url"/> only if it exists: for read-only uses (the
+    /// CLI's cat, ls, debug commands), which must never create a database or its directory.
+    /// </summary>
+    /// <exception cref="StorageException">No SQLite database at the path (one line naming it), or as <see cref="Open"/>.</exception>
+    public static IStorage OpenExisting(string url)
+    {
+        var target = Parse(url);
+        if (target.Kind == StorageKind.Sqlite && !File.Exists(target.Location))
+            throw new StorageException($"no database at {target.Location}: check the URL (wcfs file create makes one)");
+        return Open(url);
     }
 
     /// <summary>
@@ -60,7 +75,7 @@ public static partial class StorageFactory
     /// <summary>
     /// The PostgreSQL hook: the PostgreSQL backend (branch <c>postgres</c>) plugs in here.
     /// </summary>
-    private static IStorage OpenPostgres(string url) => PostgresStorage.Open(url);
+    private static IStorage OpenPostgres(string url, StorageOptions? options) => PostgresStorage.Open(url, storageOptions: options);
 
     /// <summary>The URL with any password replaced by "***" (for messages and <see cref="IStorage.Url"/>).</summary>
     public static string Redact(string url) => PasswordRegex().Replace(url, "$1***@");

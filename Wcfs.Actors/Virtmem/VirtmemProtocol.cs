@@ -78,28 +78,12 @@ public static class VirtmemProtocol
     public sealed record Settings(long PageSize, long RamLimit, TimeSpan AskTimeout)
     {
         /// <summary>The reference.conf defaults.</summary>
-        public static Settings Default { get; } = FromConfig(null);
+        public static Settings Default { get; } = From(WcfsSettings.Default);
 
-        /// <summary>Reads the settings (reference.conf as fallback); errors name the key.</summary>
-        public static Settings FromConfig(Config? config)
-        {
-            var c = WcfsSettings.WithReference(config);
-            var page = WcfsSettings.FromConfig(c).Client.PageSize;
-            var ram = Size(c, "wcfs.virtmem.ram-limit");
-            if (ram < page)
-                throw new ConfigurationException($"invalid setting wcfs.virtmem.ram-limit: {ram} is less than one page ({page})");
-            var raw = c.GetString("wcfs.virtmem.ask-timeout", null);
-            if (!DurationText.TryParse(raw, out var ask) || ask <= TimeSpan.Zero)
-                throw new ConfigurationException($"invalid setting wcfs.virtmem.ask-timeout: \"{raw}\" is not a positive duration");
-            return new Settings(page, ram, ask);
-        }
-
-        private static long Size(Config c, string key)
-        {
-            var raw = c.GetString(key, null);
-            return SizeText.TryParse(raw, out var v) && v > 0 ? v
-                : throw new ConfigurationException($"invalid setting {key}: \"{raw}\" is not a positive size (e.g. 4GiB)");
-        }
+        /// <summary>The settings of a VirtmemActor of <paramref name="pageSize"/>-byte pages (default:
+        /// <c>wcfs.client.page-size</c>) from the runtime's one settings object.</summary>
+        public static Settings From(WcfsSettings settings, long? pageSize = null) =>
+            new(pageSize ?? settings.Client.PageSize, settings.Virtmem.RamLimit, settings.Virtmem.AskTimeout);
     }
 
     /// <summary>Props of a VirtmemActor on its dedicated dispatcher.</summary>

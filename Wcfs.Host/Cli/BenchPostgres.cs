@@ -283,13 +283,13 @@ internal sealed class BenchPostgresToast : IBenchCase
         if (db is null)
             return null;
         using var s = PostgresStorage.Open(db.Url);
-        BenchPostgresDatabase.Exec(db.Url, $"ALTER TABLE wcfs_blocks ALTER COLUMN data SET STORAGE {storage}, ALTER COLUMN data SET COMPRESSION {compression}");
+        BenchPostgresDatabase.Exec(db.Url, $"ALTER TABLE wcfs_chunks ALTER COLUMN data SET STORAGE {storage}, ALTER COLUMN data SET COMPRESSION {compression}");
         var commit = BenchPostgresRun.BigCommit(s, total, data);
         var reads = BenchPostgresRun.RandomReads(s, total, samples, data);
         var b = new NpgsqlConnectionStringBuilder(PostgresUrl.Parse(db.Url).Settings.ConnectionString) { Pooling = false };
         using var conn = new NpgsqlConnection(b.ConnectionString);
         conn.Open();
-        using var cmd = new NpgsqlCommand("SELECT pg_total_relation_size('wcfs_blocks')", conn);
+        using var cmd = new NpgsqlCommand("SELECT pg_total_relation_size('wcfs_chunks')", conn);
         var size = (long)cmd.ExecuteScalar()! / 1048576.0;
         return (commit, BenchPostgresRun.P(reads, 0.5), size);
     }

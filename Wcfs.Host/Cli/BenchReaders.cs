@@ -40,12 +40,12 @@ internal sealed class BenchReaders : IBenchCase
         var mnt = server.Mountpoint;
 
         // the array, written through views over WCFS and committed, as the demo does
-        using (var system = DemoCommand.QuietSystem(ConfigurationFactory.ParseString("wcfs.autostart = off").WithFallback(WcfsSettings.Reference)))
+        using (var system = DemoCommand.QuietSystem(ConfigurationFactory.ParseString("wcfs.autostart = off")))
         {
             await using var db = await Database.OpenAsync(url, new DatabaseOptions
             {
                 System = system,
-                Wcfs = new WcfsClientOptions { System = system, Mountpoint = mnt, Autostart = false },
+                Wcfs = new WcfsClientOptions { Mountpoint = mnt, Autostart = false },
             });
             await using var conn = await db.OpenConnectionAsync();
             var (array, _, _) = await DemoCommand.CreateArrayAsync(conn, size / sizeof(double));

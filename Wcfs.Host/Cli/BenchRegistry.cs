@@ -7,12 +7,14 @@ internal static class BenchRegistry
     [
         new BenchStorageCommit(),
         new BenchStorageLoadBlock(),
+        new BenchHistory(),
         new BenchVirtmemFault(),
         new BenchVirtmemWriteout(),
         new BenchFuseRead(),
         new BenchPin(),
         new BenchCommitHead(),
         new BenchReaders(),
+        new BenchClientRead(),
         new BenchPostgresCommit(), new BenchPostgresLoadBlock(), new BenchPostgresNotify(), new BenchPostgresToast(),
         new BenchPostgresCommitHead(),
     ];

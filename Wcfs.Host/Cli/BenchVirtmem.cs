@@ -142,7 +142,8 @@ internal sealed class BenchVirtmemWriteout : IBenchCase
         using var data = BenchVirtmemData.TmpfsFile(size);
         var settings = new VirtmemProtocol.Settings(BenchVirtmemData.Huge, size, TimeSpan.FromMinutes(5));
         // why quiet: stdout carries only the table (CoordinatedShutdown logs an INFO line there on dispose)
-        using var sys = DemoCommand.QuietSystem(Akka.Configuration.ConfigurationFactory.ParseString("wcfs { }").WithFallback(WcfsSettings.Reference));
+        using var sys = DemoCommand.QuietSystem(Akka.Configuration.Config.Empty);
+        _ = Wcfs.Actors.Hosting.WcfsRuntime.Get(sys); // its reference.conf declares the virtmem dispatcher
         var virtmem = sys.ActorOf(VirtmemProtocol.Props(settings), "virtmem");
         using var file = BigFile.OverPlainFile(data, BenchVirtmemData.Huge, new NoopStore());
         var fh = await VirtmemProtocol.OpenAsync(virtmem, file, settings.AskTimeout);

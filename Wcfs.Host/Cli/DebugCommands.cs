@@ -33,7 +33,7 @@ internal static class DebugCommands
         {
             var from = StorageArguments.ParseTid(r.GetValue(after)!);
             var limit = Actors.Configuration.DurationText.TryParse(r.GetValue(timeout), out var d) ? d : throw new UsageException("invalid --timeout");
-            using var s = StorageFactory.Open(r.GetValue(url)!);
+            using var s = StorageFactory.OpenExisting(r.GetValue(url)!);
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             cts.CancelAfter(limit);
             var n = 0;
@@ -67,7 +67,7 @@ internal static class DebugCommands
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var file = StorageArguments.ParseOid(r.GetValue(oid)!);
-            using var s = StorageFactory.Open(r.GetValue(url)!);
+            using var s = StorageFactory.OpenExisting(r.GetValue(url)!);
             var at = s.LastTid;
             var data = new byte[r.GetValue(size)];
             for (ulong i = 1; ; i++)

@@ -36,6 +36,7 @@ using Wcfs.Actors.Client;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Arrays;
 using Wcfs.Actors.Db;
+using Wcfs.Actors.Hosting;
 using Wcfs.Actors.Storage;
 
 namespace Wcfs.Host.Cli;
@@ -86,10 +87,10 @@ internal static class DemoCommand
     private static Config LoadConfig(string? file)
     {
         if (file is null)
-            return ConfigurationFactory.ParseString("wcfs { }").WithFallback(WcfsSettings.Reference); // never reference.conf itself (see DemoWorker)
+            return Config.Empty; // the runtime adds reference.conf
         try
         {
-            return ConfigurationFactory.ParseString(File.ReadAllText(file)).WithFallback(WcfsSettings.Reference);
+            return ConfigurationFactory.ParseString(File.ReadAllText(file));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -99,7 +100,8 @@ internal static class DemoCommand
 
     private static async Task<int> RunAsync(string url, Config config, long bytes, int workerCount)
     {
-        var settings = WcfsSettings.FromConfig(config);
+        using var system = QuietSystem(config);
+        var settings = WcfsRuntime.Get(system).Settings;
         var blocks = bytes / BlockSize;
         var total = Stopwatch.StartNew();
         Console.Out.WriteLine($"wcfs demo: {DemoData.Bytes(bytes)} array of float64 ({bytes / 8:N0} elements, {blocks} blocks of 2 MiB), {workerCount} workers");
@@ -108,11 +110,10 @@ internal static class DemoCommand
         // 1. the server, then the array object in a connection kept in sync with WCFS
         var mnt = await WcfsServer.EnsureRunningAsync(url, settings);
         Console.Out.WriteLine($"  mountpoint  {mnt} (the server keeps running; stop it with: wcfs stop {url})");
-        using var system = QuietSystem(config);
         await using var db = await Database.OpenAsync(url, new DatabaseOptions
         {
             System = system,
-            Wcfs = new WcfsClientOptions { System = system, Mountpoint = mnt, Autostart = false },
+            Wcfs = new WcfsClientOptions { Mountpoint = mnt, Autostart = false },
         });
         await using var conn = await db.OpenConnectionAsync();
         var (array, createdAt, previous) = await CreateArrayAsync(conn, bytes / 8);

@@ -43,13 +43,11 @@ internal static class DemoWorker
     {
         try
         {
-            // why a config of our own: Database.OpenAsync/WcfsClient need reference.conf as fallback, and a
-            // config that IS reference.conf fails ("Config can not have itself as fallback")
-            using var system = DemoCommand.QuietSystem(ConfigurationFactory.ParseString("wcfs.autostart = off").WithFallback(WcfsSettings.Reference));
+            using var system = DemoCommand.QuietSystem(ConfigurationFactory.ParseString("wcfs.autostart = off"));
             await using var db = await Database.OpenAsync(url, new DatabaseOptions
             {
                 System = system,
-                Wcfs = new WcfsClientOptions { System = system, Mountpoint = mountpoint, Autostart = false },
+                Wcfs = new WcfsClientOptions { Mountpoint = mountpoint, Autostart = false },
             });
             await using var conn = await db.OpenConnectionAsync();
             Console.Out.WriteLine($"at {conn.At}");

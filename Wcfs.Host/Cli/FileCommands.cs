@@ -126,7 +126,7 @@ internal static class FileCommands
             var atTid = atText is null ? (Tid?)null : StorageArguments.ParseTid(atText);
             var blkText = r.GetValue(blk);
             var only = blkText is null ? (long?)null : StorageArguments.ParseBlock(blkText);
-            using var s = StorageFactory.Open(u);
+            using var s = StorageFactory.OpenExisting(u);
             var t = atTid ?? s.LastTid;
             if (t > s.LastTid)
                 throw new CommandException($"tid {t} is after the last commit {s.LastTid}");
@@ -155,7 +155,7 @@ internal static class FileCommands
             var u = StorageArguments.Url(r, args, config);
             var atText = r.GetValue(at);
             var atTid = atText is null ? (Tid?)null : StorageArguments.ParseTid(atText);
-            using var s = StorageFactory.Open(u);
+            using var s = StorageFactory.OpenExisting(u);
             var t = atTid ?? s.LastTid;
             var root = (RootState)s.LoadObject(Oid.Root, t)!.State;
             var names = root.Names.GroupBy(kv => kv.Value).ToDictionary(g => g.Key, g => string.Join(',', g.Select(kv => kv.Key)));

@@ -11,6 +11,8 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Wcfs.Actors.Client;
+using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 
@@ -39,12 +41,16 @@ internal sealed class BenchServer : IAsyncDisposable
 
     public static async Task<BenchServer> StartAsync(string url, string mnt, string extra = "")
     {
-        var dll = typeof(BenchServer).Assembly.Location;
-        var p = Process.Start(new ProcessStartInfo("dotnet", $"{dll} serve {url} --mountpoint {mnt} {extra}")
+        // the one launcher (WcfsServer), running this very tool
+        var self = new WcfsTool("dotnet", [typeof(BenchServer).Assembly.Location], "this wcfs");
+        var request = new WcfsServer.Request(url, mnt, WcfsSettings.Default.Server)
         {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-        }) ?? throw new CommandException("cannot start wcfs serve");
+            ExtraArguments = extra.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+        };
+        var (psi, settingsFile) = WcfsServer.StartInfo(request, self);
+        psi.RedirectStandardError = true;
+        psi.RedirectStandardOutput = true;
+        var p = Process.Start(psi) ?? throw new CommandException("cannot start wcfs serve");
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, _) => { };
         p.BeginOutputReadLine();
@@ -56,6 +62,7 @@ internal sealed class BenchServer : IAsyncDisposable
                 throw new CommandException($"wcfs serve did not start at {mnt}");
             await Task.Delay(20);
         }
+        File.Delete(settingsFile);
         return new BenchServer(p, mnt);
     }
 

@@ -89,6 +89,8 @@ internal static class ServeCommand
                 var s = ServeCli.LoadSettings(pr.GetValue(config));
                 if (s is null)
                     return WcfsCommandLine.ExitUsage;
+                foreach (var key in s.UnknownKeys)
+                    Log.Warning("unknown setting {Key}: reference.conf declares no such key under wcfs (a typo?); it is ignored", key);
                 var server = s.Server;
                 if (pr.GetValue(pinTimeout) is { } pt)
                 {

@@ -17,6 +17,8 @@ internal static class WcfsCommandLine
         var root = new RootCommand("wcfs - transactional big files served to every process through one shared page cache");
         root.Subcommands.Add(FileCommands.Create());
         root.Subcommands.Add(CommitCommand.Create());
+        root.Subcommands.Add(PackCommand.Create());
+        root.Subcommands.Add(PackCommand.CreateDu());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(DebugCommands.Create());

@@ -50,6 +50,33 @@ public sealed class WclConnHandle : SafeHandleZeroOrMinusOneIsInvalid
     /// <summary>True while the link is up.</summary>
     public bool IsUp => ClientNative.ConnIsUp(handle) == 1;
 
+    /// <summary>The conn's at: a re-attach after the server died re-watches every file there.</summary>
+    public void SetAt(ulong at) => ClientErrors.Check(ClientNative.ConnSetAt(handle, at), "set the conn's at");
+
+    /// <summary>How long a link whose server died waits for a new server on the same mountpoint (zero: never).</summary>
+    public void SetReattach(TimeSpan timeout) =>
+        ClientErrors.Check(ClientNative.ConnSetReattach(handle, (long)timeout.TotalMilliseconds), "set the re-attach timeout");
+
+    /// <summary>The command (argv) the native side runs to start a new server when this conn's server died.</summary>
+    public void SetAutostart(IReadOnlyList<string> argv)
+    {
+        var ptrs = new nint[argv.Count + 1];
+        try
+        {
+            for (var i = 0; i < argv.Count; i++)
+                ptrs[i] = System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8(argv[i]);
+            ClientErrors.Check(ClientNative.ConnSetAutostart(handle, ptrs, argv.Count), "set the autostart command");
+        }
+        finally
+        {
+            foreach (var p in ptrs)
+                System.Runtime.InteropServices.Marshal.FreeCoTaskMem(p);
+        }
+    }
+
+    /// <summary>After a resync whose watches were accepted: blocks a re-attach left on the snapshot go back to head.</summary>
+    public void Unfloor() => ClientErrors.Check(ClientNative.ConnUnfloor(handle), "map head again after a re-attach");
+
     /// <summary>Forgets cached @rev fds (resync).</summary>
     public void DropRevCache() => ClientErrors.Check(ClientNative.ConnDropRevCache(handle), "drop the @rev cache");
 

@@ -17,9 +17,9 @@ public static unsafe partial class ClientNative
     public const int FrameMax = 256;
 
     /// <summary>Event kinds (WCL_EV_*).</summary>
-    public const int EventReply = 1, EventPin = 2, EventDown = 3, EventLastWords = 4;
+    public const int EventReply = 1, EventPin = 2, EventDown = 3, EventLastWords = 4, EventReattaching = 5, EventReattached = 6;
 
-    /// <summary>struct wcl_event (layout checked by ClientLayoutTests against the header).</summary>
+    /// <summary>struct wcl_event (layout checked by NativeAbiTests against tests/abi_layout.c).</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct Event
     {
@@ -75,6 +75,18 @@ public static unsafe partial class ClientNative
 
     [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_is_up")]
     public static partial int ConnIsUp(nint conn);
+
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_set_at")]
+    public static partial int ConnSetAt(nint c, ulong at);
+
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_set_reattach")]
+    public static partial int ConnSetReattach(nint c, long timeoutMs);
+
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_set_autostart")]
+    public static partial int ConnSetAutostart(nint c, [System.Runtime.InteropServices.In] nint[] argv, int argc);
+
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_unfloor")]
+    public static partial int ConnUnfloor(nint c);
 
     [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_stats")]
     public static partial int ConnStats(nint conn, out ulong pins, out ulong naks, out ulong dropped);

@@ -1,7 +1,7 @@
 // FuseNative - the C# surface of libwcfs_fuse.so (include/wcfs_fuse.h).
 //
-// Layouts here mirror wfuse_attr / wfuse_ops / WFUSE_OPEN_*; tests/fuse_layout.c static_asserts the
-// same numbers against the real header. Callbacks are [UnmanagedCallersOnly] function pointers
+// Layouts here mirror wfuse_attr / wfuse_ops / WFUSE_OPEN_*; tests/abi_layout.c prints them from the
+// real header and NativeAbiTests checks these declarations against it. Callbacks are [UnmanagedCallersOnly] function pointers
 // (no delegates). A request handle is valid until it is answered with exactly one Reply* call.
 using System.Runtime.InteropServices;
 

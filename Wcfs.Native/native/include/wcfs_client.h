@@ -40,6 +40,8 @@ typedef struct wcl_mapping wcl_mapping_t;
 #define WCL_EV_PIN   2 /* a copy of a handled pin: stream, oid, blk, rev/is_head, rc, nanos */
 #define WCL_EV_DOWN  3 /* the link is down: text says why (EOF, server's last words, bad frame) */
 #define WCL_EV_LAST_WORDS 4 /* stream 0 text from the server (comes before DOWN) */
+#define WCL_EV_REATTACHING 5 /* the server died; waiting for a new one (text: why, how long, where) */
+#define WCL_EV_REATTACHED 6 /* the conn's files are re-mapped and re-watched on a new server (text) */
 
 /* One event. Blittable; C# mirrors it (ClientNative.Event) and a test checks the layout. */
 struct wcl_event {
@@ -82,6 +84,18 @@ WCFS_API int32_t wcl_conn_event_fd(wcl_conn_t *c);
 WCFS_API int32_t wcl_conn_drop_rev_cache(wcl_conn_t *c);
 /* 1 while the link is up, 0 after it went down. */
 WCFS_API int32_t wcl_conn_is_up(wcl_conn_t *c);
+/* The conn's at (a re-attach re-watches every file there). Call after open and after each resync. */
+WCFS_API int32_t wcl_conn_set_at(wcl_conn_t *c, uint64_t at);
+/* How long a link that dropped because its server died waits for a new server on the same mountpoint
+ * before it goes down for good (0: it never waits). Faults on the conn's mappings during the wait
+ * wait for the re-map and retry (wcfs_client_reattach.c). */
+WCFS_API int32_t wcl_conn_set_reattach(wcl_conn_t *c, int64_t timeout_ms);
+/* The command (argv[0..argc), copied) a conn runs once per dead server of its mount, when its link
+ * dropped because that server died, to start a new one (it must return at once: the server detaches). */
+WCFS_API int32_t wcl_conn_set_autostart(wcl_conn_t *c, const char *const *argv, int32_t argc);
+/* After a resync whose watches were accepted: unpinned blocks that a re-attach left mapped from the
+ * snapshot (@at, because the new server refused a watch that far back) go back to head. */
+WCFS_API int32_t wcl_conn_unfloor(wcl_conn_t *c);
 /* Counters: pins handled, pins naked, pin copies dropped because the queue was full. */
 WCFS_API int32_t wcl_conn_stats(wcl_conn_t *c, uint64_t *pins, uint64_t *naks, uint64_t *dropped);
 /* Sends "bye" (if up), waits up to timeout_ms for the pinner to read EOF, makes every mapping of

@@ -38,7 +38,7 @@ extern "C" {
 /* Returns the libfuse version the shim was built against (e.g. 314 for 3.14). Never blocks. */
 WFUSE_API int32_t wfuse_lib_version(void);
 
-/* File attributes as C# reports them (shared layout, checked by tests/fuse_layout.c and the C#
+/* File attributes as C# reports them (shared layout, checked by tests/abi_layout.c + NativeAbiTests against the C#
  * WfuseAttr struct). Units: bytes for size/blksize; mode is st_mode (type | permissions). */
 typedef struct wfuse_attr {
     uint64_t ino;

@@ -115,6 +115,21 @@ static int serve(const char *mnt)
     return rc < 0 ? 1 : 0;
 }
 
+/* Reaps the server child after SIGTERM, waiting at most 10 s; then SIGKILL (bounded: the self-test
+ * never hangs on its server). 1 if it exited by itself. */
+static int reap(pid_t child)
+{
+    for (int i = 0; i < 1000; i++) {
+        pid_t r = waitpid(child, NULL, WNOHANG);
+        if (r == child || r < 0) return 1;
+        usleep(10000); /* why: waitpid has no timeout; poll for the exit, 10 ms apart */
+    }
+    fprintf(stderr, "fuse_memserver self-test: the server did not exit within 10 s of SIGTERM; killed\n");
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0); /* SIGKILL: returns */
+    return 0;
+}
+
 static int self_test(void)
 {
     char dir[] = "/tmp/fuse_memserver.XXXXXX";
@@ -139,7 +154,7 @@ static int self_test(void)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "fusermount3 -u -z %s 2>/dev/null", dir);
     if (system(cmd) < 0) { /* the server unmounts itself on SIGTERM */ }
-    waitpid(child, NULL, 0);
+    if (!reap(child)) ok = 0;
     rmdir(dir);
     printf("fuse_memserver self-test: %s\n", ok ? "ok" : "FAILED");
     return ok ? 0 : 1;

@@ -9,8 +9,10 @@
  *                                              then a copy of the event is queued (WCL_EV_PIN)
  *   S: <odd> ok | <odd> error ...           -> queued as WCL_EV_REPLY for the managed ConnActor
  *   S: 0 error: ... | 0 fatal: ...          -> queued as WCL_EV_LAST_WORDS; EOF follows
- *   EOF, read error, unframed line, frame   -> the link is down: WCL_EV_DOWN with the reason, the
- *   over WCL_FRAME_MAX, malformed pin          thread ends (the managed Conn reports it)
+ *   EOF, read error, unframed line, frame   -> the link is down: if the server died and re-attach is
+ *   over WCL_FRAME_MAX, malformed pin          on, wcl_reattach (wcfs_client_reattach.c) waits for a
+ *                                              new server and the thread reads its link; else
+ *                                              WCL_EV_DOWN with the reason and the thread ends
  *
  * Invariants:
  *  (P1) the thread never waits on managed code: it blocks only in read(2)/write(2)/open(2) on the
@@ -123,6 +125,8 @@ static int handle_line(wcl_conn_t *c, const char *line, uint64_t len, const char
         return 0;
     }
     if (stream % 2 == 1) {
+        if (wcl_reattach_reply(c, stream, text, tlen))
+            return 0; /* a re-watch of a re-attach (wcfs_client_reattach.c) */
         struct wcl_event ev;
         memset(&ev, 0, sizeof ev);
         ev.kind = WCL_EV_REPLY;
@@ -139,30 +143,20 @@ static int handle_line(wcl_conn_t *c, const char *line, uint64_t len, const char
     return rc;
 }
 
-static void *pinner_main(void *arg)
+/* Reads and dispatches frames until the link goes down; returns why. */
+static const char *read_link(wcl_conn_t *c, char *buf, char *whybuf, size_t whycap)
 {
-    wcl_conn_t *c = arg;
-    stack_t ss = { .ss_sp = malloc(65536), .ss_size = 65536, .ss_flags = 0 }; /* invariant (P3) */
-    if (ss.ss_sp)
-        sigaltstack(&ss, NULL);
-    char *buf = malloc(WCL_READ_BUF);
     uint64_t have = 0;
     const char *why = NULL;
-    char whybuf[128];
-    if (!buf)
-        why = "out of memory for the link buffer";
     while (!why) {
         ssize_t n = read(c->watch_fd, buf + have, WCL_READ_BUF - have);
-        if (n == 0) {
-            why = "EOF: the server closed the link";
-            break;
-        }
+        if (n == 0)
+            return "EOF: the server closed the link";
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            snprintf(whybuf, sizeof whybuf, "read of the watch link failed: %s (server gone)", strerror(errno));
-            why = whybuf;
-            break;
+            snprintf(whybuf, whycap, "read of the watch link failed: %s (server gone)", strerror(errno));
+            return whybuf;
         }
         have += (uint64_t)n;
         uint64_t start = 0;
@@ -177,6 +171,25 @@ static void *pinner_main(void *arg)
         have -= start;
         if (!why && have >= WCL_FRAME_MAX)
             why = "frame from the server longer than 256 bytes";
+    }
+    return why;
+}
+
+static void *pinner_main(void *arg)
+{
+    wcl_conn_t *c = arg;
+    stack_t ss = { .ss_sp = malloc(65536), .ss_size = 65536, .ss_flags = 0 }; /* invariant (P3) */
+    if (ss.ss_sp)
+        sigaltstack(&ss, NULL);
+    char *buf = malloc(WCL_READ_BUF);
+    const char *why = NULL;
+    char whybuf[128];
+    if (!buf)
+        why = "out of memory for the link buffer";
+    while (!why) {
+        why = read_link(c, buf, whybuf, sizeof whybuf);
+        if (wcl_reattach(c, &why) == 0) /* the server died and a new one answered: read its link */
+            why = NULL;
     }
     link_down(c, why);
     free(buf);

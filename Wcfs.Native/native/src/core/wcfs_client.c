@@ -2,7 +2,8 @@
  * cache (ARCHITECTURE.md §3 and §7, PROTOCOL.md §4). Files of the subsystem: this one (design,
  * pinned tables, the mapping rule, PinRequest, files, mappings); wcfs_client_conn.c (event queue,
  * @rev fd cache, conn lifecycle); pinner.c (the link thread); wlink.c (frame codec);
- * wcfs_client_fault.c (the message for an access to a closed mapping). The managed control plane
+ * wcfs_client_fault.c (the message for an access to a closed mapping or to one whose server is gone);
+ * wcfs_client_reattach.c (faults on a dead mount wait for its re-attach). The managed control plane
  * is Wcfs.Actors/Client/.
  *
  * What it owns: the address ranges of standalone WCFS Mappings, what each block of a Mapping shows
@@ -143,15 +144,24 @@ static int map_pinned(struct wcl_mapping *m, uint64_t blk, uint64_t rev, uint64_
     return map_fd(a, len, fd, blk * f->blksize + off);
 }
 
-/* Unpinned blocks [lo, hi) of m: head below the size, zeros past it. */
+/* Unpinned blocks [lo, hi) of m: head below the size, zeros past it (with a floor: @floor below its
+ * size, zeros past it). */
 static int map_unpinned(struct wcl_mapping *m, uint64_t lo, uint64_t hi)
 {
     struct wcl_file *f = m->file;
     uint64_t nblk = atomic_load(&f->size) / f->blksize;
+    int fd = f->head_fd;
+    if (f->floor) {
+        uint64_t rsize;
+        fd = wcl_revfd_get_on_actor(f->conn, f->oid, f->floor, &rsize);
+        if (fd < 0 && fd != WCL_REV_ABSENT)
+            return fd;
+        nblk = fd == WCL_REV_ABSENT ? 0 : rsize / f->blksize;
+    }
     uint64_t mid = hi < nblk ? hi : (lo > nblk ? lo : nblk);
     int rc = 0;
     if (lo < mid)
-        rc = map_fd(m->addr + (lo - m->blk_start) * m->blksize, (mid - lo) * m->blksize, f->head_fd, lo * f->blksize);
+        rc = map_fd(m->addr + (lo - m->blk_start) * m->blksize, (mid - lo) * m->blksize, fd, lo * f->blksize);
     if (rc == 0 && mid < hi)
         rc = map_zeros(m->addr + (mid - m->blk_start) * m->blksize, (hi - mid) * m->blksize);
     return rc;
@@ -164,6 +174,8 @@ static int map_block_bytes(struct wcl_mapping *m, uint64_t blk, uint64_t off, ui
     uint64_t i = pinned_lower(f, blk);
     if (i < f->npinned && f->pinned[i].blk == blk)
         return map_pinned(m, blk, f->pinned[i].rev, off, len);
+    if (f->floor)
+        return map_pinned(m, blk, f->floor, off, len);
     uintptr_t a = m->addr + (blk - m->blk_start) * m->blksize + off;
     if (blk < atomic_load(&f->size) / f->blksize)
         return map_fd(a, len, f->head_fd, blk * f->blksize + off);
@@ -526,9 +538,12 @@ static int32_t mmap_on_actor(void *arg)
         return e;
     }
     m->addr = (uintptr_t)addr;
+    wcl_conn_t *c = f->conn; /* published before it is mapped from the server (wcfs_client_fault.c F2) */
+    wcl_live_add(m->addr, m->addr + m->len, f->oid, m->blk_start, m->blksize, c->mount, atomic_load(&c->dev));
     int rc = map_run(m, m->blk_start, m->blk_stop);
     if (rc < 0) {
         munmap(addr, m->len);
+        wcl_live_remove(m->addr);
         free(m);
         return rc;
     }
@@ -586,8 +601,9 @@ static int32_t unmap_on_actor(void *arg)
                 break;
             }
     int32_t rc = munmap((void *)m->addr, m->len) < 0 ? -errno : 0;
+    wcl_live_remove(m->addr); /* after the unmap (wcfs_client_fault.c F2) */
     if (m->efault)
-        wcl_closed_remove(m->addr); /* after the unmap (wcfs_client_fault.c F2) */
+        wcl_closed_remove(m->addr);
     return rc;
 }
 
@@ -599,6 +615,113 @@ int32_t wcl_unmap(wcl_mapping_t *m)
     free(m);
     return rc;
 }
+
+/* ---- re-attach to a new server (wcfs_client_reattach.c; actor thread) ------------------------------ */
+
+/* Every block of m again per the rule; for the base of a VMA only pages that are not dirty (their
+ * generation bumped: a write fault that copied the old base copies again). */
+static int remap_all(struct wcl_mapping *m)
+{
+    if (m->efault)
+        return 0;
+    if (!m->vma)
+        return map_run(m, m->blk_start, m->blk_stop);
+    int rc = 0;
+    for (uint64_t b = m->blk_start; b < m->blk_stop; b++) {
+        int r = pin_vma_pages(m, b);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    return rc;
+}
+
+struct reattach_args {
+    wcl_conn_t *c;
+    uint64_t new_dev;
+    uint64_t *oids;
+    int n;
+};
+
+/* The files of c on the new server: head reopened in place (dup2: the fd number stays, so no other
+ * thread ever sees a closed one), @rev fds of the dead server dropped, every mapping re-mapped with
+ * a floor at the conn's at (unpinned blocks show @at: the snapshot itself, whatever the new server
+ * knows of history; wcl_unfloor goes back to head once a watch at at (or later) was accepted). Dirty
+ * pages stay. The live ranges move to the new device. */
+static int32_t reattach_on_actor(void *arg)
+{
+    struct reattach_args *a = arg;
+    wcl_conn_t *c = a->c;
+    uint64_t at = atomic_load(&c->at);
+    int n = 0;
+    for (struct wcl_file *f = c->files; f; f = f->next)
+        n++;
+    a->oids = calloc((size_t)n + 1, sizeof *a->oids);
+    if (!a->oids)
+        return -ENOMEM;
+    pthread_mutex_lock(&c->revmu);
+    for (int i = 0; i < c->nrevs; i++)
+        if (c->revs[i].fd >= 0)
+            close(c->revs[i].fd);
+    c->nrevs = 0;
+    pthread_mutex_unlock(&c->revmu);
+    int32_t rc = 0;
+    for (struct wcl_file *f = c->files; f; f = f->next) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/head/bigfile/%016llx", c->mnt, (unsigned long long)f->oid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            rc = rc ? rc : -errno;
+            continue;
+        }
+        dup2(fd, f->head_fd);
+        close(fd);
+        f->floor = at;
+        f->npinned = 0; /* the new server knows no pins of this link: its pinned set and ours start
+                           empty together (the floor shows the snapshot meanwhile) */
+        atomic_store(&c->floored, 1);
+        a->oids[a->n++] = f->oid;
+        for (struct wcl_mapping *m = f->mappings; m; m = m->next) {
+            if (m->efault)
+                continue;
+            wcl_live_remove(m->addr);
+            wcl_live_add(m->addr, m->addr + m->len, f->oid, m->blk_start, m->blksize, c->mount, a->new_dev);
+            int r = remap_all(m);
+            if (r < 0 && rc == 0)
+                rc = r;
+        }
+    }
+    atomic_store(&c->dev, a->new_dev);
+    return rc;
+}
+
+int32_t wcl_reattach_remap(wcl_conn_t *c, uint64_t new_dev, uint64_t **oids, int *n)
+{
+    struct reattach_args a = { c, new_dev, NULL, 0 };
+    int32_t rc = vm_actor_call(reattach_on_actor, &a);
+    *oids = a.oids;
+    *n = a.n;
+    return rc;
+}
+
+static int32_t unfloor_on_actor(void *arg)
+{
+    wcl_conn_t *c = arg;
+    int32_t rc = 0;
+    atomic_store(&c->floored, 0);
+    for (struct wcl_file *f = c->files; f; f = f->next) {
+        if (!f->floor)
+            continue;
+        f->floor = 0;
+        for (struct wcl_mapping *m = f->mappings; m; m = m->next) {
+            int r = remap_all(m);
+            if (r < 0 && rc == 0)
+                rc = r;
+        }
+    }
+    return rc;
+}
+
+int32_t wcl_unfloor(wcl_conn_t *c) { return atomic_load(&c->floored) ? vm_actor_call(unfloor_on_actor, c) : 0; }
 
 /* ---- base layer of virtmem VMAs (issue 6; struct vm_base_ops, all on the mmap actor) ------------ */
 

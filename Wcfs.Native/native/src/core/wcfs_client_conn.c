@@ -83,6 +83,44 @@ int32_t wcl_conn_event_fd(wcl_conn_t *c) { return c ? c->event_fd : -EINVAL; }
 
 int32_t wcl_conn_is_up(wcl_conn_t *c) { return c ? atomic_load(&c->up) : -EINVAL; }
 
+int32_t wcl_conn_set_at(wcl_conn_t *c, uint64_t at)
+{
+    if (!c)
+        return -EINVAL;
+    atomic_store(&c->at, at);
+    return 0;
+}
+
+int32_t wcl_conn_set_reattach(wcl_conn_t *c, int64_t timeout_ms)
+{
+    if (!c || timeout_ms < 0)
+        return -EINVAL;
+    atomic_store(&c->reattach_ns, timeout_ms * 1000000ll);
+    if (c->mount)
+        atomic_store(&c->mount->reattach_ns, timeout_ms * 1000000ll);
+    return 0;
+}
+
+int32_t wcl_conn_set_autostart(wcl_conn_t *c, const char *const *argv, int32_t argc)
+{
+    if (!c || !argv || argc <= 0 || c->autostart)
+        return -EINVAL;
+    char **v = calloc((size_t)argc + 1, sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    for (int32_t i = 0; i < argc; i++)
+        if (!argv[i] || !(v[i] = strdup(argv[i]))) {
+            while (i-- > 0)
+                free(v[i]);
+            free(v);
+            return -ENOMEM;
+        }
+    c->autostart = v; /* read by the pinner only after a link drop, long after this call */
+    return 0;
+}
+
+int32_t wcl_conn_unfloor(wcl_conn_t *c) { return c ? wcl_unfloor(c) : -EINVAL; }
+
 int32_t wcl_conn_stats(wcl_conn_t *c, uint64_t *pins, uint64_t *naks, uint64_t *dropped)
 {
     if (!c)
@@ -242,6 +280,13 @@ int32_t wcl_conn_open(const char *mountpoint, wcl_conn_t **out)
         rc = -errno;
         goto fail;
     }
+    struct stat st;
+    if (stat(mountpoint, &st) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    atomic_store(&c->dev, (uint64_t)st.st_dev); /* the server of this link (wcl_server_gone) */
+    c->mount = wcl_mount_get(mountpoint);
     c->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (c->event_fd < 0) {
         rc = -errno;
@@ -301,6 +346,7 @@ int32_t wcl_conn_close(wcl_conn_t *c, int32_t timeout_ms)
     int32_t nf = vm_actor_call(count_files_on_actor, c);
     if (nf != 0)
         return nf < 0 ? nf : -EBUSY;
+    atomic_store(&c->closing, 1); /* no re-attach from now on */
     if (atomic_load(&c->up)) {
         const char bye[] = "bye";
         wcl_conn_request(c, bye, sizeof bye - 1, NULL);
@@ -335,6 +381,10 @@ int32_t wcl_conn_close(wcl_conn_t *c, int32_t timeout_ms)
     }
     free(c->revs);
     free(c->closed_oids);
+    free(c->rw_streams);
+    for (char **a = c->autostart; a && *a; a++)
+        free(*a);
+    free(c->autostart);
     pthread_mutex_destroy(&c->revmu);
     free(c->mnt);
     free(c);

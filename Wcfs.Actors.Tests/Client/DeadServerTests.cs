@@ -1,0 +1,159 @@
+// A dead WCFS server (issue 16). Named: a client process whose server was SIGKILLed and none came
+// back (re-attach off, or its timeout passed) touches a page of its mapping that is not in the page
+// cache (a read, and a write fault that copies the base page) and ends with exactly one line naming
+// the mount, the file, the block and "the WCFS server is gone" - never the runtime's "memory is
+// corrupt" (AccessViolationException, exit 134 without our line) nor a silent SIGBUS (exit 135).
+// Re-attached: a server restarted on the same storage takes over; the client keeps its snapshot
+// and dirty pages and commits. The clients run `wcfs test-wcfs-client touch|survive` (real
+// processes, real mounts, real page faults).
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+using Wcfs.Actors.Db;
+using Wcfs.Actors.Protocol;
+using Wcfs.Actors.Tests.Db;
+using Wcfs.Actors.Tests.Server;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Wcfs.Actors.Tests.Client;
+
+public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTestBase
+{
+    private const int SigAbrtExit = 128 + 6;
+
+    [Theory]
+    [InlineData("read", "0s")]
+    [InlineData("write", "0s")]
+    [InlineData("read", "2s")]
+    [InlineData("write", "2s")]
+    public async Task Touching_an_unloaded_page_after_the_server_died_and_none_came_back_ends_the_client_with_one_line_naming_mount_file_and_block(string mode, string reattach)
+    {
+        Server.ResetWatchdog(ServerProcess.Scaled(600)); // child start-up under load
+        var oid = await CreateFileAsync(16, (0, "b0"), (15, "b15"));
+        using var child = StartChild("touch", "16", "10", mode, reattach);
+        try
+        {
+            Assert.Equal("ready b0", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)));
+            await Server.KillHardAsync();
+            await child.StandardInput.WriteLineAsync("go");
+            await child.StandardInput.FlushAsync();
+            var stdout = child.StandardOutput.ReadToEndAsync();
+            var stderr = child.StandardError.ReadToEndAsync();
+            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(120));
+            var err = await stderr;
+            output.WriteLine($"exit {child.ExitCode}; stderr:\n{err}");
+            var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.True(child.ExitCode == SigAbrtExit, $"exit {child.ExitCode}, stderr:\n{err}");
+            var expected = $"wcfs: client: {Server.Mountpoint}: file {oid} block 10: the WCFS server is gone; access at 0x";
+            Assert.True(lines.Length > 0 && lines[^1].StartsWith(expected, StringComparison.Ordinal) && AddressTail().IsMatch(lines[^1][expected.Length..]),
+                $"last stderr line is not \"{expected}<16 hex>\":\n{err}");
+            Assert.Single(lines, l => l.Contains("wcfs: client:", StringComparison.Ordinal));
+            Assert.DoesNotContain("AccessViolationException", err, StringComparison.Ordinal);
+            Assert.DoesNotContain("corrupt", err, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", err, StringComparison.Ordinal); // no stack trace anywhere
+            Assert.Equal("", (await stdout).Trim()); // nothing but our own "ready": no log lines on stdout
+        }
+        finally
+        {
+            if (!child.HasExited)
+                child.Kill(); // our own child
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_client_whose_server_was_killed_and_restarted_keeps_its_snapshot_and_dirty_pages_and_commits(bool autostart)
+    {
+        Server.ResetWatchdog(ServerProcess.Scaled(600)); // child start-up, a kill and a restart under load
+        var oid = await CreateFileAsync(16, (0, "b0"), (2, "b2-old"), (15, "b15"));
+        using var child = StartChild("survive", "16", "120s", autostart ? "on" : "off");
+        try
+        {
+            var ready = await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180));
+            Assert.StartsWith("ready ", ready);
+            Assert.EndsWith(" b0", ready);
+            var after = Server.Commit(oid, (2, "b2-new")); // after the child's snapshot
+            await Server.WaitHeadAtAsync(after);
+            await Server.KillHardAsync();
+            await child.StandardInput.WriteLineAsync("go"); // the child faults on the dead mount and waits
+            await child.StandardInput.FlushAsync();
+            if (!autostart)
+                await Server.RestartAsync(); // by hand; with autostart the client starts one itself
+            var stderr = child.StandardError.ReadToEndAsync();
+            var lines = new List<string>();
+            for (var i = 0; i < 5; i++)
+                lines.Add(await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)) ?? "<eof>: " + await stderr);
+            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(120));
+            var err = await stderr;
+            output.WriteLine($"exit {child.ExitCode}; stdout:\n{string.Join('\n', lines)}\nstderr:\n{err}");
+            Assert.Equal(0, child.ExitCode);
+            Assert.Equal("read10 ", lines[0]);
+            Assert.Equal("read2 b2-old", lines[1]); // the snapshot, not the commit made before the kill
+            Assert.Equal("dirty1 dirty", lines[2]);
+            Assert.StartsWith("committed ", lines[3]);
+            Assert.Equal("after2 b2-new", lines[4]);
+            Assert.Equal("dirty", ServerProcess.ReadBlock(Server.HeadPath(oid), 1, Block));
+            Assert.Equal("w12", ServerProcess.ReadBlock(Server.HeadPath(oid), 12, Block));
+            Assert.Equal("b2-new", ServerProcess.ReadBlock(Server.HeadPath(oid), 2, Block));
+        }
+        finally
+        {
+            if (!child.HasExited)
+                child.Kill(); // our own child
+            if (autostart)
+                await StopAutostartedAsync();
+        }
+    }
+
+    /// <summary>Stops the server the client autostarted (not our child: found by the mount's pid file).</summary>
+    private async Task StopAutostartedAsync()
+    {
+        var deadline = DateTime.UtcNow + ServerProcess.Scaled(20);
+        while (MountPoint.ServerPid(Server.Mountpoint) is null && MountPoint.IsMounted(Server.Mountpoint) && DateTime.UtcNow < deadline)
+            await Task.Delay(20); // why: the pid file has no change notification
+        if (MountPoint.ServerPid(Server.Mountpoint) is not { } pid || pid == Server.Process.Id)
+            return;
+        ServerProcess.Kill(pid, 15);
+        while (ServerProcess.Kill(pid, 0) == 0 && DateTime.UtcNow < deadline + ServerProcess.Scaled(20))
+            await Task.Delay(20); // why: the server is not our child (setsid); poll for its exit
+    }
+
+    [GeneratedRegex("^[0-9a-f]{16}$")]
+    private static partial Regex AddressTail();
+
+    /// <summary>A committed ZBigFile "f" of <paramref name="blocks"/> 2 MiB blocks with the given texts; the
+    /// test's own database is closed again (the test process keeps no mapping of the server).</summary>
+    private async Task<Wcfs.Actors.Storage.Oid> CreateFileAsync(long blocks, params (long Blk, string Text)[] data)
+    {
+        var db = await OpenDatabaseAsync();
+        var c = await db.OpenConnectionAsync();
+        c.Root["f"] = ZBigFile.Create(c, Block);
+        await c.CommitAsync();
+        var h = await c.Root.Get<ZBigFile>("f").OpenAsync();
+        using (var v = await h.MmapAsync(0, blocks * Block / h.PageSize))
+            foreach (var (blk, text) in data)
+                Encoding.UTF8.GetBytes(text).CopyTo(v.GetSpan(blk * Block, Block));
+        await c.CommitAsync();
+        var oid = c.Root.Get<ZBigFile>("f").Oid;
+        await c.DisposeAsync();
+        await db.DisposeAsync();
+        Dbs.Remove(db);
+        return oid;
+    }
+
+    private Process StartChild(string command, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { ServerProcess.WcfsDll, "test-wcfs-client", command, Server.Mountpoint, Server.Url }.Concat(args))
+            psi.ArgumentList.Add(a);
+        return Process.Start(psi) ?? throw new InvalidOperationException("cannot start dotnet");
+    }
+}
