@@ -1,5 +1,6 @@
 // Test helpers: native memory standing in for a virtmem mapping of an array's file.
 using System.Runtime.InteropServices;
+using Wcfs.Native.Interop;
 using Wcfs.Actors.Arrays;
 
 namespace Wcfs.Actors.Tests.Arrays;
@@ -39,7 +40,7 @@ internal sealed partial class Reservation : IDisposable
     public Reservation(long length)
     {
         Length = length;
-        Address = mmap(0, (nuint)length, ProtNone, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
+        Address = Libc.Mmap(0, (nuint)length, ProtNone, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
         if (Address == -1)
             throw new InvalidOperationException($"mmap of {length} bytes of address space failed: errno {Marshal.GetLastPInvokeError()}");
     }
@@ -47,11 +48,6 @@ internal sealed partial class Reservation : IDisposable
     public nint Address { get; }
     public long Length { get; }
 
-    public void Dispose() => _ = munmap(Address, (nuint)Length);
+    public void Dispose() => _ = Libc.Munmap(Address, (nuint)Length);
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint mmap(nint addr, nuint length, int prot, int flags, int fd, nint offset);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int munmap(nint addr, nuint length);
 }

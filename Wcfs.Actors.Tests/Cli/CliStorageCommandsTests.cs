@@ -177,7 +177,7 @@ public sealed class CliStorageCommandsTests : IDisposable
     public async Task Bench_quick_runs_the_storage_cases_and_writes_json()
     {
         var json = _dir.File("bench.json");
-        var run = await WcfsCli.RunAsync("bench", "--quick", "--dir", _dir.Path, "--json", json, "commit", "loadblock");
+        var run = await WcfsCli.RunLongAsync(TestTimeouts.Scale(TimeSpan.FromMinutes(3)), "bench", "--quick", "--dir", _dir.Path, "--json", json, "commit", "loadblock");
         Assert.True(run.ExitCode == 0, run.ToString());
         var table = run.Out;
         Assert.Contains("commit", table);

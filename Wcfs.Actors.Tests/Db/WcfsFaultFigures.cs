@@ -10,6 +10,7 @@
 // WCFS_BENCH=1 runs the sizes quoted in docs/NOTES.md "Db".
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Wcfs.Native.Interop;
 using Wcfs.Actors.Client;
 using Wcfs.Actors.Db;
 using Wcfs.Actors.Tests.Server;
@@ -110,7 +111,7 @@ public sealed partial class WcfsFaultFigures(ITestOutputHelper output) : IAsyncL
     {
         using var fd = File.OpenHandle(path);
         var len = (nuint)((long)Blocks * Block);
-        var p = Mmap(0, len, 3 /*PROT_READ|PROT_WRITE*/, 2 /*MAP_PRIVATE*/, (int)fd.DangerousGetHandle(), 0);
+        var p = Libc.Mmap(0, len, 3 /*PROT_READ|PROT_WRITE*/, 2 /*MAP_PRIVATE*/, (int)fd.DangerousGetHandle(), 0);
         if (p == -1)
             throw new IOException($"mmap {path}: errno {Marshal.GetLastPInvokeError()}");
         try
@@ -126,7 +127,7 @@ public sealed partial class WcfsFaultFigures(ITestOutputHelper output) : IAsyncL
         }
         finally
         {
-            Munmap(p, len);
+            Libc.Munmap(p, len);
         }
     }
 
@@ -205,10 +206,4 @@ public sealed partial class WcfsFaultFigures(ITestOutputHelper output) : IAsyncL
 
     /// <summary>A state of the file: the fill byte of each block.</summary>
     private static string State(byte[] values) => Convert.ToHexString(values);
-
-    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
-    private static partial nint Mmap(nint addr, nuint len, int prot, int flags, int fd, long off);
-
-    [LibraryImport("libc", EntryPoint = "munmap")]
-    private static partial int Munmap(nint addr, nuint len);
 }

@@ -1,5 +1,5 @@
 // The faulty-client matrix (PROTOCOL.md §4.2, ARCHITECTURE.md §6): each misbehavior × (during watch
-// setup, during another process's access), pin timeout 3 s. The faulty client is a child process
+// setup, during another process's access), pin timeout 10 s. The faulty client is a child process
 // (`wcfs test-client link`); the server must kill it (or not) as specified, count only real kills,
 // and let everybody else proceed within 2 × the timeout.
 using System.Diagnostics;
@@ -12,7 +12,7 @@ public class FaultyClientTests(SharedServerShortPinTimeout shared) : IClassFixtu
 {
     public enum Fault { NoRead, NoReply, Nak, CloseWithoutBye, ExitOnPin }
 
-    private const double PinTimeout = 3;
+    private const double PinTimeout = 10; // SharedServerShortPinTimeout
 
     public static TheoryData<Fault, bool> Matrix()
     {

@@ -171,7 +171,7 @@ public sealed class ServerLifecycleTests : IDisposable
     {
         if (!p.HasExited)
         {
-            Kill(p.Id, 15);
+            Wcfs.Native.Interop.Libc.Kill(p.Id, Wcfs.Native.Interop.Libc.SIGTERM);
             if (!p.WaitForExit(Scaled(10)))
                 p.Kill();
         }

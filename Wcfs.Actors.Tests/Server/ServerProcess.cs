@@ -10,6 +10,7 @@ using Wcfs.Actors.Client;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
+using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Tests.Server;
 
@@ -124,7 +125,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     /// stays behind, dead (ENOTCONN), until <see cref="RestartAsync"/> or disposal removes it.</summary>
     public async Task KillHardAsync()
     {
-        Kill(Process.Id, 9);
+        Libc.Kill(Process.Id, Libc.SIGKILL);
         using var cts = new CancellationTokenSource(Scaled(15));
         await Process.WaitForExitAsync(cts.Token);
     }
@@ -132,15 +133,12 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>A new server on the same database and mountpoint (the dead mount is removed first).</summary>
     public async Task RestartAsync(string pinTimeout = "60s")
     {
-        ResetWatchdog(Scaled(120)); // a new server: its own time to hang
+        ResetWatchdog(HangTimeout); // a new server: its own time to hang
         if (MountPoint.IsMounted(Mountpoint))
             MountPoint.Unmount(Mountpoint);
         _process = StartServe(pinTimeout, []);
         await WaitRunningAsync();
     }
-
-    /// <summary>A new test starts on this server: the hang watchdog counts from now.</summary>
-    public void RearmWatchdog() => _watchdog.Change(HangTimeout, Timeout.InfiniteTimeSpan);
 
     /// <summary>
     /// Waits until the server holds no watch link, watch or pinned block: on a shared server the
@@ -206,24 +204,23 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         Task.Factory.StartNew(() => ReadBlock(path, blk, blockSize), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     /// <summary>"expect cached [1,1,0]": which pages of the file are in the page cache (mincore, no faults).</summary>
-    public static unsafe bool[] Cached(string path, int pages)
+    public static bool[] Cached(string path, int pages)
     {
         using var h = File.OpenHandle(path);
         var len = (nuint)(pages * 4096);
-        var p = Mmap(0, len, 1 /*PROT_READ*/, 1 /*MAP_SHARED*/, (int)h.DangerousGetHandle(), 0);
-        if (p == -1)
-            throw new IOException($"mmap {path}: errno {Marshal.GetLastPInvokeError()}");
+        var p = Libc.Mmap(0, len, Libc.ProtRead, Libc.MapShared, (int)h.DangerousGetHandle(), 0);
+        if (p == Libc.MapFailed)
+            throw new IOException($"mmap {path}: errno {Libc.Errno()}");
         try
         {
             var vec = new byte[pages];
-            fixed (byte* v = vec)
-                if (Mincore(p, len, v) != 0)
-                    throw new IOException($"mincore {path}: errno {Marshal.GetLastPInvokeError()}");
+            if (Libc.Mincore(p, len, vec) != 0)
+                throw new IOException($"mincore {path}: errno {Libc.Errno()}");
             return [.. vec.Select(b => (b & 1) != 0)];
         }
         finally
         {
-            Munmap(p, len);
+            Libc.Munmap(p, len);
         }
     }
 
@@ -262,7 +259,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         {
             if (process is { HasExited: false } p)
             {
-                Kill(p.Id, 15);
+                Libc.Kill(p.Id, Libc.SIGTERM);
                 using var cts = new CancellationTokenSource(Scaled(10));
                 try { await p.WaitForExitAsync(cts.Token); }
                 catch (OperationCanceledException) { p.Kill(); }
@@ -294,17 +291,8 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
-    private static partial nint Mmap(nint addr, nuint len, int prot, int flags, int fd, long off);
 
-    [LibraryImport("libc", EntryPoint = "munmap")]
-    private static partial int Munmap(nint addr, nuint len);
 
-    [LibraryImport("libc", EntryPoint = "mincore", SetLastError = true)]
-    private static unsafe partial int Mincore(nint addr, nuint len, byte* vec);
-
-    [LibraryImport("libc", EntryPoint = "kill")]
-    public static partial int Kill(int pid, int sig);
 }
 
 /// <summary>One server for all tests of a class (each test uses its own files): saves a start per test.</summary>
@@ -316,7 +304,7 @@ public class SharedServer : Xunit.IAsyncLifetime
     /// (one per test; a class of many tests would otherwise run into it).</summary>
     internal ServerProcess StartTest()
     {
-        _s.RearmWatchdog();
+        _s.ResetWatchdog(ServerProcess.HangTimeout);
         return _s;
     }
 
@@ -327,8 +315,9 @@ public class SharedServer : Xunit.IAsyncLifetime
     public async Task DisposeAsync() => await _s.DisposeAsync();
 }
 
-/// <summary>A shared server with a 3 s pin timeout: only for tests whose links live in child processes.</summary>
+/// <summary>A shared server with a 10 s pin timeout: only for tests whose links live in child processes.
+/// (3 s was too short for a good client's ack relayed through its child process at load ~100.)</summary>
 public sealed class SharedServerShortPinTimeout : SharedServer
 {
-    protected override string PinTimeout => "3s";
+    protected override string PinTimeout => "10s";
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Wcfs.Native.Interop;
 using Wcfs.Actors.Storage;
 using Wcfs.Actors.Virtmem;
 using Xunit;
@@ -41,7 +42,7 @@ public partial class VirtmemBenchmark(ITestOutputHelper output) : VirtmemTestKit
     /// <summary>Seconds per 4 KiB page for the first write to a MAP_PRIVATE mapping of the file.</summary>
     private static unsafe double KernelCowPerPage(Microsoft.Win32.SafeHandles.SafeFileHandle data)
     {
-        var p = (byte*)Mmap(0, (nuint)Size, 3 /* RW */, 2 /* MAP_PRIVATE */, (int)data.DangerousGetHandle(), 0);
+        var p = (byte*)Libc.Mmap(0, (nuint)Size, 3 /* RW */, 2 /* MAP_PRIVATE */, (int)data.DangerousGetHandle(), 0);
         Assert.NotEqual(-1, (nint)p);
         try
         {
@@ -57,7 +58,7 @@ public partial class VirtmemBenchmark(ITestOutputHelper output) : VirtmemTestKit
         }
         finally
         {
-            Munmap((nint)p, (nuint)Size);
+            Libc.Munmap((nint)p, (nuint)Size);
         }
     }
 
@@ -105,9 +106,4 @@ public partial class VirtmemBenchmark(ITestOutputHelper output) : VirtmemTestKit
         return (t1, t2);
     }
 
-    [LibraryImport("libc", EntryPoint = "mmap")]
-    private static partial nint Mmap(nint addr, nuint len, int prot, int flags, int fd, nint off);
-
-    [LibraryImport("libc", EntryPoint = "munmap")]
-    private static partial int Munmap(nint addr, nuint len);
 }

@@ -10,6 +10,7 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Protocol;
 
@@ -29,7 +30,7 @@ public enum ServerState
 /// <summary>The mountpoint rule and server discovery (PROTOCOL.md §5).</summary>
 public static partial class MountPoint
 {
-    private const int ENOENT = 2, ENOTCONN = 107, ECONNABORTED = 103, O_RDONLY = 0, MNT_DETACH = 2;
+    private const int ENOTCONN = (int)Mono.Unix.Native.Errno.ENOTCONN, ECONNABORTED = (int)Mono.Unix.Native.Errno.ECONNABORTED;
 
     /// <summary>
     /// The canonical form of a storage URL: a SQLite URL or plain path becomes
@@ -87,37 +88,35 @@ public static partial class MountPoint
         return done == probe ? await probe.ConfigureAwait(false) : (ServerState.Hung, null);
     }
 
-    private static unsafe (ServerState, string?) ProbeBlocking(string mountpoint)
+    private static (ServerState, string?) ProbeBlocking(string mountpoint)
     {
-        var fd = SysOpen(Path.Combine(mountpoint, ".wcfs", "zurl"), O_RDONLY);
+        var fd = Libc.OpenReadOnly(Path.Combine(mountpoint, ".wcfs", "zurl"));
         if (fd < 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
+            var errno = Libc.Errno();
             return errno is ENOTCONN or ECONNABORTED ? (ServerState.Stale, null) : (ServerState.None, null);
         }
         try
         {
             var buf = new byte[4096];
-            long n;
-            fixed (byte* p = buf)
-                n = SysRead(fd, p, (nuint)buf.Length);
+            var n = Libc.Read(fd, buf);
             if (n < 0)
             {
-                var errno = Marshal.GetLastPInvokeError();
+                var errno = Libc.Errno();
                 return errno is ENOTCONN or ECONNABORTED ? (ServerState.Stale, null) : (ServerState.None, null);
             }
             return (ServerState.Running, Encoding.UTF8.GetString(buf, 0, (int)n));
         }
         finally
         {
-            SysClose(fd);
+            Libc.Close(fd);
         }
     }
 
     /// <summary>Detaches a (stale) mount; true if something was unmounted. Needs root or fusermount3.</summary>
     public static bool Unmount(string mountpoint)
     {
-        if (SysUmount2(mountpoint, MNT_DETACH) == 0)
+        if (Libc.UnmountDetach(mountpoint) == 0)
             return true;
         try
         {
@@ -156,16 +155,4 @@ public static partial class MountPoint
     private static string UnescapeMountPath(string s) =>
         s.Replace("\\040", " ", StringComparison.Ordinal).Replace("\\011", "\t", StringComparison.Ordinal)
          .Replace("\\012", "\n", StringComparison.Ordinal).Replace("\\134", "\\", StringComparison.Ordinal);
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SysOpen(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
-    private static unsafe partial nint SysRead(int fd, byte* buf, nuint count);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int SysClose(int fd);
-
-    [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SysUmount2(string target, int flags);
 }

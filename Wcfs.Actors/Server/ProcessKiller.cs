@@ -1,7 +1,7 @@
 // ProcessKiller - how the server gets rid of a faulty client (PROTOCOL.md §4.2): SIGBUS, then
 // SIGKILL if the process is still alive after a grace period. Only a real kill of a live process
 // counts in `pinkill`; a client that already exited (or is exiting) is left alone.
-using System.Runtime.InteropServices;
+using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Server;
 
@@ -10,17 +10,14 @@ internal static partial class ProcessKiller
     /// <summary>Grace between SIGBUS and SIGKILL.</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(1);
 
-    private const int SIGKILL = 9, SIGBUS = 7, PF_EXITING = 0x4;
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int SysKill(int pid, int sig);
+    private const int PF_EXITING = 0x4;
 
     /// <summary>Kills <paramref name="pid"/> if it is alive and not exiting; counts real kills.</summary>
     public static async Task KillAsync(int pid, ServerStats stats, bool clientGone)
     {
         if (pid <= 0 || pid == Environment.ProcessId || !IsAlive(pid))
             return;
-        if (SysKill(pid, SIGBUS) != 0)
+        if (Libc.Kill(pid, Libc.SIGBUS) != 0)
             return;
         stats.PinKilled();
         var deadline = DateTime.UtcNow + Grace;
@@ -30,7 +27,7 @@ internal static partial class ProcessKiller
                 return;
             await Task.Delay(10).ConfigureAwait(false); // why: polling a foreign process's exit; no event exists
         }
-        SysKill(pid, SIGKILL);
+        Libc.Kill(pid, Libc.SIGKILL);
     }
 
     /// <summary>True if pid runs and is not a zombie nor exiting (/proc/pid/stat state and flags).</summary>

@@ -12,8 +12,9 @@ public sealed partial class PostgresStorage
     private const int TerminateWaitMs = 10_000;
 
     /// <summary>
-    /// Commits with at most this many block bytes send them inside the final statement batch (one
-    /// round trip less); bigger ones stream them with binary COPY (no 1 GiB message limit, no copy).
+    /// Commits with at most this many bytes of changed chunks send them inside the final statement
+    /// batch (one round trip less); bigger ones stream them with binary COPY (no 1 GiB message
+    /// limit, no copy).
     /// </summary>
     private const long InlineBlockBytes = 1 << 20;
 
@@ -300,9 +301,6 @@ public sealed partial class PostgresStorage
         IReadOnlyList<(Oid Oid, long Blk, ReadOnlyMemory<byte>? Data, int Length)> Blocks,
         long[] ChangedObjects, long[] ChangedBlockOids, long[] ChangedBlockNums)
     {
-        /// <summary>Bytes of block data to store (after trimming).</summary>
-        public long BlockBytes { get; } = Blocks.Sum(b => (long)(b.Data?.Length ?? 0));
-
         public static CommitPlan Prepare(IReadOnlyList<ObjectWrite> objects, IReadOnlyList<BlockWrite> blocks)
         {
             var seenObjects = new HashSet<Oid>();

@@ -156,7 +156,7 @@ public sealed partial class SqliteStorage
             var b = blocks[i];
             var data = b.Data is { } d ? d.Span : default;
             var chunk = BlockChunks.For(_chunkSize, files[b.Oid]);
-            Step(block, b, tid, null, 0, default);
+            Step(block, b, tid, null, default);
             var count = existed[i] ? files[b.Oid] / chunk : (data.Length + chunk - 1) / chunk;
             for (var k = 0; k < count; k++)
             {
@@ -184,11 +184,11 @@ public sealed partial class SqliteStorage
                 {
                     continue;
                 }
-                Step(insert, b, tid, k, 1, now);
+                Step(insert, b, tid, k, now);
             }
         }
 
-        void Step(SQLitePCL.sqlite3_stmt st, BlockWrite b, Tid t, int? k, int withData, ReadOnlySpan<byte> chunkData)
+        void Step(SQLitePCL.sqlite3_stmt st, BlockWrite b, Tid t, int? k, ReadOnlySpan<byte> chunkData)
         {
             try
             {

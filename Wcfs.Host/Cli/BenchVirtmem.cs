@@ -43,11 +43,6 @@ internal static partial class BenchVirtmemData
         return sum;
     }
 
-    [LibraryImport("libc", EntryPoint = "mmap")]
-    public static partial nint Mmap(nint addr, nuint len, int prot, int flags, int fd, nint off);
-
-    [LibraryImport("libc", EntryPoint = "munmap")]
-    public static partial int Munmap(nint addr, nuint len);
 }
 
 internal sealed class BenchVirtmemFault : IBenchCase
@@ -88,7 +83,7 @@ internal sealed class BenchVirtmemFault : IBenchCase
     /// <summary>Seconds per 4 KiB copy-on-write fault.</summary>
     private static unsafe (double Wall, double Cpu) KernelCow(SafeFileHandle data, long size)
     {
-        var p = (byte*)BenchVirtmemData.Mmap(0, (nuint)size, 3 /* PROT_READ|WRITE */, 2 /* MAP_PRIVATE */, (int)data.DangerousGetHandle(), 0);
+        var p = (byte*)Libc.Mmap(0, (nuint)size, 3 /* PROT_READ|WRITE */, 2 /* MAP_PRIVATE */, (int)data.DangerousGetHandle(), 0);
         if ((nint)p == -1)
             throw new InvalidOperationException($"mmap of the tmpfs file failed: errno {Marshal.GetLastPInvokeError()}");
         try
@@ -102,7 +97,7 @@ internal sealed class BenchVirtmemFault : IBenchCase
         }
         finally
         {
-            BenchVirtmemData.Munmap((nint)p, (nuint)size);
+            Libc.Munmap((nint)p, (nuint)size);
         }
     }
 

@@ -11,6 +11,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Wcfs.Native.Interop;
 using Wcfs.Actors.Client;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
@@ -70,7 +71,7 @@ internal sealed class BenchServer : IAsyncDisposable
     {
         if (!_p.HasExited)
         {
-            Posix.Kill(_p.Id, Posix.SIGTERM);
+            Libc.Kill(_p.Id, Libc.SIGTERM);
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             try { await _p.WaitForExitAsync(cts.Token); } catch (OperationCanceledException) { _p.Kill(); }
         }
@@ -82,17 +83,13 @@ internal sealed class BenchServer : IAsyncDisposable
 
 internal static partial class BenchMap
 {
-    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
-    private static partial nint Mmap(nint addr, nuint len, int prot, int flags, int fd, long off);
 
-    [LibraryImport("libc", EntryPoint = "munmap")]
-    private static partial int Munmap(nint addr, nuint len);
 
     /// <summary>Maps path read-only and touches every 4 KiB page twice (cold, warm): GB/s of each pass.</summary>
     public static unsafe (double Cold, double Warm) TouchTwice(string path, long size)
     {
         using var h = File.OpenHandle(path);
-        var p = Mmap(0, (nuint)size, 1, 1, (int)h.DangerousGetHandle(), 0);
+        var p = Libc.Mmap(0, (nuint)size, 1, 1, (int)h.DangerousGetHandle(), 0);
         if (p == -1)
             throw new CommandException($"mmap {path}: errno {Marshal.GetLastPInvokeError()}");
         try
@@ -117,7 +114,7 @@ internal static partial class BenchMap
         }
         finally
         {
-            Munmap(p, (nuint)size);
+            Libc.Munmap(p, (nuint)size);
         }
     }
 }
@@ -195,7 +192,7 @@ internal sealed class BenchFuseRead : IBenchCase
             }
             finally
             {
-                Posix.Kill(p.Id, Posix.SIGTERM);
+                Libc.Kill(p.Id, Libc.SIGTERM);
                 MountPoint.Unmount(mnt);
                 p.WaitForExit(5000);
             }

@@ -2,6 +2,7 @@
 // SIGTERM and wait, then SIGKILL and a forced (lazy) unmount.
 using System.CommandLine;
 using System.Diagnostics;
+using Wcfs.Native.Interop;
 using Wcfs.Actors.Protocol;
 
 namespace Wcfs.Host.Cli;
@@ -32,14 +33,14 @@ internal static class StopCommand
             }
             if (proc is not null)
             {
-                Posix.Kill(proc.Id, Posix.SIGTERM);
+                Libc.Kill(proc.Id, Libc.SIGTERM);
                 using var soft = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 soft.CancelAfter(TimeSpan.FromSeconds(15));
                 try { await proc.WaitForExitAsync(soft.Token); }
                 catch (OperationCanceledException)
                 {
                     Console.Error.WriteLine($"wcfs: server {proc.Id} did not stop within 15s; killing it");
-                    Posix.Kill(proc.Id, Posix.SIGKILL);
+                    Libc.Kill(proc.Id, Libc.SIGKILL);
                     using var hard = new CancellationTokenSource(TimeSpan.FromSeconds(5));
                     try { await proc.WaitForExitAsync(hard.Token); } catch (OperationCanceledException) { }
                 }
@@ -55,12 +56,4 @@ internal static class StopCommand
         });
         return cmd;
     }
-}
-
-internal static partial class Posix
-{
-    public const int SIGTERM = 15, SIGKILL = 9;
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
-    public static partial int Kill(int pid, int sig);
 }

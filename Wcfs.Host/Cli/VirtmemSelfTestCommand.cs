@@ -24,8 +24,7 @@ internal static partial class VirtmemSelfTestCommand
 
     private static unsafe int Run(string which)
     {
-        var core = new RLimit();
-        SetRLimit(4 /* RLIMIT_CORE */, ref core); // a deliberate crash needs no core file
+        Libc.SetRLimit(4 /* RLIMIT_CORE */, 0, 0); // a deliberate crash needs no core file
         VirtmemErrors.Check(VirtmemNative.Init(), "virtmem init");
         using var ram = VmRamHandle.Create(4096, 2);
         using var file = VmFileHandle.CreateZero(4096);
@@ -36,7 +35,7 @@ internal static partial class VirtmemSelfTestCommand
         switch (which)
         {
             case "outside":
-                var ro = Mmap(0, 4096, 1 /* PROT_READ */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+                var ro = Libc.Mmap(0, 4096, 1 /* PROT_READ */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
                 new Span<byte>((void*)ro, 4096)[0] = 1;
                 break;
             case "out-of-ram":
@@ -63,15 +62,4 @@ internal static partial class VirtmemSelfTestCommand
         return WcfsCommandLine.ExitFailure;
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct RLimit
-    {
-        public ulong Cur, Max;
-    }
-
-    [LibraryImport("libc", EntryPoint = "setrlimit")]
-    private static partial int SetRLimit(int resource, ref RLimit limit);
-
-    [LibraryImport("libc", EntryPoint = "mmap")]
-    private static partial nint Mmap(nint addr, nuint len, int prot, int flags, int fd, nint off);
 }

@@ -122,21 +122,6 @@ public static unsafe partial class ClientNative
     [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_file_vm_base")]
     public static partial int FileVmBase(nint file, out nint vmFile);
 
-    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
-    private static partial int Poll(PollFd* fds, ulong nfds, int timeoutMs);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
     /// <summary>Waits up to <paramref name="timeoutMs"/> for the conn's eventfd to become readable (a blocking syscall: call it from a thread of its own).</summary>
-    public static bool WaitEvents(int eventFd, int timeoutMs)
-    {
-        var p = new PollFd { Fd = eventFd, Events = 1 /*POLLIN*/ };
-        return Poll(&p, 1, timeoutMs) > 0;
-    }
+    public static bool WaitEvents(int eventFd, int timeoutMs) => Libc.WaitReadable(eventFd, timeoutMs);
 }
