@@ -115,8 +115,8 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
             await Task.Delay(20); // why: the pid file has no change notification
         if (MountPoint.ServerPid(Server.Mountpoint) is not { } pid || pid == Server.Process.Id)
             return;
-        ServerProcess.Kill(pid, 15);
-        while (ServerProcess.Kill(pid, 0) == 0 && DateTime.UtcNow < deadline + ServerProcess.Scaled(20))
+        Wcfs.Native.Interop.Libc.Kill(pid, Wcfs.Native.Interop.Libc.SIGTERM);
+        while (Directory.Exists($"/proc/{pid}") && DateTime.UtcNow < deadline + ServerProcess.Scaled(20))
             await Task.Delay(20); // why: the server is not our child (setsid); poll for its exit
     }
 

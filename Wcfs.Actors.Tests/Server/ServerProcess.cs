@@ -81,9 +81,18 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     {
         if (!DurationText.TryParse(pinTimeout, out var pt))
             throw new ArgumentException($"not a duration: {pinTimeout}", nameof(pinTimeout));
-        var request = new WcfsServer.Request(Url, Mountpoint, WcfsSettings.Default.Server with { PinTimeout = pt })
+        // A test's own `--config FILE` gives the server settings; the launcher writes them into its settings file.
+        var server = WcfsSettings.Default.Server;
+        var args = extraArgs.ToList();
+        var at = args.IndexOf("--config");
+        if (at >= 0)
         {
-            ExtraArguments = ["--verbose", .. extraArgs],
+            server = WcfsSettings.FromHocon(File.ReadAllText(args[at + 1])).Server;
+            args.RemoveRange(at, 2);
+        }
+        var request = new WcfsServer.Request(Url, Mountpoint, server with { PinTimeout = pt })
+        {
+            ExtraArguments = ["--verbose", .. args],
             SettingsDirectory = Dir,
         };
         return StartChild(WcfsServer.StartInfo(request, Tool).StartInfo);

@@ -165,16 +165,28 @@ public sealed record WcfsSettings(
         };
     }
 
+    /// <summary>The range of every duration setting: at least 1 ms, at most 24 days (the longest delay
+    /// .NET timers accept; a longer pin timeout used to throw inside the read path, issue 12 item 5).</summary>
+    public static (TimeSpan Min, TimeSpan Max) DurationRange => (TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(24)); // a property: Default is built during static init
+
+    /// <summary>Null if <paramref name="d"/> is inside <see cref="DurationRange"/>, else why not.</summary>
+    public static string? CheckDuration(TimeSpan d) =>
+        d < DurationRange.Min ? "must be at least 1ms" : d > DurationRange.Max ? "must be at most 24d" : null;
+
     private static TimeSpan PositiveDuration(Config c, string key)
     {
         var d = Get(key, () => c.GetTimeSpan(key, null, allowInfinite: false), "a duration (e.g. 30s, 500ms, 1m)");
-        return d > TimeSpan.Zero ? d : throw Invalid(key, "must be positive");
+        if (d <= TimeSpan.Zero)
+            throw Invalid(key, "must be positive");
+        return CheckDuration(d) is { } why ? throw Invalid(key, why) : d;
     }
 
     private static TimeSpan NonNegativeDuration(Config c, string key)
     {
         var d = Get(key, () => c.GetTimeSpan(key, null, allowInfinite: false), "a duration (e.g. 30s, 500ms, 1m)");
-        return d >= TimeSpan.Zero ? d : throw Invalid(key, "must not be negative");
+        if (d < TimeSpan.Zero)
+            throw Invalid(key, "must not be negative");
+        return d > DurationRange.Max ? throw Invalid(key, "must be at most 24d") : d;
     }
 
     private static long PositiveSize(Config c, string key)

@@ -136,6 +136,16 @@ public static class WatchLinkGrammar
     public static string UnknownFile(Oid file, Tid at) =>
         $"setup watch {file} @{at}: file not yet known to wcfs or is not a big file";
 
+    /// <summary>Setup error: the file did not exist yet at the requested at.</summary>
+    public static string FileNotYetCreated(Oid file, Tid at, Tid created) =>
+        $"setup watch {file} @{at}: file did not exist yet (created @{created})";
+
+    /// <summary>The last words of a link with too many watch requests queued.</summary>
+    public static string TooManyRequests(int max) => $"error: too many requests in flight (at most {max})";
+
+    /// <summary>Why a link that does not read its replies ends.</summary>
+    public static string ReplyQueueFull(long bytes) => $"reply queue full ({bytes} bytes): the client does not read its link";
+
     /// <summary>Go-style double quoting of a frame text (\" \\ and control bytes escaped).</summary>
     public static string Quote(string s)
     {

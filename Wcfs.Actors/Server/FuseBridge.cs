@@ -65,8 +65,10 @@ internal static unsafe class FuseBridge
     [UnmanagedCallersOnly]
     private static void OnWrite(ulong req, ulong ino, ulong fh, long off, byte* data, ulong size, int interrupted)
     {
-        var copy = new ReadOnlySpan<byte>(data, checked((int)size)).ToArray();
-        Guard(req, "write", fs => fs.Write(req, ino, fh, copy));
+        // Copied into pooled chunks: the link's actor handles them after this call returns.
+        var n = checked((int)size);
+        var copy = WatchLinkProtocol.CopyToChunks(new ReadOnlySpan<byte>(data, n));
+        Guard(req, "write", fs => fs.Write(req, ino, fh, copy, n));
     }
 
     [UnmanagedCallersOnly]

@@ -1,7 +1,7 @@
 // Head - the state behind head/: which revision its data shows, the block history of the window,
 // the known head files and their watches. All fields are guarded by Head.Lock.
 //
-// Two revisions (see CommitProcessor for the order of a commit):
+// Two revisions (see HeadActor for the order of a commit):
 //   DataAt - the revision new reads of head/bigfile/* serve (moves first, in BeginCommit);
 //   HeadAt - the revision head/at shows (moves last, after the changed blocks were invalidated).
 // History: the change records of (Tail, DataAt], in order, and per file an index block → tids.
@@ -13,7 +13,8 @@
 //       history window (PROTOCOL.md §4.3 rule 2).
 //   (4) A read of head/bigfile/F holds F's current ReadGeneration from before it reads DataAt until
 //       after it answered the kernel; BeginCommit replaces the generation of every changed file.
-//   (5) Lock order: Head.Lock, then a WatchLink's lock; never the other way.
+//   (5) Head.Lock is the only lock of the control plane; links have none (they are actors), so no
+//       link can hold a lock a reader needs. Pins are told to link actors under Head.Lock.
 using Wcfs.Actors.Storage;
 
 namespace Wcfs.Actors.Server;
@@ -22,21 +23,44 @@ namespace Wcfs.Actors.Server;
 internal sealed class ReadGeneration
 {
     private int _inFlight;
-    private readonly ManualResetEventSlim _drained = new(true);
+    private TaskCompletionSource? _drained;
+    private bool _closed;
     private readonly object _lock = new();
 
     public void Enter()
     {
-        lock (_lock) { if (_inFlight++ == 0) _drained.Reset(); }
+        lock (_lock) _inFlight++;
     }
 
     public void Exit()
     {
-        lock (_lock) { if (--_inFlight == 0) _drained.Set(); }
+        TaskCompletionSource? done = null;
+        lock (_lock)
+        {
+            if (--_inFlight == 0 && _closed)
+                done = _drained;
+        }
+        done?.TrySetResult();
     }
 
-    /// <summary>Blocks until every read of this generation answered (commit thread only).</summary>
-    public void WaitDrained() => _drained.Wait();
+    /// <summary>
+    /// Completes when every read of this generation answered; called once the generation was
+    /// replaced (Head.BeginCommit), so no read enters it any more.
+    /// </summary>
+    public Task Drained
+    {
+        get
+        {
+            lock (_lock)
+            {
+                _closed = true;
+                if (_inFlight == 0)
+                    return Task.CompletedTask;
+                _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                return _drained.Task;
+            }
+        }
+    }
 }
 
 /// <summary>One big file as seen through head/bigfile/&lt;oid&gt;.</summary>
@@ -54,6 +78,9 @@ internal sealed class HeadFile(Oid oid, int blockSize, ulong ino, long lastBlock
     /// <summary>Blocks read through head/ (they may sit in the shared cache): watch setup pins only these.</summary>
     public HashSet<long> Accessed { get; } = [];
     public List<Watch> Watches { get; } = [];
+    /// <summary>When the file was created, if after the start of the history (Tail) when it was
+    /// looked up; null if it existed then. A watch at an older at is refused (issue 12 item 8).</summary>
+    public Tid? CreatedAt { get; set; }
     /// <summary>The first commit in the window that wrote the file object (its creation if it is that
     /// recent), or null if the file existed at Tail unchanged.</summary>
     public Tid? FirstWrittenAt { get; set; }
@@ -102,14 +129,15 @@ internal sealed class HeadFile(Oid oid, int blockSize, ulong ino, long lastBlock
     }
 }
 
-/// <summary>One (link, file) watch: its at and the blocks pinned on that link.</summary>
-internal sealed class Watch(WatchLink link, HeadFile file, Tid at)
+/// <summary>One (link, file) watch: its at and the blocks pinned on that link. Guarded by Head.Lock.</summary>
+internal sealed class Watch(ulong linkId, Akka.Actor.IActorRef link, HeadFile file, Tid at)
 {
-    public WatchLink Link { get; } = link;
+    public ulong LinkId { get; } = linkId;
+    /// <summary>The link's actor: pins are told to it under Head.Lock, so it gets them in decision order.</summary>
+    public Akka.Actor.IActorRef Link { get; } = link;
     public HeadFile File { get; } = file;
-    /// <summary>Guarded by Head.Lock.</summary>
     public Tid At { get; set; } = at;
-    /// <summary>blk → the pin sent for it (rev and completion). Guarded by Link.Lock.</summary>
+    /// <summary>blk → the pin sent for it (rev and completion).</summary>
     public Dictionary<long, PinState> Pinned { get; } = [];
 }
 
@@ -129,7 +157,7 @@ internal sealed class Head(Tid start, TimeSpan historyWindow)
     public Dictionary<Oid, HeadFile> Files { get; } = [];
 
     /// <summary>Registers a looked-up file (caller holds Lock); its history comes from the window.</summary>
-    public HeadFile Register(Oid oid, int blockSize, ulong ino, long lastBlock)
+    public HeadFile Register(Oid oid, int blockSize, ulong ino, long lastBlock, bool existedAtTail = true)
     {
         var f = new HeadFile(oid, blockSize, ino, lastBlock);
         foreach (var (rec, _) in _history)
@@ -139,6 +167,8 @@ internal sealed class Head(Tid start, TimeSpan historyWindow)
             if (f.FirstWrittenAt is null && rec.Objects.Contains(oid))
                 f.FirstWrittenAt = rec.Tid;
         }
+        if (!existedAtTail)
+            f.CreatedAt = f.FirstWrittenAt;
         Files[oid] = f;
         return f;
     }

@@ -54,8 +54,10 @@ internal sealed class DirNode(ulong ino, Func<string, Node?> lookup, Func<IEnume
 }
 
 /// <summary>A small read-only control file whose content is produced on each read (direct_io).</summary>
-internal sealed class ControlNode(ulong ino, Func<string> content) : Node(ino)
+internal sealed class ControlNode(ulong ino, Func<string> content, bool partOfHead = false) : Node(ino)
 {
+    /// <summary>head/at: refused in EIO mode.</summary>
+    public bool PartOfHead { get; } = partOfHead;
     public override uint Mode => S_IFREG | 0x124; // 0444
     public string Content() => content();
 }

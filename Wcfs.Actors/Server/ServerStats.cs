@@ -3,6 +3,8 @@
 //
 // .wcfs/stats lines ("name\t: value"): wendelin's list first (BigFile, RevHead, WatchLink, Watch,
 // PinnedBlk, pin, pinkill), then ours, read by `wcfs stats` / `wcfs status` (StatsText.Parse):
+//   WatchSetupWaiting              watch setups waiting for a future head/at
+//   EIO                            1 = head/ fails with EIO (HeadActor.cs)
 //   pinrtt.n / .p50us / .p99us     server pin round trips since start (µs)
 //   pinrtt.recent.p50us / .p99us   the same over the last RecentRoundTrips round trips
 //   read / readbytes               data reads answered (head/ and @rev/) and their bytes
@@ -22,7 +24,7 @@ internal sealed class ServerStats
     /// <summary>How many of the latest round trips pinrtt.recent.* covers.</summary>
     public const int RecentRoundTrips = 1024;
 
-    private long _pins, _pinKills, _reads, _readBytes;
+    private long _pins, _pinKills, _reads, _readBytes, _links, _setupsWaiting;
     private readonly object _lock = new();
     private readonly List<double> _roundTripsUs = [];
     private readonly long _started = Stopwatch.GetTimestamp();
@@ -31,6 +33,15 @@ internal sealed class ServerStats
     public long PinKills => Interlocked.Read(ref _pinKills);
     public long Reads => Interlocked.Read(ref _reads);
     public long ReadBytes => Interlocked.Read(ref _readBytes);
+
+    /// <summary>Watch links open and not closed.</summary>
+    public long Links => Interlocked.Read(ref _links);
+    /// <summary>Watch setups waiting for a future head/at.</summary>
+    public long WatchSetupsWaiting => Interlocked.Read(ref _setupsWaiting);
+
+    public void LinkOpened() => Interlocked.Increment(ref _links);
+    public void LinkClosed() => Interlocked.Decrement(ref _links);
+    public void SetWatchSetupsWaiting(int n) => Interlocked.Exchange(ref _setupsWaiting, n);
 
     public void PinSent()
     {
@@ -88,7 +99,7 @@ internal sealed class ServerStats
     public double UptimeSeconds => Stopwatch.GetElapsedTime(_started).TotalSeconds;
 
     /// <summary>The gauges of one .wcfs/stats snapshot that the file system knows (not counters).</summary>
-    public readonly record struct Gauges(int BigFiles, int RevHeads, int Links, int Watches, int Pinned, Tid HeadAt);
+    public readonly record struct Gauges(int BigFiles, int RevHeads, int Watches, int Pinned, Tid HeadAt, bool Eio);
 
     /// <summary>The text of .wcfs/stats.</summary>
     public string Format(Gauges g)
@@ -98,12 +109,15 @@ internal sealed class ServerStats
         static string Us(double v) => v.ToString("0.0", CultureInfo.InvariantCulture);
         Line("BigFile", g.BigFiles);
         Line("RevHead", g.RevHeads);
-        Line("WatchLink", g.Links);
+        Line("WatchLink", Links);
         Line("Watch", g.Watches);
         Line("PinnedBlk", g.Pinned);
         Line("pin", Pins);
         Line("pinkill", PinKills);
-        // Extra (not in wendelin's list): pin round trip as measured on the server, microseconds.
+        // Extra (not in wendelin's list): watch setups waiting for a future head/at, EIO mode (1 =
+        // head/ fails with EIO, see HeadActor.cs), pin round trip as measured on the server (µs).
+        Line("WatchSetupWaiting", WatchSetupsWaiting);
+        Line("EIO", g.Eio ? 1 : 0);
         var rt = RoundTrips();
         Line("pinrtt.n", rt.Count);
         Line("pinrtt.p50us", Us(rt.P50));

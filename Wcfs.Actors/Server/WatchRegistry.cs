@@ -1,4 +1,7 @@
-// WatchRegistry - watch setup (PROTOCOL.md §4.3) and lazy pins on access (§4.4) over Head's state.
+// WatchRegistry - who watches what, and the pin decisions of watch setup (PROTOCOL.md §4.3) and of
+// lazy pins on access (§4.4), over Head's state. Every method runs under Head.Lock (callers: the
+// HeadActor for setup, stop and link drops; FUSE read threads for PinsForRead), so it is the one
+// place where "which pin does this watch need" is decided, in one order.
 //
 // Invariants:
 //   (1) After setup of w at `at` is acknowledged (`ok`), w.Pinned holds exactly the accessed
@@ -6,9 +9,13 @@
 //       after any increasing sequence of setups equals that of a fresh watch at the final at.
 //   (2) A read of blocks B of F through head is answered only after every watch w of F with
 //       w.At older than some b's last change got its pin for b (or its client was killed).
-//   (3) Both setup and the read-side pin decision happen under Head.Lock, after the read marked its
+//   (3) Setup and the read-side pin decision happen under Head.Lock, after the read marked its
 //       blocks accessed and after the setup registered its watch: a concurrent read and setup
 //       cannot both miss a block.
+//   (4) A pin is decided at most once per (watch, blk, rev): w.Pinned remembers it with its
+//       completion, and the pin is told to the link's actor under Head.Lock, so the link sends pins
+//       and unpins of one block in the order they were decided.
+using Akka.Actor;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 
@@ -16,68 +23,52 @@ namespace Wcfs.Actors.Server;
 
 internal sealed class WatchRegistry(Head head)
 {
-    private readonly HashSet<WatchLink> _links = [];
+    private readonly Dictionary<ulong, Dictionary<Oid, Watch>> _byLink = [];
 
-    public void AddLink(WatchLink link)
+    /// <summary>(watches, pinned blocks) now (caller holds Head.Lock).</summary>
+    public (int Watches, int Pinned) Counts()
     {
-        lock (head.Lock)
-            _links.Add(link);
+        int watches = 0, pinned = 0;
+        foreach (var link in _byLink.Values)
+        {
+            watches += link.Count;
+            foreach (var w in link.Values)
+                pinned += w.Pinned.Count;
+        }
+        return (watches, pinned);
     }
 
-    public (int Links, int Watches, int Pinned) Counts()
+    /// <summary>
+    /// Sets up (or moves) the watch of link on file at at (caller holds Head.Lock, head/at ≥ at).
+    /// Returns the pins the "ok" must wait for, or sets <paramref name="error"/> (without "error ").
+    /// </summary>
+    public List<Task> Setup(ulong linkId, IActorRef link, Oid file, Tid at, out string? error)
     {
-        WatchLink[] links;
-        var watches = 0;
-        lock (head.Lock)
-        {
-            links = [.. _links];
-            foreach (var l in links)
-                watches += l.Watches.Count;
-        }
-        var pinned = 0;
-        foreach (var l in links)
-            pinned += l.PinnedCount();
-        return (links.Length, watches, pinned);
-    }
-
-    /// <summary>Handles one watch request; returns the reply text (ok or error ...).</summary>
-    public async Task<string> SetupAsync(WatchLink link, WatchRequest req)
-    {
-        if (req.At is not { } at)
-        {
-            lock (head.Lock)
-            {
-                if (link.Watches.Remove(req.File, out var w))
-                    w.File.Watches.Remove(w);
-            }
-            return "ok";
-        }
-        Task waitHead;
-        lock (head.Lock)
-            waitHead = head.WaitHeadAt(at); // rule 1: an at in the future waits for its commit
-        await waitHead.ConfigureAwait(false);
-
+        error = null;
         List<Task> pins = [];
-        lock (head.Lock)
+        if (at < head.Tail)
+            error = WatchLinkGrammar.TooFarBack(file, at, head.HeadAt, head.Tail);
+        else if (!head.Files.TryGetValue(file, out var f))
+            error = WatchLinkGrammar.UnknownFile(file, at);
+        else if (f.CreatedAt is { } created && at < created)
+            error = WatchLinkGrammar.FileNotYetCreated(file, at, created);
+        else
         {
-            // Shutdown marks the link closed before it drops the link's watches under Head.Lock:
-            // checking here keeps a closed link from getting a watch nobody would drop.
-            if (link.IsClosed)
-                return "error link closed";
-            if (at < head.Tail)
-                return WatchLinkGrammar.ErrorReply(WatchLinkGrammar.TooFarBack(req.File, at, head.HeadAt, head.Tail));
-            if (!head.Files.TryGetValue(req.File, out var f))
-                return WatchLinkGrammar.ErrorReply(WatchLinkGrammar.UnknownFile(req.File, at));
-            if (link.Watches.TryGetValue(req.File, out var w))
+            if (!_byLink.TryGetValue(linkId, out var watches))
+                _byLink[linkId] = watches = [];
+            if (watches.TryGetValue(file, out var w))
             {
                 if (at < w.At)
-                    return WatchLinkGrammar.ErrorReply(WatchLinkGrammar.GoingBack(req.File, at, w.At));
+                {
+                    error = WatchLinkGrammar.GoingBack(file, at, w.At);
+                    return pins;
+                }
                 w.At = at;
             }
             else
             {
-                w = new Watch(link, f, at);
-                link.Watches[req.File] = w;
+                w = new Watch(linkId, link, f, at);
+                watches[file] = w;
                 f.Watches.Add(w);
             }
             // invariant (1): pin what needs it, unpin what no longer does.
@@ -87,17 +78,29 @@ internal sealed class WatchRegistry(Head head)
                 if (!Head.ChangedAfter(f, blk, at))
                     continue;
                 needed.Add(blk);
-                pins.Add(link.EnsurePin(w, blk, head.RevFor(f, blk, at)));
+                AddPending(pins, EnsurePin(w, blk, head.RevFor(f, blk, at)));
             }
-            long[] pinnedNow;
-            lock (link.Lock)
-                pinnedNow = [.. w.Pinned.Keys];
-            foreach (var blk in pinnedNow)
+            foreach (var blk in w.Pinned.Keys.ToList())
                 if (!needed.Contains(blk))
-                    pins.Add(link.EnsurePin(w, blk, null));
+                    AddPending(pins, EnsurePin(w, blk, null));
         }
-        await Task.WhenAll(pins).ConfigureAwait(false);
-        return "ok";
+        return pins;
+    }
+
+    /// <summary>"watch F -": the watch and its pinned state are dropped (caller holds Head.Lock).</summary>
+    public void Stop(ulong linkId, Oid file)
+    {
+        if (_byLink.TryGetValue(linkId, out var watches) && watches.Remove(file, out var w))
+            w.File.Watches.Remove(w);
+    }
+
+    /// <summary>Drops every watch of a closed link (caller holds Head.Lock).</summary>
+    public void DropLink(ulong linkId)
+    {
+        if (!_byLink.Remove(linkId, out var watches))
+            return;
+        foreach (var w in watches.Values)
+            w.File.Watches.Remove(w);
     }
 
     /// <summary>
@@ -117,7 +120,7 @@ internal sealed class WatchRegistry(Head head)
             {
                 if (last <= w.At)
                     continue;
-                var t = w.Link.EnsurePin(w, blk, head.RevFor(f, blk, w.At));
+                var t = EnsurePin(w, blk, head.RevFor(f, blk, w.At));
                 if (!t.IsCompleted)
                     (pins ??= []).Add(t);
             }
@@ -125,15 +128,33 @@ internal sealed class WatchRegistry(Head head)
         return pins;
     }
 
-    /// <summary>Drops every watch of a closed link.</summary>
-    public void DropLink(WatchLink link)
+    /// <summary>
+    /// Decides (once) a pin of blk of w to rev (null: back to head), tells the link, and returns its
+    /// completion (invariant (4)). Caller holds Head.Lock.
+    /// </summary>
+    private static Task EnsurePin(Watch w, long blk, Tid? rev)
     {
-        lock (head.Lock)
+        if (w.Pinned.TryGetValue(blk, out var cur))
         {
-            _links.Remove(link);
-            foreach (var w in link.Watches.Values)
-                w.File.Watches.Remove(w);
-            link.Watches.Clear();
+            if (rev is { } r0 && cur.Rev == r0)
+                return cur.Done;
         }
+        else if (rev is null)
+        {
+            return Task.CompletedTask;
+        }
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (rev is { } r)
+            w.Pinned[blk] = new PinState(r, done.Task);
+        else
+            w.Pinned.Remove(blk);
+        w.Link.Tell(new WatchLinkProtocol.SendPin(new PinRequest(w.File.Oid, new BlockNumber(blk), rev), done));
+        return done.Task;
+    }
+
+    private static void AddPending(List<Task> pins, Task t)
+    {
+        if (!t.IsCompleted)
+            pins.Add(t);
     }
 }

@@ -1,14 +1,17 @@
 // WcfsFileSystem - the WCFS server: a FUSE filesystem over IStorage with the isolation protocol.
 //
-// Owns: the inode table (Nodes.cs), head/ (Head.cs: revision, history, known files), watch links
-// (WatchLink.cs, WatchRegistry.cs), @<tid>/ directories, and the commit processor
-// (CommitProcessor.cs, the one thread that sends notifications). Does not own: the FUSE session
-// (the C shim, Wcfs.Native/native/src/fuse, reached through FuseBridge) nor the process lifecycle
-// (ServerHost.cs).
+// Owns: the inode table (Nodes.cs), head/ (Head.cs: revision, history, known files; WatchRegistry.cs:
+// watches and pin decisions), @<tid>/ directories, and the routing of FUSE requests to the control
+// plane's actors: one WatchLinkActor per open of head/watch, and the HeadActor (commits in order,
+// invalidation on its own thread, watch setup). Does not own: the FUSE session (the C shim,
+// Wcfs.Native/native/src/fuse, reached through FuseBridge), the actor system nor the process
+// lifecycle (WcfsMount.cs).
 //
 // Request flow: libfuse thread → FuseBridge ([UnmanagedCallersOnly]) → a handler here that either
-// answers at once or hands off (a read waiting for pins, a watch-link read waiting for a frame) and
-// returns; the answer then comes from another thread. Every request is answered exactly once.
+// answers at once or hands off (a read waiting for pins; every watch-link request goes to the link's
+// actor) and returns; the answer then comes from another thread. Every request is answered exactly
+// once. FUSE threads only read data, decide pins under Head.Lock, and tell actors: no FUSE thread
+// waits for an actor, and no actor holds a lock a FUSE thread needs.
 //
 // Invariants:
 //   (1) Reads of head/bigfile/F serve Head.DataAt and hold F's ReadGeneration until answered
@@ -19,10 +22,14 @@
 //   (3) @<tid>/ data never changes: its cache is never invalidated; idle ones are forgotten.
 //   (4) Nothing is writable except head/watch; invalid names are ENOENT; internal errors are EIO
 //       and logged with the oid/blk/rev.
+//   (5) A read that entered a ReadGeneration leaves it exactly once, whatever fails (else the next
+//       commit of the file would wait for it forever and head/at would freeze for everyone).
+//   (6) In EIO mode (HeadActor.cs) every request for head/ fails with EIO.
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Diagnostics;
 using System.Text;
+using Akka.Actor;
 using Serilog;
 using Wcfs.Actors.Storage;
 using Wcfs.Native.Interop;
@@ -36,13 +43,18 @@ internal sealed partial class WcfsFileSystem
     private const double EntryTimeout = 3600, HeadFileEntryTimeout = 1;
 
     private readonly ConcurrentDictionary<ulong, Node> _nodes = new();
-    private readonly ConcurrentDictionary<ulong, WatchLink> _links = new();
-    private readonly ConcurrentDictionary<ulong, WatchLink> _pendingLinkReads = new();
+    private readonly ConcurrentDictionary<ulong, IActorRef> _links = new();
+    private readonly ConcurrentDictionary<ulong, IActorRef> _pendingLinkReads = new();
     private readonly ConcurrentDictionary<ulong, byte> _earlyInterrupts = new();
     private readonly Dictionary<Tid, RevDir> _revDirs = [];
     private readonly BlockReader _reader;
     private long _nextIno = (long)FirstDynamicIno;
     private long _nextLinkId;
+    private volatile string? _eioReason;
+    private ActorSystem? _system;
+    private IActorRef _head = ActorRefs.Nobody;
+    private WatchLinkProtocol.Settings? _linkSettings;
+    private string _linkDispatcher = "";
 
     public WcfsFileSystem(IStorage storage, string url, Tid start, TimeSpan pinTimeout, TimeSpan historyWindow, TimeSpan revDirIdle)
     {
@@ -55,7 +67,7 @@ internal sealed partial class WcfsFileSystem
         _reader = new BlockReader(storage);
 
         var headBigfile = new DirNode(InoHeadBigfile, LookupHeadFile, ListHeadFiles, attrTimeout: 0);
-        var headAt = new ControlNode(InoHeadAt, () => { lock (Head.Lock) return Head.HeadAt.ToString(); });
+        var headAt = new ControlNode(InoHeadAt, () => { lock (Head.Lock) return Head.HeadAt.ToString(); }, partOfHead: true);
         var watch = new WatchFileNode(InoWatch);
         var headDir = new DirNode(InoHead, n => n switch { "at" => headAt, "watch" => watch, "bigfile" => headBigfile, _ => null },
             () => [("at", headAt), ("watch", watch), ("bigfile", headBigfile)]);
@@ -81,6 +93,25 @@ internal sealed partial class WcfsFileSystem
 
     private ulong NewIno() => (ulong)Interlocked.Increment(ref _nextIno);
 
+    /// <summary>Connects the filesystem to its control plane (before the mount serves requests).</summary>
+    public void Attach(ActorSystem system, IActorRef head, WatchLinkProtocol.Settings linkSettings, string linkDispatcher)
+    {
+        _system = system;
+        _head = head;
+        _linkSettings = linkSettings;
+        _linkDispatcher = linkDispatcher;
+    }
+
+    /// <summary>Why the mount is in EIO mode (HeadActor.cs), or null.</summary>
+    public string? EioReason => _eioReason;
+
+    /// <summary>Switches the mount to EIO mode for good (invariant (6)).</summary>
+    public void EnterEio(string why) => _eioReason ??= why;
+
+    /// <summary>True if n is part of head/ and the mount is in EIO mode (invariant (6)).</summary>
+    private bool RefusedByEio(Node? n) =>
+        _eioReason is not null && n is HeadFileNode or WatchFileNode or ControlNode { PartOfHead: true } or DirNode { Ino: InoHeadBigfile };
+
     // ---- lookup / getattr / readdir -------------------------------------------------------
 
     public void Lookup(ulong req, ulong parent, string name)
@@ -88,6 +119,11 @@ internal sealed partial class WcfsFileSystem
         if (!_nodes.TryGetValue(parent, out var p) || p is not DirNode dir)
         {
             FuseNative.ReplyErr(req, p is null ? Errno.ENOENT : Errno.ENOTDIR);
+            return;
+        }
+        if (RefusedByEio(dir))
+        {
+            FuseNative.ReplyErr(req, Errno.EIO);
             return;
         }
         var n = dir.Lookup(name);
@@ -105,6 +141,11 @@ internal sealed partial class WcfsFileSystem
         if (!_nodes.TryGetValue(ino, out var n))
         {
             FuseNative.ReplyErr(req, Errno.ENOENT);
+            return;
+        }
+        if (n is HeadFileNode && RefusedByEio(n))
+        {
+            FuseNative.ReplyErr(req, Errno.EIO);
             return;
         }
         var attr = n.Attr();
@@ -162,16 +203,20 @@ internal sealed partial class WcfsFileSystem
                     return _nodes[known.Ino];
                 at = Head.DataAt;
             }
+            Tid tail;
+            lock (Head.Lock)
+                tail = Head.Tail;
             if (Storage.LoadObject(oid, at)?.State is not ZBigFileState zf)
                 return null;
             var lastBlock = Storage.LastBlock(oid, at);
+            var existedAtTail = Storage.LoadObject(oid, tail) is not null;
             lock (Head.Lock)
             {
-                if (Head.DataAt != at)
+                if (Head.DataAt != at || Head.Tail != tail)
                     continue; // a commit moved on while we asked storage: ask again at the new revision
                 if (Head.Files.TryGetValue(oid, out var known))
                     return _nodes[known.Ino];
-                var f = Head.Register(oid, zf.BlockSize, NewIno(), lastBlock);
+                var f = Head.Register(oid, zf.BlockSize, NewIno(), lastBlock, existedAtTail);
                 var node = new HeadFileNode(f, Head);
                 _nodes[f.Ino] = node;
                 return node;
@@ -281,16 +326,22 @@ internal sealed partial class WcfsFileSystem
         }
         const int O_ACCMODE = 3, O_RDONLY = 0;
         var writes = (flags & O_ACCMODE) != O_RDONLY;
+        if (RefusedByEio(n))
+        {
+            FuseNative.ReplyErr(req, Errno.EIO);
+            return;
+        }
         switch (n)
         {
             case WatchFileNode:
-                var link = new WatchLink(this, (ulong)Interlocked.Increment(ref _nextLinkId), ProcessKiller.ProcessOfThread(tid));
-                _links[link.Id] = link;
-                Watches.AddLink(link);
-                if (FuseNative.ReplyOpen(req, link.Id, FuseOpenFlags.DirectIo | FuseOpenFlags.NonSeekable | FuseOpenFlags.Stream) != 0)
+                var id = (ulong)Interlocked.Increment(ref _nextLinkId);
+                var link = _system!.ActorOf(WatchLinkProtocol.Props(this, _head, id, ProcessKiller.ProcessOfThread(tid), _linkSettings!, _linkDispatcher), "link-" + id);
+                _links[id] = link;
+                Stats.LinkOpened();
+                if (FuseNative.ReplyOpen(req, id, FuseOpenFlags.DirectIo | FuseOpenFlags.NonSeekable | FuseOpenFlags.Stream) != 0)
                 {
-                    _links.TryRemove(link.Id, out _);
-                    link.Close("open interrupted");
+                    _links.TryRemove(id, out _);
+                    link.Tell(new WatchLinkProtocol.Released()); // open interrupted: closes
                 }
                 return;
             case DirNode:
@@ -317,7 +368,7 @@ internal sealed partial class WcfsFileSystem
     {
         _nodes.TryGetValue(ino, out var n);
         if (n is WatchFileNode && _links.TryRemove(fh, out var link))
-            link.OnRelease();
+            link.Tell(new WatchLinkProtocol.Released());
         else if (n is RevFileNode rf && RevDirOf(rf) is { } rd)
             lock (_revDirs) { rd.OpenCount--; rd.LastUsed = DateTime.UtcNow; }
         FuseNative.ReplyErr(req, 0);
@@ -333,6 +384,11 @@ internal sealed partial class WcfsFileSystem
             return;
         }
         var len = (int)Math.Min(size, 1UL << 20);
+        if (RefusedByEio(n))
+        {
+            FuseNative.ReplyErr(req, Errno.EIO);
+            return;
+        }
         switch (n)
         {
             case ControlNode c:
@@ -342,7 +398,7 @@ internal sealed partial class WcfsFileSystem
                 return;
             case WatchFileNode:
                 if (_links.TryGetValue(fh, out var link))
-                    link.OnRead(req, len, interrupted);
+                    link.Tell(new WatchLinkProtocol.LinkRead(req, len, interrupted));
                 else
                     FuseNative.ReplyErr(req, Errno.EBADF);
                 return;
@@ -368,15 +424,23 @@ internal sealed partial class WcfsFileSystem
         {
             gen = f.Generation;
             gen.Enter();
-            at = Head.DataAt;
-            var size = f.Size;
-            if (off < size && len > 0)
+            try
             {
-                n = (int)Math.Min(len, size - off);
-                long b0 = off / f.BlockSize, b1 = (off + n - 1) / f.BlockSize;
-                for (var b = b0; b <= b1; b++)
-                    f.Accessed.Add(b);
-                pins = Watches.PinsForRead(f, b0, b1); // invariant (2)
+                at = Head.DataAt;
+                var size = f.Size;
+                if (off < size && len > 0)
+                {
+                    n = (int)Math.Min(len, size - off);
+                    long b0 = off / f.BlockSize, b1 = (off + n - 1) / f.BlockSize;
+                    for (var b = b0; b <= b1; b++)
+                        f.Accessed.Add(b);
+                    pins = Watches.PinsForRead(f, b0, b1); // invariant (2)
+                }
+            }
+            catch
+            {
+                gen.Exit(); // invariant (5)
+                throw;
             }
         }
         if (pins is null)
@@ -421,19 +485,20 @@ internal sealed partial class WcfsFileSystem
         }
     }
 
-    public void Write(ulong req, ulong ino, ulong fh, ReadOnlySpan<byte> data)
+    /// <summary>A write of head/watch: handed to the link, which answers it (chunks from WatchLinkProtocol.WriteBuffers, returned by whoever answers).</summary>
+    public void Write(ulong req, ulong ino, ulong fh, byte[][] chunks, int length)
     {
         if (!_nodes.TryGetValue(ino, out var n) || n is not WatchFileNode || !_links.TryGetValue(fh, out var link))
         {
+            WatchLinkProtocol.ReturnChunks(chunks);
             FuseNative.ReplyErr(req, n is null ? Errno.ENOENT : Errno.EROFS);
             return;
         }
-        link.OnWrite(data);
-        FuseNative.ReplyWrite(req, (ulong)data.Length);
+        link.Tell(new WatchLinkProtocol.Inbound(req, chunks, length));
     }
 
     /// <summary>
-    /// The kernel interrupts req. Remember it first, then look for a pending link read (WatchLink
+    /// The kernel interrupts req. Remember it first, then look for a pending link read (WatchLinkActor
     /// invariant (4)); an entry for a request answered meanwhile is dropped when next seen.
     /// </summary>
     public void Interrupt(ulong req)
@@ -442,13 +507,13 @@ internal sealed partial class WcfsFileSystem
         if (_pendingLinkReads.TryGetValue(req, out var link))
         {
             _earlyInterrupts.TryRemove(req, out _);
-            link.OnInterrupt(req);
+            link.Tell(new WatchLinkProtocol.LinkInterrupt(req));
         }
     }
 
     public bool TakeEarlyInterrupt(ulong req) => _earlyInterrupts.TryRemove(req, out _);
 
-    public void TrackPendingRead(ulong req, WatchLink link) => _pendingLinkReads[req] = link;
+    public void TrackPendingRead(ulong req, IActorRef link) => _pendingLinkReads[req] = link;
 
     public void UntrackPendingRead(ulong req) => _pendingLinkReads.TryRemove(req, out _);
 
@@ -473,17 +538,17 @@ internal sealed partial class WcfsFileSystem
 
     private string StatsText()
     {
-        int files;
+        int files, watches, pinned;
         Tid headAt;
         lock (Head.Lock)
         {
             files = Head.Files.Count;
             headAt = Head.HeadAt;
+            (watches, pinned) = Watches.Counts();
         }
         int revs;
         lock (_revDirs)
             revs = _revDirs.Count;
-        var (links, watches, pinned) = Watches.Counts();
-        return Stats.Format(new ServerStats.Gauges(files, revs, links, watches, pinned, headAt));
+        return Stats.Format(new ServerStats.Gauges(files, revs, watches, pinned, headAt, _eioReason is not null));
     }
 }

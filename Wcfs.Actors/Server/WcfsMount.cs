@@ -3,18 +3,28 @@
 // that serves FUSE must never touch the mappings it serves).
 //
 //   start: lock file (one server per URL; a racing starter fails) → stale mount cleanup
-//          → open storage → mount → FUSE loop thread → readahead → commit processor → pid file
+//          → open storage → actor system (HeadActor) → mount → FUSE loop thread → readahead
+//          → change stream into HeadActor → pid file
 //   run:   until StopAsync, an external unmount, or a storage failure (Completion ends)
-//   stop:  unmount (the loop returns), stop the commit processor, close storage, remove files
+//   stop:  unmount (the loop returns), stop the change stream and the actor system, close
+//          storage, remove files
 //
 // A storage failure (change stream broken) is logged with its cause and ends Completion with
 // Failed = true; the host then stops the mount (clients get ENOTCONN/ENOENT, never wrong data).
 //
 // One mount per process: the FUSE entry points (FuseBridge) are static and bound to one filesystem.
 //
+// The control plane is an actor system owned by the mount (server-side only: the server is its own
+// process): HeadActor on a thread of its own (commits, invalidation, watch setup), one
+// WatchLinkActor per watch link. It is quiet: Akka logs warnings and errors through Serilog.
+//
 // Threading: StartAsync/StopAsync/DisposeAsync are called by the host, one at a time. FUSE worker
-// threads run the filesystem (WcfsFileSystem); the commit thread runs CommitProcessor.
+// threads run the filesystem (WcfsFileSystem) and tell the actors; a task feeds the storage's
+// change records to HeadActor.
+using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Akka.Actor;
+using Akka.Configuration;
 using Serilog;
 using Wcfs.Actors.Diagnostics;
 using Wcfs.Actors.Configuration;
@@ -29,7 +39,8 @@ namespace Wcfs.Actors.Server;
 /// <param name="Mountpoint">Absolute path of the mountpoint.</param>
 /// <param name="Settings">Server settings (<c>wcfs.server</c>).</param>
 /// <param name="InvalidateCache">False only for tests that prove invalidation matters (serves wrong data).</param>
-public sealed record WcfsMountOptions(string Url, string Mountpoint, WcfsServerSettings Settings, bool InvalidateCache = true);
+/// <param name="FailInvalidationForTest">True only for the test of EIO mode: every invalidation reports a failure.</param>
+public sealed record WcfsMountOptions(string Url, string Mountpoint, WcfsServerSettings Settings, bool InvalidateCache = true, bool FailInvalidationForTest = false);
 
 /// <summary>Figures of a running mount.</summary>
 /// <param name="Pins">Pins sent to watch links.</param>
@@ -51,7 +62,9 @@ public sealed class WcfsMount : IAsyncDisposable
     private readonly WcfsFileSystem _fs;
     private readonly FuseSessionHandle _session;
     private readonly Thread _loop;
-    private readonly CommitProcessor _commits;
+    private readonly ActorSystem _system;
+    private readonly IActorRef _head;
+    private readonly CancellationTokenSource _changes = new();
     private readonly TaskCompletionSource<bool> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string? _device;
     private Timer? _storageCheck;
@@ -60,7 +73,7 @@ public sealed class WcfsMount : IAsyncDisposable
     private int _stopped;
 
     private WcfsMount(WcfsMountOptions options, FileStream lockFile, IStorage storage, WcfsFileSystem fs,
-        FuseSessionHandle session, Thread loop, CommitProcessor commits, string? device)
+        FuseSessionHandle session, Thread loop, ActorSystem system, IActorRef head, string? device)
     {
         _options = options;
         _lockFile = lockFile;
@@ -68,7 +81,8 @@ public sealed class WcfsMount : IAsyncDisposable
         _fs = fs;
         _session = session;
         _loop = loop;
-        _commits = commits;
+        _system = system;
+        _head = head;
         _device = device;
     }
 
@@ -145,6 +159,9 @@ public sealed class WcfsMount : IAsyncDisposable
     {
         var start = storage.LastTid;
         var fs = new WcfsFileSystem(storage, storage.Url, start, o.Settings.PinTimeout, o.Settings.HistoryWindow, o.Settings.RevDirIdleTimeout);
+        var system = ActorSystem.Create("wcfs-server", ServerConfig);
+        var invalidation = o.FailInvalidationForTest ? HeadProtocol.Invalidation.FailForTest
+            : o.InvalidateCache ? HeadProtocol.Invalidation.On : HeadProtocol.Invalidation.Off;
         var ops = FuseBridge.Bind(fs);
         // The pid file exists before .wcfs/zurl answers: whoever finds the server finds its pid.
         await File.WriteAllTextAsync(MountPoint.PidPath(o.Mountpoint), Environment.ProcessId + "\n").ConfigureAwait(false);
@@ -153,6 +170,7 @@ public sealed class WcfsMount : IAsyncDisposable
         if (rc != 0)
         {
             TryDelete(MountPoint.PidPath(o.Mountpoint));
+            await system.Terminate().ConfigureAwait(false);
             throw new WcfsMountException($"cannot mount {o.Mountpoint}: errno {-rc} (is /dev/fuse usable? is fuse3 installed?)");
         }
         WcfsMount? mount = null;
@@ -163,8 +181,9 @@ public sealed class WcfsMount : IAsyncDisposable
                 Log.Error("FUSE loop ended with errno {Errno}", -r);
             mount!._ended.TrySetResult(false);
         }) { Name = "wcfs-fuse-loop", IsBackground = true };
-        var commits = new CommitProcessor(fs, session) { InvalidateEnabled = o.InvalidateCache };
-        mount = new WcfsMount(o, lockFile, storage, fs, session, loop, commits, MountPoint.MountDevice(o.Mountpoint));
+        var head = system.ActorOf(HeadProtocol.Props(fs, session, new HeadProtocol.Settings(invalidation), "wcfs.server.head-dispatcher"), "head");
+        fs.Attach(system, head, new WatchLinkProtocol.Settings(o.Settings.PinTimeout), "wcfs.server.link-dispatcher");
+        mount = new WcfsMount(o, lockFile, storage, fs, session, loop, system, head, MountPoint.MountDevice(o.Mountpoint));
         loop.Start();
         mount.Serve(start);
         return mount;
@@ -177,15 +196,29 @@ public sealed class WcfsMount : IAsyncDisposable
             Log.Error(e, "storage failed, unmounting: {Error}", e.Message);
             _ended.TrySetResult(true);
         }
-        _commits.Start(start, Fail);
-        _linkMetrics = WcfsMetrics.ObserveServer(() => _fs.Watches.Counts().Links);
+        _linkMetrics = WcfsMetrics.ObserveServer(() => (int)_fs.Stats.Links);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var rec in _storage.Changes(start, _changes.Token).ConfigureAwait(false))
+                    _head.Tell(new HeadProtocol.Commit(rec, Stopwatch.GetTimestamp()));
+            }
+            catch (OperationCanceledException) when (_changes.IsCancellationRequested)
+            {
+            }
+            catch (Exception e)
+            {
+                Fail(e);
+            }
+        });
         _storageCheck = StorageFileCheck(_options.Url, Fail);
         SetReadahead(_device, _options.Settings.Readahead);
         var idleEvery = _options.Settings.RevDirIdleTimeout / 2;
         _idle = new Timer(_ =>
         {
             foreach (var name in _fs.ForgetIdleRevDirs(DateTime.UtcNow))
-                _commits.Post(() => FuseNative.NotifyInvalEntry(_session, 1, name));
+                _head.Tell(new HeadProtocol.InvalidateEntry(name));
         }, null, idleEvery, idleEvery);
         Log.Information("serving {Url} at {Mountpoint} from @{Head} (pid {Pid})", _storage.Url, _options.Mountpoint, start, Environment.ProcessId);
     }
@@ -206,8 +239,10 @@ public sealed class WcfsMount : IAsyncDisposable
             await _idle.DisposeAsync().ConfigureAwait(false);
         if (_storageCheck is not null)
             await _storageCheck.DisposeAsync().ConfigureAwait(false);
-        _commits.Dispose();
         _linkMetrics?.Dispose();
+        await _changes.CancelAsync().ConfigureAwait(false);
+        // The head actor may be inside a notification that waits for the kernel: bounded.
+        await _system.Terminate().WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
         var s = Stats;
         if (s.PinRoundTrips > 0)
             Log.Information("pin round trip on the server: n={N} p50={P50:0.0}µs p99={P99:0.0}µs", s.PinRoundTrips, s.PinRoundTripP50Us, s.PinRoundTripP99Us);
@@ -227,6 +262,19 @@ public sealed class WcfsMount : IAsyncDisposable
 
     /// <inheritdoc cref="StopAsync"/>
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    /// <summary>
+    /// The server's actor system: quiet (warnings and errors through Serilog), the dispatchers of
+    /// wcfs.server (reference.conf) from the library defaults.
+    /// </summary>
+    private static Config ServerConfig => ConfigurationFactory.ParseString("""
+        akka {
+          loglevel = WARNING
+          stdout-loglevel = OFF
+          loggers = ["Akka.Logger.Serilog.SerilogLogger, Akka.Logger.Serilog"]
+          log-dead-letters = off
+        }
+        """).WithFallback(WcfsSettings.Reference);
 
     private static unsafe int Mount(string mountpoint, string options, WfuseOps ops, out FuseSessionHandle session) =>
         FuseNative.Mount(mountpoint, options, &ops, out session);

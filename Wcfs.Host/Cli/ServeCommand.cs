@@ -58,6 +58,11 @@ internal static class ServeCommand
             Description = "never invalidate the kernel cache on commits (wrong data; only for tests proving invalidation matters)",
             Hidden = true,
         };
+        var failInvalidate = new Option<bool>("--debug-fail-invalidate")
+        {
+            Description = "report every kernel cache invalidation as failed (EIO mode; only for its test)",
+            Hidden = true,
+        };
         var verbose = new Option<bool>("--verbose") { Description = "debug logging" };
         var logFormat = new Option<string>("--log-format")
         {
@@ -73,7 +78,7 @@ internal static class ServeCommand
         };
         var cmd = new Command("serve", "serve WCFS for a storage in the foreground until unmounted or SIGTERM/SIGINT")
         {
-            url, mountpoint, pinTimeout, config, noInvalidate, verbose, logFormat, logFile, logFileSize,
+            url, mountpoint, pinTimeout, config, noInvalidate, failInvalidate, verbose, logFormat, logFile, logFileSize,
         };
         cmd.SetAction(async (pr, ct) =>
         {
@@ -94,16 +99,17 @@ internal static class ServeCommand
                 var server = s.Server;
                 if (pr.GetValue(pinTimeout) is { } pt)
                 {
-                    if (!DurationText.TryParse(pt, out var t) || t <= TimeSpan.Zero)
+                    if (!DurationText.TryParse(pt, out var t) || WcfsSettings.CheckDuration(t) is not null)
                     {
-                        Console.Error.WriteLine($"wcfs: invalid --pin-timeout \"{pt}\": expected a positive duration such as 30s or 500ms");
+                        Console.Error.WriteLine($"wcfs: invalid --pin-timeout \"{pt}\": expected a duration between 1ms and 24d such as 30s or 500ms");
                         return WcfsCommandLine.ExitUsage;
                     }
                     server = server with { PinTimeout = t };
                 }
                 var u = ServeCli.Url(pr.GetValue(url), s);
                 var mnt = Path.GetFullPath(ServeCli.Mountpoint(u, s, pr.GetValue(mountpoint)));
-                return await HostAsync(new WcfsMountOptions(u, mnt, server, InvalidateCache: !pr.GetValue(noInvalidate)), ct);
+                return await HostAsync(new WcfsMountOptions(u, mnt, server, InvalidateCache: !pr.GetValue(noInvalidate),
+                    FailInvalidationForTest: pr.GetValue(failInvalidate)), ct);
             }
             finally
             {

@@ -19,9 +19,9 @@ public sealed class WcfsServerGoneException(string message, int errno = 0) : Wcf
 /// <summary>Turns native client return codes into exceptions.</summary>
 public static class ClientErrors
 {
-    /// <summary>errno values used by the client.</summary>
-    public const int ENOENT = 2, EIO = 5, ENOMEM = 12, EBUSY = 16, EEXIST = 17, EINVAL = 22, ERANGE = 34,
-        ENOTCONN = 107, ESHUTDOWN = 108, ETIMEDOUT = 110, ECONNABORTED = 103;
+    /// <summary>errno values used by the client (Mono.Unix's numbers).</summary>
+    public const int ENOENT = (int)Mono.Unix.Native.Errno.ENOENT, EIO = (int)Mono.Unix.Native.Errno.EIO, ENOMEM = (int)Mono.Unix.Native.Errno.ENOMEM, EBUSY = (int)Mono.Unix.Native.Errno.EBUSY, EEXIST = (int)Mono.Unix.Native.Errno.EEXIST, EINVAL = (int)Mono.Unix.Native.Errno.EINVAL, ERANGE = (int)Mono.Unix.Native.Errno.ERANGE,
+        ENOTCONN = (int)Mono.Unix.Native.Errno.ENOTCONN, ESHUTDOWN = (int)Mono.Unix.Native.Errno.ESHUTDOWN, ETIMEDOUT = (int)Mono.Unix.Native.Errno.ETIMEDOUT, ECONNABORTED = (int)Mono.Unix.Native.Errno.ECONNABORTED;
 
     /// <summary>Returns <paramref name="rc"/> if it is not negative, else throws the mapped exception.</summary>
     /// <param name="rc">The native return value.</param>

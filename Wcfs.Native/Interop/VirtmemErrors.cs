@@ -22,7 +22,7 @@ public sealed class VirtmemWrittenDuringStoreException(string message) : Virtmem
 /// <summary>Turns native return codes into exceptions.</summary>
 public static class VirtmemErrors
 {
-    private const int EINVAL = 22, ENOMEM = 12, EBUSY = 16, ENOSPC = 28, EMFILE = 24;
+    private const int EINVAL = (int)Mono.Unix.Native.Errno.EINVAL, ENOMEM = (int)Mono.Unix.Native.Errno.ENOMEM, EBUSY = (int)Mono.Unix.Native.Errno.EBUSY, ENOSPC = (int)Mono.Unix.Native.Errno.ENOSPC, EMFILE = (int)Mono.Unix.Native.Errno.EMFILE;
 
     /// <summary>Returns <paramref name="rc"/> if it is not negative, else throws the mapped exception.</summary>
     /// <param name="rc">The native return value.</param>

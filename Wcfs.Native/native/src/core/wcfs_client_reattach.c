@@ -222,6 +222,8 @@ int wcl_reattach(wcl_conn_t *c, const char **why)
             break; /* the new link broke already: the read loop sees it and re-attaches again */
     }
     free(oids);
+    if (!c->rw_streams)
+        c->rw_errors = 1; /* no re-watch was sent: the floor (the snapshot) stays */
     if (c->nrw == 0)
         wcl_reattach_reply(c, 0, "ok", 2);
     return 0;
