@@ -74,7 +74,9 @@ public sealed class ServerLifecycleTests : IDisposable
             await WaitRunningAsync();
             var (code, output) = await WcfsAsync($"status {_url} --config {_config}");
             Assert.Equal(0, code);
-            Assert.Equal(3, output.Split('\n').Count(l => l.StartsWith("ok - ", StringComparison.Ordinal)));
+            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.All(lines, l => Assert.StartsWith("ok - ", l));
+            Assert.Equal(["mount", "server", "stats", "head", "links", "pins", "reads"], lines.Select(l => l.Split(' ')[2]));
 
             (code, _) = await WcfsAsync($"stop {_url} --config {_config}");
             Assert.Equal(0, code);

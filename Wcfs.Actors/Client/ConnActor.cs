@@ -169,7 +169,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
         if (_pending.Remove(r.Stream, out var k))
             k.OnReply(r.Text);
         else
-            _log.Warning("reply on stream {0} that no request waits for: {1}", r.Stream, r.Text);
+            _log.Warning("reply on stream {Stream} that no request waits for: {Reply}", r.Stream, r.Text);
     }
 
     private void Handle(PinnerProtocol.LinkDown d)
@@ -178,7 +178,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
             return;
         _broken = d.Reason;
         _reattaching = false;
-        _log.Warning("WCFS conn @{0}: watch link down: {1}", _at, d.Reason); // one line: the server died or refused us
+        _log.Warning("WCFS conn @{At}: watch link down: {Reason}", _at, d.Reason); // one line: the server died or refused us
         var pending = _pending.Values.Concat(_held).ToList();
         _pending.Clear();
         _held.Clear();
@@ -191,7 +191,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
     {
         if (_broken is not null)
             return;
-        _log.Warning("WCFS conn @{0}: {1}", _at, r.Text);
+        _log.Warning("WCFS conn @{At}: {Event}", _at, r.Text);
         _reattaching = true;
         // replies of the dead server never come: send these requests again on the new link
         _held.InsertRange(0, _pending.OrderBy(p => p.Key).Select(p => p.Value));
@@ -202,7 +202,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
     {
         if (_broken is not null)
             return;
-        _log.Warning("WCFS conn @{0}: {1}", _at, r.Text);
+        _log.Warning("WCFS conn @{At}: {Event}", _at, r.Text);
         _reattaching = false;
         var held = _held.ToList();
         _held.Clear();
@@ -304,7 +304,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
             }
             catch (WcfsClientException e)
             {
-                _log.Warning("unwatch {0}: {1}", f.Oid, e.Message);
+                _log.Warning("unwatch {Oid}: {Error}", f.Oid, e.Message);
             }
         }
         f.Actor.Tell(new FileHProtocol.CloseFile());

@@ -6,6 +6,7 @@
 // PostStop can stop it before the conn is closed (the conn memory must outlive the reader).
 using Akka.Actor;
 using Akka.Event;
+using Wcfs.Actors.Diagnostics;
 using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Client;
@@ -26,7 +27,7 @@ internal sealed class PinnerActor : ReceiveActor
         _conn = conn;
         Receive<PinnerProtocol.Reply>(r => Context.Parent.Tell(r));
         Receive<PinnerProtocol.PinObserved>(Handle);
-        Receive<PinnerProtocol.LastWords>(w => _log.Error("WCFS server's last words on the watch link: {0}", w.Text));
+        Receive<PinnerProtocol.LastWords>(w => _log.Error("WCFS server's last words on the watch link: {LastWords}", w.Text));
         Receive<PinnerProtocol.LinkDown>(d => Context.Parent.Tell(d)); // no exception: one line from ConnActor, no stack trace
         Receive<PinnerProtocol.Reattaching>(r => Context.Parent.Tell(r));
         Receive<PinnerProtocol.Reattached>(r => Context.Parent.Tell(r));
@@ -39,13 +40,16 @@ internal sealed class PinnerActor : ReceiveActor
         if (p.Acked)
         {
             _pins++;
-            _log.Debug("pin {0} #{1} @{2} acked in {3} µs", p.File, p.Block, p.Rev?.ToString() ?? "head", p.Duration.TotalMicroseconds);
+            WcfsMetrics.ClientPins.Add(1);
+            _log.Debug("pin {Oid} blk {Blk} @{Rev} acked in {PinMicroseconds} µs", p.File, p.Block, p.Rev?.ToString() ?? "head", p.Duration.TotalMicroseconds);
         }
         else
         {
             _naks++;
-            _log.Error("pin {0} #{1} @{2} answered nak: {3}", p.File, p.Block, p.Rev?.ToString() ?? "head", p.Error ?? "");
+            WcfsMetrics.ClientPinNaks.Add(1);
+            _log.Error("pin {Oid} blk {Blk} @{Rev} answered nak: {Error}", p.File, p.Block, p.Rev?.ToString() ?? "head", p.Error ?? "");
         }
+        WcfsMetrics.ClientPinDuration.Record(p.Duration.TotalMicroseconds);
         if (_recent.Count == RecentCapacity)
             _recent.Dequeue();
         _recent.Enqueue(p.Duration);

@@ -33,6 +33,7 @@
 // the VirtmemActor running storeblk during step 1, while the flow waits for it.
 using System.Reflection;
 using Wcfs.Actors.Arrays;
+using Wcfs.Actors.Diagnostics;
 using Wcfs.Actors.Storage;
 using Wcfs.Actors.Virtmem;
 using Wcfs.Native.Interop;
@@ -94,8 +95,11 @@ public sealed class Connection : IAsyncDisposable
     public async Task<Tid> CommitAsync()
     {
         using var flow = EnterFlow("commit");
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         List<OpenFile> dirty;
         Tid tid;
+        long bytes = 0;
+        var wrote = false;
         try
         {
             PruneClosedFiles();
@@ -104,12 +108,14 @@ public sealed class Connection : IAsyncDisposable
                 await f.Handle.WriteoutAsync(WriteoutFlags.Store).ConfigureAwait(false);
             var objects = _modified.Select(p => new ObjectWrite(p.Oid, p.CurrentState)).ToList();
             var blocks = dirty.SelectMany(f => f.Store.Drain()).ToList();
-            tid = objects.Count == 0 && blocks.Count == 0
-                ? Storage.LastTid
-                : await Task.Run(() => Storage.Commit(At, objects, blocks)).ConfigureAwait(false);
+            bytes = blocks.Sum(b => (long)(b.Data?.Length ?? 0));
+            wrote = objects.Count > 0 || blocks.Count > 0;
+            tid = wrote ? await Task.Run(() => Storage.Commit(At, objects, blocks)).ConfigureAwait(false) : Storage.LastTid;
         }
-        catch
+        catch (Exception e)
         {
+            if (e is ConflictException)
+                WcfsMetrics.CommitConflicts.Add(1);
             await AbortCoreAsync().ConfigureAwait(false);
             throw;
         }
@@ -124,6 +130,11 @@ public sealed class Connection : IAsyncDisposable
         catch (WcfsServerGoneException e)
         {
             throw new WcfsServerGoneException($"commit @{tid} is stored in the database, but the connection cannot follow it: {e.Message}", e.Errno);
+        }
+        if (wrote)
+        {
+            WcfsMetrics.CommitBytes.Add(bytes);
+            WcfsMetrics.CommitDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         if (raced is not null)
             throw new InvalidOperationException(

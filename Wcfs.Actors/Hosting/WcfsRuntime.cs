@@ -47,7 +47,7 @@ public sealed class WcfsRuntime : IExtension
         system.Settings.InjectTopLevelFallback(WcfsSettings.Reference);
         Settings = WcfsSettings.FromConfig(system.Settings.Config);
         foreach (var key in Settings.UnknownKeys)
-            system.Log.Warning("unknown setting {0}: reference.conf declares no such key under wcfs (a typo?); it is ignored", key);
+            system.Log.Warning("unknown setting {Key}: reference.conf declares no such key under wcfs (a typo?); it is ignored", key);
     }
 
     /// <summary>The runtime of <paramref name="system"/> (created on first use).</summary>

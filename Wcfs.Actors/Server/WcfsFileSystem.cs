@@ -29,6 +29,7 @@
 //   (6) In EIO mode (HeadActor.cs) every request for head/ fails with EIO.
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Diagnostics;
 using System.Text;
 using Akka.Actor;
 using Serilog;
@@ -414,10 +415,10 @@ internal sealed partial class WcfsFileSystem
                     FuseNative.ReplyErr(req, Errno.EBADF);
                 return;
             case HeadFileNode h:
-                ReadHead(req, h.File, off, len);
+                ReadHead(req, h.File, off, len, Stopwatch.GetTimestamp());
                 return;
             case RevFileNode r:
-                ReadRev(req, r, off, len);
+                ReadRev(req, r, off, len, Stopwatch.GetTimestamp());
                 return;
             default:
                 FuseNative.ReplyErr(req, Errno.EISDIR);
@@ -425,7 +426,7 @@ internal sealed partial class WcfsFileSystem
         }
     }
 
-    private void ReadHead(ulong req, HeadFile f, long off, int len)
+    private void ReadHead(ulong req, HeadFile f, long off, int len, long started)
     {
         ReadGeneration gen;
         Tid at;
@@ -455,22 +456,23 @@ internal sealed partial class WcfsFileSystem
             }
         }
         if (pins is null)
-            AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen);
+            AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen, started);
         else
-            Task.WhenAll(pins).ContinueWith(_ => AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen), TaskScheduler.Default);
+            Task.WhenAll(pins).ContinueWith(_ => AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen, started), TaskScheduler.Default);
     }
 
-    private void ReadRev(ulong req, RevFileNode r, long off, int len)
+    private void ReadRev(ulong req, RevFileNode r, long off, int len, long started)
     {
         var n = off < r.Size ? (int)Math.Min(len, r.Size - off) : 0;
-        AnswerRead(req, r.Oid, r.BlockSize, r.At, off, n, gen: null);
+        AnswerRead(req, r.Oid, r.BlockSize, r.At, off, n, gen: null, started);
     }
 
-    private void AnswerRead(ulong req, Oid oid, int blockSize, Tid at, long off, int n, ReadGeneration? gen)
+    private void AnswerRead(ulong req, Oid oid, int blockSize, Tid at, long off, int n, ReadGeneration? gen, long started)
     {
         try
         {
             _reader.Answer(req, oid, blockSize, at, off, n);
+            Stats.ReadAnswered(n, started);
         }
         catch (Exception e)
         {
@@ -537,14 +539,16 @@ internal sealed partial class WcfsFileSystem
     private string StatsText()
     {
         int files, watches, pinned;
+        Tid headAt;
         lock (Head.Lock)
         {
             files = Head.Files.Count;
+            headAt = Head.HeadAt;
             (watches, pinned) = Watches.Counts();
         }
         int revs;
         lock (_revDirs)
             revs = _revDirs.Values.Count(rd => !rd.Retired);
-        return ServerStats.Format(files, revs, watches, pinned, Stats, _eioReason is not null);
+        return Stats.Format(new ServerStats.Gauges(files, revs, watches, pinned, headAt, _eioReason is not null));
     }
 }

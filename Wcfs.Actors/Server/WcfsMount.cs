@@ -26,6 +26,7 @@ using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Configuration;
 using Serilog;
+using Wcfs.Actors.Diagnostics;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
@@ -68,6 +69,7 @@ public sealed class WcfsMount : IAsyncDisposable
     private readonly string? _device;
     private IDisposable? _storageCheck;
     private Timer? _idle;
+    private IDisposable? _linkMetrics;
     private int _stopped;
 
     private WcfsMount(WcfsMountOptions options, FileStream lockFile, IStorage storage, WcfsFileSystem fs,
@@ -211,6 +213,7 @@ public sealed class WcfsMount : IAsyncDisposable
             Log.Error(e, "storage failed, unmounting: {Error}", e.Message);
             _ended.TrySetResult(true);
         }
+        _linkMetrics = WcfsMetrics.ObserveServer(() => (int)_fs.Stats.Links);
         _ = Task.Run(async () =>
         {
             try
@@ -252,6 +255,7 @@ public sealed class WcfsMount : IAsyncDisposable
         if (_idle is not null)
             await _idle.DisposeAsync().ConfigureAwait(false);
         _storageCheck?.Dispose();
+        _linkMetrics?.Dispose();
         await _changes.CancelAsync().ConfigureAwait(false);
         // The head actor may be inside a notification that waits for the kernel: bounded.
         await _system.Terminate().WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);

@@ -17,6 +17,7 @@
 // for the native mmap actor and storeblk may do I/O. The native side never waits on this actor.
 using Akka.Actor;
 using Akka.Event;
+using Wcfs.Actors.Diagnostics;
 using Wcfs.Actors.Storage;
 using Wcfs.Native.Interop;
 using static Wcfs.Actors.Virtmem.VirtmemProtocol;
@@ -28,6 +29,7 @@ internal sealed class VirtmemActor : ReceiveActor
     private readonly VirtmemProtocol.Settings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private VmRamHandle? _ram;
+    private IDisposable? _ramMetrics;
     private VirtmemState _state = VirtmemState.Empty;
 
     public VirtmemActor(VirtmemProtocol.Settings settings)
@@ -44,12 +46,14 @@ internal sealed class VirtmemActor : ReceiveActor
     {
         VirtmemErrors.Check(VirtmemNative.Init(), "install the virtmem fault handler");
         _ram = VmRamHandle.Create(_settings.PageSize, _settings.RamLimit / _settings.PageSize);
+        _ramMetrics = WcfsMetrics.ObserveRam(_ram);
     }
 
     protected override void PostStop()
     {
         foreach (var e in _state.Handles.Values)
             e.Native.Dispose(); // invariant (1): the native close waits for the handle's last Vma
+        _ramMetrics?.Dispose();
         _ram?.Dispose();
     }
 
@@ -95,7 +99,7 @@ internal sealed class VirtmemActor : ReceiveActor
             // invariant (2); storeblk is user code, so any exception fails only this writeout
             VirtmemNative.WriteoutCancel(e.Native.DangerousGetHandle());
             _state = _state.WithPhase(m.Handle, WritePhase.Idle);
-            _log.Warning("writeout of {0} failed: {1}", m.Handle, ex.Message);
+            _log.Warning("writeout of {Handle} failed: {Error}", m.Handle, ex.Message);
             Sender.Tell(new WriteoutFailed(m.Handle, ex));
         }
     }

@@ -13,7 +13,7 @@ namespace Wcfs.Host.Cli;
 /// One figure of one case: the project's value next to the baseline's (medians when measured in
 /// repetitions; then the min–max of each is kept too).
 /// </summary>
-internal sealed record BenchResult(string Case, string Metric, string Unit, double Wcfs, double Baseline, bool HigherIsBetter)
+internal sealed record BenchResult(string Case, string Metric, string Unit, double Wcfs, double Baseline, bool HigherIsBetter, double? Goal = null)
 {
     /// <summary>wcfs / baseline.</summary>
     public double Ratio => Baseline == 0 ? double.NaN : Wcfs / Baseline;
@@ -86,25 +86,29 @@ internal static class BenchCommand
         {
             var selected = Select(r.GetValue(names) ?? []);
             var results = new List<BenchResult>();
-            foreach (var c in selected)
+            for (var i = 0; i < selected.Count; i++)
             {
+                var c = selected[i];
                 var tmp = Path.Combine(r.GetValue(dir) ?? Path.GetTempPath(), $"wcfs-bench-{Environment.ProcessId}-{c.Name}");
                 Wcfs.Actors.Protocol.PrivateFiles.EnsurePrivateDirectory(tmp); // 0700: it is the benchmark servers' mount root
                 try
                 {
-                    await Console.Error.WriteLineAsync($"bench {c.Name}: {c.Description}");
-                    results.AddRange(await c.RunAsync(new BenchContext(r.GetValue(quick), tmp, Console.Error), ct));
+                    await BenchOutput.StartedAsync(i + 1, selected.Count, c);
+                    var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                    var figures = await c.RunAsync(new BenchContext(r.GetValue(quick), tmp, Console.Error), ct);
+                    results.AddRange(figures);
+                    await BenchOutput.DoneAsync(i + 1, selected.Count, c, System.Diagnostics.Stopwatch.GetElapsedTime(started), figures.Count);
                 }
                 finally
                 {
                     Directory.Delete(tmp, recursive: true);
                 }
             }
-            Console.Out.Write(FormatTable(results));
+            BenchOutput.Print(results);
             if (r.GetValue(json) is { } file)
                 await File.WriteAllTextAsync(file, JsonSerializer.Serialize(results.Select(x => new
                 {
-                    @case = x.Case, metric = x.Metric, unit = x.Unit, wcfs = x.Wcfs, baseline = x.Baseline, ratio = x.Ratio, higherIsBetter = x.HigherIsBetter,
+                    @case = x.Case, metric = x.Metric, unit = x.Unit, wcfs = x.Wcfs, baseline = x.Baseline, ratio = x.Ratio, higherIsBetter = x.HigherIsBetter, goal = x.Goal,
                     reps = x.Reps, wcfsMin = x.WcfsRange?.Min, wcfsMax = x.WcfsRange?.Max, baselineMin = x.BaselineRange?.Min, baselineMax = x.BaselineRange?.Max,
                 }), new JsonSerializerOptions { WriteIndented = true }), ct);
             return 0;

@@ -1,5 +1,6 @@
-// ServeCommand - `wcfs serve <url> [--mountpoint DIR] [--pin-timeout DUR] [--config FILE]`
-// (API.md §4): runs the WCFS server in the foreground until unmounted or SIGTERM/SIGINT.
+// ServeCommand - `wcfs serve <url> [--mountpoint DIR] [--pin-timeout DUR] [--config FILE]
+// [--log-format text|json] [--log-file FILE [--log-file-size SIZE]]` (API.md §4): runs the WCFS
+// server in the foreground until unmounted or SIGTERM/SIGINT. Logging: ServeLogging.
 // `wcfs serve --url-from-stdin ...` reads the URL from stdin instead: a launcher uses it so that a
 // PostgreSQL password never appears on a command line (/proc/<pid>/cmdline is world-readable).
 // Also holds the option parsing shared by status/stop/mountpoint (ServeCli).
@@ -69,17 +70,31 @@ internal static class ServeCommand
         {
             Description = "read the storage URL from the first line of stdin (keeps a password off the command line)",
         };
+        var logFormat = new Option<string>("--log-format")
+        {
+            Description = "text (default) or json (Serilog compact JSON, one event per line, properties such as Oid, Blk, At)",
+            DefaultValueFactory = _ => "text",
+        };
+        logFormat.AcceptOnlyFromAmong("text", "json");
+        var logFile = new Option<string?>("--log-file") { Description = "log to this file instead of stderr, rotated by size (FILE, FILE_001, ...)" };
+        var logFileSize = new Option<string>("--log-file-size")
+        {
+            Description = "rotate the log file at this size (default 16MiB); the last 5 files are kept",
+            DefaultValueFactory = _ => "16MiB",
+        };
         var cmd = new Command("serve", "serve WCFS for a storage in the foreground until unmounted or SIGTERM/SIGINT")
         {
-            url, mountpoint, pinTimeout, config, noInvalidate, failInvalidate, verbose, urlFromStdin,
+            url, mountpoint, pinTimeout, config, noInvalidate, failInvalidate, verbose, urlFromStdin, logFormat, logFile, logFileSize,
         };
         cmd.SetAction(async (pr, ct) =>
         {
-            Log.Logger = new LoggerConfiguration()
-                .MinimumLevel.Is(pr.GetValue(verbose) ? LogEventLevel.Debug : LogEventLevel.Information)
-                .WriteTo.Console(standardErrorFromLevel: LogEventLevel.Verbose,
-                    outputTemplate: "{Timestamp:HH:mm:ss.fff} [{Level:u3}] wcfs: {Message:lj}{NewLine}{Exception}")
-                .CreateLogger();
+            var sizeText = pr.GetValue(logFileSize)!;
+            if (!SizeText.TryParse(sizeText, out var rotateAt) || rotateAt < 4096)
+            {
+                await Console.Error.WriteLineAsync($"wcfs: invalid --log-file-size \"{sizeText}\": expected a size of at least 4KiB such as 16MiB");
+                return WcfsCommandLine.ExitUsage;
+            }
+            Log.Logger = ServeLogging.Create(pr.GetValue(verbose), pr.GetValue(logFormat) == "json", pr.GetValue(logFile), rotateAt);
             try
             {
                 var s = ServeCli.LoadSettings(pr.GetValue(config));

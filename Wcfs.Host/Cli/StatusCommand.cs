@@ -1,41 +1,41 @@
-// StatusCommand - `wcfs status <url>`: checks the mount, the server process, and that .wcfs/stats
-// answers within 5 s (PROTOCOL.md §5). Prints one "ok - ..." or "fail - ..." line per check.
+// StatusCommand - `wcfs status <url>`: the server's state and figures as a table, one line per
+// check: "ok - <check> <what was found>" or "fail - <check> <the problem>: <what to do>"
+// (API.md §4; the checks are Wcfs.Actors' ServerCheck, shared with the runtime's health check).
+// Exit status 0 if every check is ok, 1 otherwise.
 using System.CommandLine;
-using Wcfs.Actors.Protocol;
+using Wcfs.Actors.Diagnostics;
 
 namespace Wcfs.Host.Cli;
 
 internal static class StatusCommand
 {
+    /// <summary>How long a server may take to answer .wcfs/stats before it counts as hung.</summary>
+    private static readonly TimeSpan StatsTimeout = TimeSpan.FromSeconds(5);
+
     public static Command Create()
     {
         var url = ServeCli.UrlArgument();
         var config = ServeCli.ConfigOption();
         var mountpoint = new Option<string?>("--mountpoint") { Description = "the server's mountpoint if not the default" };
-        var cmd = new Command("status", "check the WCFS server of a storage: mount, process, stats") { url, mountpoint, config };
+        var cmd = new Command("status", "the WCFS server of a storage: mount, process, stats and figures, one line each") { url, mountpoint, config };
         cmd.SetAction(async (pr, ct) =>
         {
             var s = ServeCli.LoadSettings(pr.GetValue(config));
             if (s is null)
                 return WcfsCommandLine.ExitUsage;
-            var mnt = ServeCli.Mountpoint(ServeCli.Url(pr.GetValue(url), s), s, pr.GetValue(mountpoint));
-            var ok = true;
-            void Report(bool good, string what)
-            {
-                Console.WriteLine((good ? "ok - " : "fail - ") + what);
-                ok &= good;
-            }
-            Report(MountPoint.IsMounted(mnt), $"mount {mnt}");
-            var pid = MountPoint.ServerPid(mnt);
-            using (var server = MountPoint.OpenServer(mnt))
-                Report(server is not null, pid is null ? "server process (no pid file)"
-                    : server is null ? $"server process {pid} (the pid file is stale: not the server of this mount)"
-                    : $"server process {pid}");
-            var stats = Task.Run(() => File.ReadAllText(Path.Combine(mnt, ".wcfs", "stats")), ct);
-            var answered = await Task.WhenAny(stats, Task.Delay(TimeSpan.FromSeconds(5), ct)) == stats && stats.IsCompletedSuccessfully;
-            Report(answered, answered ? ".wcfs/stats answers" : ".wcfs/stats does not answer within 5s");
-            return ok ? WcfsCommandLine.ExitOk : WcfsCommandLine.ExitFailure;
+            var u = ServeCli.Url(pr.GetValue(url), s);
+            var mnt = ServeCli.Mountpoint(u, s, pr.GetValue(mountpoint));
+            var lines = await ServerCheck.RunAsync(u, mnt, StatsTimeout, ct);
+            Console.Write(Format(lines));
+            return lines.All(l => l.Ok) ? WcfsCommandLine.ExitOk : WcfsCommandLine.ExitFailure;
         });
         return cmd;
+    }
+
+    /// <summary>The table: "ok - name   detail" / "fail - name   detail", names padded to one column.</summary>
+    public static string Format(IReadOnlyList<ServerCheckLine> lines)
+    {
+        var w = lines.Max(l => l.Name.Length);
+        return string.Concat(lines.Select(l => $"{(l.Ok ? "ok" : "fail")} - {l.Name.PadRight(w)}  {l.Detail}\n"));
     }
 }

@@ -25,6 +25,7 @@ internal static class WcfsCommandLine
         root.Subcommands.Add(DebugCommands.Create());
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(StatusCommand.Create());
+        root.Subcommands.Add(StatsCommand.Create());
         root.Subcommands.Add(StopCommand.Create());
         root.Subcommands.Add(MountpointCommand.Create());
         root.Subcommands.Add(ServeTestClientCommand.Create());

@@ -86,6 +86,10 @@ public static unsafe partial class VirtmemNative
     [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_pin")]
     public static partial int Pin(nint fileh, ulong blk, nint remapFn, nint remapCtx, byte* stayed);
 
+    /// <summary>Faults served by the handler, by access (two atomic loads; any thread, never blocks).</summary>
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_fault_stats")]
+    public static partial int FaultStats(out ulong readFaults, out ulong writeFaults);
+
     [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_stats")]
     public static partial int Stats(out ulong messages, out ulong faultsServed, out ulong faultRetries);
 }

@@ -134,6 +134,11 @@ WCFS_API int32_t vm_pin(vm_fileh_t *fh, uint64_t blk, vm_remap_fn remap, void *c
 
 /* Test/diagnostics: number of mmap actor messages processed and of write faults served. */
 WCFS_API int32_t vm_stats(uint64_t *messages, uint64_t *faults_served, uint64_t *fault_retries);
+/* Metrics: page faults served by the fault handler since the process started, by access. A read
+ * fault is a classic-mode loadblk (overlay reads come from the base mapping: the kernel serves
+ * them, not this handler); a write fault made a page dirty. Two atomic loads: any thread, never
+ * blocks, never waits on the mmap actor. */
+WCFS_API int32_t vm_fault_stats(uint64_t *read_faults, uint64_t *write_faults);
 
 #ifdef __cplusplus
 }

@@ -54,6 +54,7 @@ static uint32_t g_dead_next;
 static struct sigaction g_saved;
 _Atomic uint32_t vm_in_handler; /* invariant (F2) */
 _Atomic uint64_t vm_stat_faults, vm_stat_retries, vm_stat_messages;
+_Atomic uint64_t vm_stat_read_faults, vm_stat_write_faults; /* faults served, by access (metrics) */
 
 void vm_futex_wait(_Atomic uint32_t *addr, uint32_t val)
 {
@@ -184,8 +185,10 @@ static void handle_fault(vm_vma_t *v, uintptr_t addr, int write)
         vm_fatal(cause_of(rc), addr);
     if (rc == VM_RETRY)
         atomic_fetch_add(&vm_stat_retries, 1);
-    else
+    else {
         atomic_fetch_add(&vm_stat_faults, 1);
+        atomic_fetch_add(write ? &vm_stat_write_faults : &vm_stat_read_faults, 1);
+    }
 }
 
 static void chain(int sig, siginfo_t *si, void *uc)

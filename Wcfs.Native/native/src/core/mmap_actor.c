@@ -209,6 +209,15 @@ int32_t vm_stats(uint64_t *messages, uint64_t *faults_served, uint64_t *fault_re
     return 0;
 }
 
+int32_t vm_fault_stats(uint64_t *read_faults, uint64_t *write_faults)
+{
+    if (read_faults)
+        *read_faults = atomic_load(&vm_stat_read_faults);
+    if (write_faults)
+        *write_faults = atomic_load(&vm_stat_write_faults);
+    return 0;
+}
+
 /* ---- page table ------------------------------------------------------------------------------ */
 
 static void invariant_failed(int n, const char *what, uint64_t pgno)

@@ -89,6 +89,7 @@ void vm_fatal(const char *what, uintptr_t addr) __attribute__((noreturn));
  * (async-signal-safe), then aborts with the default SIGABRT action. Fault handlers only. */
 void wcfs_fatal(const char *prefix, const char *what, uintptr_t addr) __attribute__((noreturn));
 extern _Atomic uint64_t vm_stat_faults, vm_stat_retries, vm_stat_messages;
+extern _Atomic uint64_t vm_stat_read_faults, vm_stat_write_faults;
 
 /* fault path entry points posted to the actor (mmap_actor.c) */
 struct vm_fault_msg {
