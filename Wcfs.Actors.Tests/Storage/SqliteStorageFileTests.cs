@@ -170,7 +170,7 @@ public sealed class SqliteStorageFileTests : IDisposable
         var f = writer.NewOid();
         var tid = writer.Commit(writer.LastTid, [new ObjectWrite(f, new ZBigFileState(4096))], []);
         var limit = Wcfs.Actors.Tests.Server.ServerProcess.Scaled(30);
-        Assert.Same(next, await Task.WhenAny(next, Task.Delay(limit)));
+        Assert.Same(next, await Task.WhenAny(next, Task.Delay(limit))); // why: a bound on waiting for the change event, not a sleep
         Assert.True(await next);
         Assert.Equal(tid, stream.Current.Tid);
         await cts.CancelAsync();

@@ -170,7 +170,7 @@ public sealed class WcfsClient : IAsyncDisposable
                 return;
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"head/at of {Mountpoint} did not reach @{at} within {Settings.StartTimeout.TotalSeconds:0}s (is @{head})");
-            await Task.Delay(2); // head/at has no change notification; poll its content
+            await Task.Delay(2); // why: head/at has no change notification; poll its content
         }
     }
 

@@ -173,7 +173,7 @@ public sealed record WcfsSettings(
 
     /// <summary>The range of every duration setting: at least 1 ms, at most 24 days (the longest delay
     /// .NET timers accept; a longer pin timeout used to throw inside the read path, issue 12 item 5).</summary>
-    public static (TimeSpan Min, TimeSpan Max) DurationRange => (TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(24)); // a property: Default is built during static init
+    public static (TimeSpan Min, TimeSpan Max) DurationRange => (TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(24)); // why: a range bound, not a timer; a property: Default is built during static init
 
     /// <summary>Null if <paramref name="d"/> is inside <see cref="DurationRange"/>, else why not.</summary>
     public static string? CheckDuration(TimeSpan d) =>

@@ -51,7 +51,7 @@ internal sealed class BenchClientRead : IBenchCase
         {
             if (DateTime.UtcNow > deadline)
                 throw new CommandException($"bench client-read: head/at did not reach {at} within 60 s");
-            await Task.Delay(5, ct);
+            await Task.Delay(5, ct); // why: bench wait for a foreign event with no notification; bounded
         }
 
         // a quiet actor system: stdout carries only the figures table

@@ -57,7 +57,7 @@ internal static class BenchWait
         {
             if (DateTime.UtcNow > deadline)
                 throw new CommandException($"bench gave up after {limit.TotalSeconds:0} s waiting for {what}");
-            await Task.Delay(every ?? TimeSpan.FromMilliseconds(1), ct);
+            await Task.Delay(every ?? TimeSpan.FromMilliseconds(1), ct); // why: bench sampling interval while a case runs, not at rest
         }
     }
 }

@@ -66,7 +66,7 @@ internal sealed class BenchServer : IAsyncDisposable
         {
             if (p.HasExited || DateTime.UtcNow > deadline)
                 throw new CommandException(p.HasExited ? $"wcfs serve exited (code {p.ExitCode}) before serving {mnt}" : $"wcfs serve did not serve {mnt} within 60 s");
-            await Task.Delay(20);
+            await Task.Delay(20); // why: bench wait for a foreign process; bounded
         }
         File.Delete(settingsFile);
         return new BenchServer(p, mnt);
@@ -215,7 +215,7 @@ internal sealed class BenchFuseRead : IBenchCase
         try
         {
             var data = Path.Combine(mnt, "data");
-            await BenchWait.UntilAsync(() => File.Exists(data), TimeSpan.FromSeconds(30), $"the C memory FUSE server to serve {data}", ct, TimeSpan.FromMilliseconds(10));
+            await BenchWait.UntilAsync(() => File.Exists(data), TimeSpan.FromSeconds(30), $"the C memory FUSE server to serve {data}", ct, TimeSpan.FromMilliseconds(10)); // why: bench poll, bounded, named
             if (MountPoint.MountDevice(mnt) is { } dev)
                 File.WriteAllText($"/sys/class/bdi/{dev}/read_ahead_kb", "4096");
             return BenchMap.Touch(data, size);
@@ -280,7 +280,7 @@ internal sealed class BenchPin : IBenchCase
         var at1 = s.Commit(s.LastTid, [], Writes("a"));
         var at2 = s.Commit(s.LastTid, [], Writes("b"));
         var atFile = Path.Combine(server.Mountpoint, "head", "at");
-        await BenchWait.UntilAsync(() => File.ReadAllText(atFile) == at2.ToString(), TimeSpan.FromSeconds(60), $"head/at to show {at2}", ct, TimeSpan.FromMilliseconds(2));
+        await BenchWait.UntilAsync(() => File.ReadAllText(atFile) == at2.ToString(), TimeSpan.FromSeconds(60), $"head/at to show {at2}", ct, TimeSpan.FromMilliseconds(2)); // why: bench poll, bounded, named
 
         using var link = new FileStream(Path.Combine(server.Mountpoint, "head", "watch"), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 0);
         link.Write(Encoding.UTF8.GetBytes($"1 watch {oid} @{at1}\n"));
@@ -310,7 +310,7 @@ internal sealed class BenchPin : IBenchCase
 
         using var stream = readers > 0 ? BenchStream.Start(Path.Combine(server.Mountpoint, "head", "bigfile", streamOid.ToString()), readers) : null;
         if (stream is not null)
-            await BenchWait.UntilAsync(() => stream.Bytes >= readers * (4L << 20), TimeSpan.FromMinutes(3), $"{readers} streaming readers to read their first 4 MiB", ct, TimeSpan.FromMilliseconds(20));
+            await BenchWait.UntilAsync(() => stream.Bytes >= readers * (4L << 20), TimeSpan.FromMinutes(3), $"{readers} streaming readers to read their first 4 MiB", ct, TimeSpan.FromMilliseconds(20)); // why: bench poll, bounded, named
         var withPin = new double[n];
         var plain = new double[n];
         using (var h = File.OpenHandle(head, options: FileOptions.RandomAccess))

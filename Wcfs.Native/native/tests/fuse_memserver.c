@@ -140,7 +140,7 @@ static int self_test(void)
     char path[256];
     snprintf(path, sizeof path, "%s/data", dir);
     int fd = -1;
-    for (int i = 0; i < 500 && fd < 0; i++) { fd = open(path, O_RDONLY); if (fd < 0) usleep(10000); }
+    for (int i = 0; i < 500 && fd < 0; i++) { fd = open(path, O_RDONLY); if (fd < 0) usleep(10000); } /* why: the mount appears asynchronously; bounded to 5 s */
     int ok = fd >= 0;
     if (ok) {
         static unsigned char buf[(1 << 20) + 4096];
