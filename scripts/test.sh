@@ -38,6 +38,16 @@ if [ -f "$trx" ]; then
   get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
   passed=$(get passed); failed=$(get failed); total=$(get total); executed=$(get executed)
   skipped=$(( total - executed ))
+  if [ "${failed:-0}" != 0 ]; then
+    # The failed tests again, at the end where a CI log's tail shows them: name and first lines of
+    # the message (the full text is in the console output above and in the .trx file).
+    echo "== failed tests"
+    awk '
+      /<UnitTestResult / && /outcome="Failed"/ { match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11); want = 1; next }
+      want && /<Message>/ { sub(/.*<Message>/, ""); print "FAILED " name; n = 0; inmsg = 1 }
+      inmsg { line = $0; done = sub(/<\/Message>.*/, "", line); if (n++ < 6) print "    " line; if (done) { inmsg = 0; want = 0 } }
+    ' "$trx" | sed -e 's/&quot;/"/g' -e "s/&apos;/'/g" -e 's/&lt;/</g' -e 's/&gt;/>/g' -e 's/&amp;/\&/g'
+  fi
   echo "tests: $passed passed, $failed failed, $skipped skipped"
 else
   echo "tests: 0 passed, 1 failed (no results file: the test run did not start)"
