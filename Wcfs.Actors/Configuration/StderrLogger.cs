@@ -1,7 +1,11 @@
 // StderrLogger - the Akka logger of the actor systems the library creates itself (a WcfsClient or a
-// Database without a host-supplied ActorSystem): one line per event on stderr. A library never
-// writes to its host's stdout, and a log line never carries a stack trace (the cause's message is
-// appended). A host that configures akka.loggers itself keeps its loggers.
+// Database without a host-supplied ActorSystem): one line per event on stderr, warnings and up. A
+// library never writes to its host's stdout (Akka's StandardOutLogger is off: stdout-loglevel = OFF,
+// which also covers the start and the shutdown of the system, when Akka's own loggers are not up),
+// nor its INFO chatter ("CoordinatedShutdown invoked ...") to stderr; a log line never carries a
+// stack trace (the cause's message is appended). What the app's Config sets itself (akka.loggers,
+// akka.loglevel, akka.stdout-loglevel) is kept. A host's own ActorSystem is never changed: its
+// logging is the host's (Akka.Hosting: ConfigureLoggers). ConsoleSampleTests proves it.
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
@@ -27,8 +31,19 @@ public sealed class StderrLogger : ReceiveActor
         return text.ReplaceLineEndings(" ");
     }
 
-    /// <summary><paramref name="config"/> with this logger and no stdout logging, unless it sets akka.loggers itself.</summary>
-    public static Config For(Config config) =>
-        config.HasPath("akka.loggers") ? config
-            : ConfigurationFactory.ParseString($"akka {{ loggers = [\"{typeof(StderrLogger).FullName}, {typeof(StderrLogger).Assembly.GetName().Name}\"], stdout-loglevel = OFF }}").WithFallback(config);
+    /// <summary>
+    /// <paramref name="config"/> with this logger at WARNING and no stdout logging: each of akka.loggers,
+    /// akka.loglevel and akka.stdout-loglevel that <paramref name="config"/> does not set itself.
+    /// </summary>
+    public static Config For(Config config)
+    {
+        var defaults = new List<string>();
+        if (!config.HasPath("akka.loggers"))
+            defaults.Add($"akka.loggers = [\"{typeof(StderrLogger).FullName}, {typeof(StderrLogger).Assembly.GetName().Name}\"]");
+        if (!config.HasPath("akka.loglevel"))
+            defaults.Add("akka.loglevel = WARNING");
+        if (!config.HasPath("akka.stdout-loglevel"))
+            defaults.Add("akka.stdout-loglevel = OFF");
+        return defaults.Count == 0 ? config : ConfigurationFactory.ParseString(string.Join('\n', defaults)).WithFallback(config);
+    }
 }
