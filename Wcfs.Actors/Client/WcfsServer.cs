@@ -19,15 +19,22 @@
 // nor in the environment. The autostart path deletes the file once the server answered (or failed);
 // callers of StartInfo delete it with the directory they chose (Request.SettingsDirectory).
 //
+// Logs of a detached server (autostart, and a conn's native restart): the server writes its own log,
+// `--log-file <mnt>.log`, rotated by size by the server (`wcfs serve --log-file-size`, default 16 MiB,
+// the last 5 files kept: <mnt>.log, <mnt>_001.log, ...; Wcfs.Host's ServeLogging). Its stdout and
+// stderr, which then carry only what comes before its logger or after a crash (a usage error, an
+// unhandled exception, a native fatal line), are appended to <mnt>.stderr. Both are created 0600 in
+// the private mount root before the server starts (ServerLogFiles).
+//
 // Autostart, as a sequence:
 //   probe <mnt>/.wcfs/zurl -> Running: done
-//   write the settings file; start `setsid sh -c 'exec "$@" >>LOG 2>&1' sh TOOL serve ...`
+//   write the settings file; start `setsid sh -c 'exec "$@" >>STDERR 2>&1' sh TOOL serve ... --log-file LOG`
 //     (own session: a Ctrl-C of the app's terminal does not reach the server; setsid execs in place,
 //      so the Process we hold IS the server and its early exit is seen within one poll)
 //   poll the mount every 20 ms until Running, up to wcfs.client.start-timeout
 //     the child exited -> if another starter holds the server's lock file, keep waiting for that one
-//                         (a race of starters ends with one server); else fail at once with the
-//                         tail of <mnt>.log
+//                         (a race of starters ends with one server); else fail at once with what
+//                         this start wrote to <mnt>.stderr and the log (their last lines)
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -127,9 +134,9 @@ public static class WcfsServer
         return (tool.StartInfo(ServeArguments(request, file)), file);
     }
 
-    /// <summary>The arguments after <c>wcfs</c>: serve, the mountpoint, the settings file, the extras.</summary>
-    private static IEnumerable<string> ServeArguments(Request r, string settingsFile) =>
-        ["serve", "--mountpoint", r.Mountpoint, "--config", settingsFile, .. r.ExtraArguments];
+    /// <summary>The arguments after <c>wcfs</c>: serve, the mountpoint, the settings file, the server's own log file (detached servers), the extras.</summary>
+    private static IEnumerable<string> ServeArguments(Request r, string settingsFile, string? logFile = null) =>
+        ["serve", "--mountpoint", r.Mountpoint, "--config", settingsFile, .. logFile is null ? [] : new[] { "--log-file", logFile }, .. r.ExtraArguments];
 
     private static string WriteSettingsFile(Request r)
     {
@@ -174,11 +181,13 @@ public static class WcfsServer
         if (state == ServerState.Running)
             return Check(mnt, served, normalized);
         var tool = WcfsTool.Find();
-        var log = PrivateLog(mnt);
-        var (psi, file) = StartInfo(new Request(url, mnt, s.Server), tool);
+        var logs = ServerLogFiles.Create(mnt);
+        var mark = logs.Mark();
+        var request = new Request(url, mnt, s.Server);
+        var file = WriteSettingsFile(request);
         try
         {
-            using var server = StartDetached(psi, log);
+            using var server = StartDetached(tool.StartInfo(ServeArguments(request, file, logs.Log)), logs.Stderr);
             var limit = timeout ?? s.Client.StartTimeout;
             var deadline = DateTime.UtcNow + limit;
             while (DateTime.UtcNow < deadline)
@@ -189,10 +198,10 @@ public static class WcfsServer
                     return Check(mnt, served, normalized);
                 if (server.HasExited && !AnotherStarterHoldsTheLock(mnt))
                     throw new WcfsClientException(
-                        $"`wcfs serve` ({tool}) for {UrlRedaction.Redact(normalized)} exited with {server.ExitCode} before mounting {mnt}: {LogTail(log)}");
+                        $"`wcfs serve` ({tool}) for {UrlRedaction.Redact(normalized)} exited with {server.ExitCode} before mounting {mnt}: {logs.TailSince(mark)}");
                 await Task.Delay(20, cancellationToken).ConfigureAwait(false); // why: the mount appears asynchronously; no event to wait on
             }
-            throw new TimeoutException($"the WCFS server for {UrlRedaction.Redact(normalized)} did not start within {limit.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)}s: see {log}");
+            throw new TimeoutException($"the WCFS server for {UrlRedaction.Redact(normalized)} did not start within {limit.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)}s: see {logs.Log} and {logs.Stderr}");
         }
         finally
         {
@@ -200,11 +209,11 @@ public static class WcfsServer
         }
     }
 
-    /// <summary>Starts <paramref name="psi"/> in its own session with output appended to <paramref name="log"/>.</summary>
-    private static Process StartDetached(ProcessStartInfo psi, string log)
+    /// <summary>Starts <paramref name="psi"/> in its own session with stdout and stderr appended to <paramref name="stderr"/>.</summary>
+    private static Process StartDetached(ProcessStartInfo psi, string stderr)
     {
         var detached = new ProcessStartInfo("setsid") { UseShellExecute = false };
-        foreach (var a in (string[])[.. DetachedShell(log), psi.FileName, .. psi.ArgumentList])
+        foreach (var a in (string[])[.. DetachedShell(stderr), psi.FileName, .. psi.ArgumentList])
             detached.ArgumentList.Add(a);
         return Process.Start(detached) ?? throw new WcfsClientException("cannot run setsid to start the WCFS server");
     }
@@ -226,19 +235,6 @@ public static class WcfsServer
         }
     }
 
-    private static string LogTail(string log)
-    {
-        try
-        {
-            var lines = File.ReadAllLines(log);
-            return string.Join(" | ", lines.TakeLast(3));
-        }
-        catch (IOException)
-        {
-            return $"(no log at {log})";
-        }
-    }
-
     private static string Check(string mnt, string? served, string normalized)
     {
         if (served is not null && MountPoint.NormalizeUrl(served) != normalized)
@@ -255,26 +251,12 @@ public static class WcfsServer
     public static (string[] Argv, string SettingsFile) DetachedCommand(Request request, WcfsTool? tool = null)
     {
         tool ??= WcfsTool.Find();
-        var log = PrivateLog(request.Mountpoint);
+        var logs = ServerLogFiles.Create(request.Mountpoint);
         var file = WriteSettingsFile(request);
-        string[] argv = ["setsid", "-f", .. DetachedShell(log), tool.FileName, .. tool.Arguments(ServeArguments(request, file))];
+        string[] argv = ["setsid", "-f", .. DetachedShell(logs.Stderr), tool.FileName, .. tool.Arguments(ServeArguments(request, file, logs.Log))];
         return (argv, file);
     }
 
-    /// <summary>
-    /// The server's log <c>&lt;mnt&gt;.log</c>, created 0600 without following a symlink in a root checked
-    /// private (PrivateFiles.cs) before the shell appends to it by path: only the user can swap it.
-    /// </summary>
-    /// <exception cref="UnsafePathException">The mount root or the log is not private to the user.</exception>
-    private static string PrivateLog(string mountpoint)
-    {
-        var mnt = mountpoint.TrimEnd('/');
-        PrivateFiles.EnsurePrivateDirectory(Path.GetDirectoryName(mnt)!);
-        var log = mnt + ".log";
-        PrivateFiles.OpenPrivate(log, append: true).Dispose();
-        return log;
-    }
-
-    /// <summary><c>sh -c</c> that appends the command's output to <paramref name="log"/> and execs it in place.</summary>
-    private static string[] DetachedShell(string log) => ["sh", "-c", "log=$1; shift; exec \"$@\" >>\"$log\" 2>&1 </dev/null", "sh", log];
+    /// <summary><c>sh -c</c> that appends the command's stdout and stderr to <paramref name="stderr"/> and execs it in place.</summary>
+    private static string[] DetachedShell(string stderr) => ["sh", "-c", "out=$1; shift; exec \"$@\" >>\"$out\" 2>&1 </dev/null", "sh", stderr];
 }
