@@ -50,6 +50,7 @@ public sealed class HostedSampleTests(ITestOutputHelper output) : IDisposable
             var first = await RunSampleAsync();
             Assert.True(first.Exit == 0, first.Out);
             Assert.Contains("has 1024 elements", first.Out, StringComparison.Ordinal);
+            Assert.Contains("health Healthy: WCFS: server pid ", first.Out, StringComparison.Ordinal); // WithWcfs's check, run by the host
             Assert.Contains($"sqlite://{_dir.File("data")}/wcfs.db", first.Out, StringComparison.Ordinal);
             Assert.True(File.Exists(_dir.File("data/wcfs.db")));
 

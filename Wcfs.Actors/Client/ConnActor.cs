@@ -47,6 +47,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
     private readonly Dictionary<ulong, (string Text, Action<string> OnReply)> _pending = [];
     private readonly List<(string Text, Action<string> OnReply)> _held = [];
     private bool _reattaching;
+    private string? _reattachingText;
     private WclConnHandle? _conn;
     private IActorRef? _pinner;
     private Tid _at;
@@ -95,7 +96,8 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
             if (_closeReply is not null && _closeRemaining <= 0)
                 FinishClose();
         });
-        Receive<ConnProtocol.GetState>(_ => Sender.Tell(new ConnProtocol.ConnState(_at, _files.ToDictionary(f => f.Key, f => f.Value.Refs), _broken)));
+        Receive<ConnProtocol.GetState>(_ => Sender.Tell(new ConnProtocol.ConnState(_at, _files.ToDictionary(f => f.Key, f => f.Value.Refs), _broken,
+            _reattaching ? _reattachingText : null, _pinner is not null)));
     }
 
     private void Ready()
@@ -193,6 +195,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
             return;
         _log.Warning("WCFS conn @{At}: {Event}", _at, r.Text);
         _reattaching = true;
+        _reattachingText = r.Text;
         // replies of the dead server never come: send these requests again on the new link
         _held.InsertRange(0, _pending.OrderBy(p => p.Key).Select(p => p.Value));
         _pending.Clear();

@@ -47,8 +47,11 @@ public static class ConnProtocol
     /// <summary>Asks for the conn's state. Reply: <see cref="ConnState"/>.</summary>
     public sealed record GetState;
 
-    /// <summary>at, open files with their reference counts, and why the conn is broken (null if it is not).</summary>
-    public sealed record ConnState(Tid At, IReadOnlyDictionary<Oid, int> Files, string? Broken);
+    /// <summary>
+    /// at, open files with their reference counts, why the conn is broken (null if it is not), what it
+    /// waits for while it re-attaches (null if it does not), and whether its PinnerActor runs.
+    /// </summary>
+    public sealed record ConnState(Tid At, IReadOnlyDictionary<Oid, int> Files, string? Broken, string? Reattaching = null, bool PinnerAlive = true);
 
     /// <summary>Settings of a conn.</summary>
     /// <param name="Mountpoint">The WCFS mount.</param>

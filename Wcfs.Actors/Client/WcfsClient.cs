@@ -80,7 +80,7 @@ public sealed class WcfsClient : IAsyncDisposable
         _ownsSystem = ownsSystem;
         Settings = settings;
         _zurl = zurl;
-        Actor = runtime.NewClientActor(mountpoint, settings, restart);
+        Actor = runtime.NewClientActor(url, mountpoint, settings, restart);
         _restartSettingsFile = restartSettingsFile;
     }
 
@@ -214,6 +214,7 @@ public sealed class WcfsClient : IAsyncDisposable
     /// <summary>Stops the client's actors (their conns close), releases .wcfs/zurl, and stops the actor system if the client created it.</summary>
     public async ValueTask DisposeAsync()
     {
+        WcfsRuntime.Get(System).ForgetClient(Actor);
         await Actor.GracefulStop(Settings.AskTimeout);
         _zurl.Dispose();
         if (_restartSettingsFile is not null)

@@ -2,6 +2,7 @@
 // mounted WCFS server (STYLE.md "Actors").
 //
 //   C: Connect(at, lifetime)   S: ConnProtocol.Started(conn) | Status.Failure
+//   C: GetConns                S: Conns(its ConnActors)                  (the health check)
 using Akka.Actor;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Storage;
@@ -16,6 +17,12 @@ public static class WcfsProtocol
 
     /// <summary>Creates a ConnActor at <paramref name="At"/>. Reply: <see cref="ConnProtocol.Started"/>.</summary>
     internal sealed record Connect(Tid At, ConnLifetime Lifetime);
+
+    /// <summary>Asks for the client's live ConnActors. Reply: <see cref="Conns"/>.</summary>
+    public sealed record GetConns;
+
+    /// <summary>The client's live ConnActors.</summary>
+    public sealed record Conns(IReadOnlyList<IActorRef> Refs);
 
     /// <summary>Props of the WcfsActor of one mountpoint.</summary>
     /// <param name="mountpoint">The WCFS mount.</param>
@@ -37,6 +44,7 @@ internal sealed class WcfsActor : ReceiveActor
             var conn = Context.ActorOf(ConnProtocol.Props(s, c.Lifetime), $"conn-{++_next}");
             conn.Forward(new ConnProtocol.Start(c.At));
         });
+        Receive<WcfsProtocol.GetConns>(_ => Sender.Tell(new WcfsProtocol.Conns([.. Context.GetChildren()])));
     }
 
     // a failing conn stops (its mappings were made to fault); other conns are not affected

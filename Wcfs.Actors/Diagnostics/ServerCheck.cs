@@ -1,7 +1,9 @@
 // ServerCheck - the checks of one WCFS server seen from outside (its mountpoint): mount, server
 // process, .wcfs/stats answering, and the figures of that stats file. `wcfs status` prints them
-// (one line each: ok, or the problem and what to do); the runtime's health check uses the same
-// checks for "server reachable".
+// (one line each: ok, or the problem and what to do); the runtime's health check (WcfsHealth.cs)
+// runs the same RunAsync for "server reachable" and adds its own conns' lines. One line is one
+// HealthStatus, and WcfsHealth.StatusOf is the one rule from lines to a status (both use it).
+// URLs in the lines are redacted (a health check's description may be served over HTTP).
 //
 // A hung server blocks whoever reads its files: the stats file is read on a pool thread and
 // waited for at most the given timeout; at most one such read per mountpoint is in flight at a
@@ -9,12 +11,30 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Wcfs.Actors.Protocol;
+using Wcfs.Actors.Storage;
 
 namespace Wcfs.Actors.Diagnostics;
 
-/// <summary>One line of a server check: its name, whether it is ok, and what was found (or what to do).</summary>
-internal sealed record ServerCheckLine(string Name, bool Ok, string Detail);
+/// <summary>One line of a check: its name, its status, and what was found (or the problem and what to do).</summary>
+internal sealed record ServerCheckLine(string Name, HealthStatus Status, string Detail)
+{
+    /// <summary>True for a healthy line.</summary>
+    public bool Ok => Status == HealthStatus.Healthy;
+
+    /// <summary>"ok", "warn" or "fail".</summary>
+    public string Word => Status switch { HealthStatus.Healthy => "ok", HealthStatus.Degraded => "warn", _ => "fail" };
+
+    /// <summary>A healthy line.</summary>
+    public static ServerCheckLine Pass(string name, string detail) => new(name, HealthStatus.Healthy, detail);
+
+    /// <summary>A degraded line: works, but not as it should (the detail says why and until when).</summary>
+    public static ServerCheckLine Warn(string name, string detail) => new(name, HealthStatus.Degraded, detail);
+
+    /// <summary>An unhealthy line: the problem and what to do.</summary>
+    public static ServerCheckLine Fail(string name, string detail) => new(name, HealthStatus.Unhealthy, detail);
+}
 
 /// <summary>The figures of one read of a server's <c>.wcfs/stats</c> (PROTOCOL.md §2; ServerStats).</summary>
 internal sealed record ServerStatsSample(IReadOnlyDictionary<string, string> Values, DateTime TakenUtc)
@@ -81,22 +101,25 @@ internal static class ServerCheck
     public static async Task<IReadOnlyList<ServerCheckLine>> RunAsync(string url, string mountpoint, TimeSpan timeout,
         CancellationToken cancellationToken = default)
     {
+        url = UrlRedaction.Redact(url);
         var lines = new List<ServerCheckLine>();
         var mounted = MountPoint.IsMounted(mountpoint);
         lines.Add(mounted
-            ? new("mount", true, mountpoint)
-            : new("mount", false, $"{mountpoint} is not mounted: start the server with `wcfs serve {url}` (or open a Database with autostart on)"));
+            ? ServerCheckLine.Pass("mount", mountpoint)
+            : ServerCheckLine.Fail("mount", $"{mountpoint} is not mounted: start the server with `wcfs serve {url}` (or open a Database with autostart on)"));
         var pid = MountPoint.ServerPid(mountpoint);
         var alive = pid is { } p && Directory.Exists($"/proc/{p}");
         lines.Add(alive
-            ? new("server", true, $"pid {pid}")
+            ? ServerCheckLine.Pass("server", $"pid {pid}")
             : pid is null
-                ? new("server", false, $"no server process (no pid file {MountPoint.PidPath(mountpoint)})" +
+                ? ServerCheckLine.Fail("server", $"no server process (no pid file {MountPoint.PidPath(mountpoint)})" +
                     (mounted ? $": a stale mount; `wcfs stop {url}` cleans it up" : ""))
-                : new("server", false, $"server process {pid} is gone" + (mounted ? $": a stale mount; `wcfs stop {url}` cleans it up" : "")));
+                : ServerCheckLine.Fail("server", $"server process {pid} is gone" + (mounted
+                    ? $": a stale mount; `wcfs serve {url}` starts a new server (clients waiting for re-attach take it), `wcfs stop {url}` only cleans up"
+                    : "")));
         if (!mounted)
         {
-            lines.Add(new("stats", false, ".wcfs/stats not read: nothing is mounted"));
+            lines.Add(ServerCheckLine.Fail("stats", ".wcfs/stats not read: nothing is mounted"));
             return lines;
         }
         ServerStatsSample s;
@@ -107,16 +130,16 @@ internal static class ServerCheck
         }
         catch (TimeoutException)
         {
-            lines.Add(new("stats", false, $".wcfs/stats does not answer within {timeout.TotalSeconds:0.#}s: the server hangs; `wcfs stop {url}` kills it"));
+            lines.Add(ServerCheckLine.Fail("stats", $".wcfs/stats does not answer within {timeout.TotalSeconds:0.#}s: the server hangs; `wcfs stop {url}` kills it"));
             return lines;
         }
         catch (IOException e)
         {
-            lines.Add(new("stats", false, $".wcfs/stats cannot be read ({e.Message}): the server is gone; `wcfs stop {url}` cleans up"));
+            lines.Add(ServerCheckLine.Fail("stats", $".wcfs/stats cannot be read ({e.Message}): the server is gone; `wcfs stop {url}` cleans up"));
             return lines;
         }
         var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        lines.Add(new("stats", true, $".wcfs/stats answers ({ms.ToString("0.0", CultureInfo.InvariantCulture)} ms)"));
+        lines.Add(ServerCheckLine.Pass("stats", $".wcfs/stats answers ({ms.ToString("0.0", CultureInfo.InvariantCulture)} ms)"));
         lines.AddRange(Figures(s));
         return lines;
     }
@@ -125,16 +148,16 @@ internal static class ServerCheck
     public static IEnumerable<ServerCheckLine> Figures(ServerStatsSample s)
     {
         var up = TimeSpan.FromSeconds(s.Double("uptime.s"));
-        yield return new("head", true, $"@{s.Text("headat") ?? "?"}, {s.Long("BigFile")} files, {s.Long("RevHead")} @rev dirs, up {Duration(up)}");
-        yield return new("links", true, $"{s.Long("WatchLink")} watch links, {s.Long("Watch")} watches, {s.Long("PinnedBlk")} pinned blocks");
+        yield return ServerCheckLine.Pass("head", $"@{s.Text("headat") ?? "?"}, {s.Long("BigFile")} files, {s.Long("RevHead")} @rev dirs, up {Duration(up)}");
+        yield return ServerCheckLine.Pass("links", $"{s.Long("WatchLink")} watch links, {s.Long("Watch")} watches, {s.Long("PinnedBlk")} pinned blocks");
         var kills = s.Long("pinkill");
         var rtt = s.Long("pinrtt.n") > 0
             ? $", round trip p50 {s.Double("pinrtt.p50us").ToString("0.0", CultureInfo.InvariantCulture)} µs p99 {s.Double("pinrtt.p99us").ToString("0.0", CultureInfo.InvariantCulture)} µs"
             : "";
         yield return kills == 0
-            ? new("pins", true, $"{s.Long("pin")} sent, no client killed{rtt}")
-            : new("pins", true, $"{s.Long("pin")} sent{rtt}; {kills} clients killed for not acking a pin: see the server log (wcfs serve's log file) for which");
-        yield return new("reads", true, $"{s.Long("read")} reads, {Bytes(s.Long("readbytes"))}");
+            ? ServerCheckLine.Pass("pins", $"{s.Long("pin")} sent, no client killed{rtt}")
+            : ServerCheckLine.Pass("pins", $"{s.Long("pin")} sent{rtt}; {kills} clients killed for not acking a pin: see the server log (wcfs serve's log file) for which");
+        yield return ServerCheckLine.Pass("reads", $"{s.Long("read")} reads, {Bytes(s.Long("readbytes"))}");
     }
 
     /// <summary>A duration as "3d4h", "2h5m", "4m10s", "12s".</summary>

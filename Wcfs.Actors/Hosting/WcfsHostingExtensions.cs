@@ -5,7 +5,9 @@
 // start-up so that invalid settings fail the host's start, naming the key.
 using System.Text;
 using Akka.Hosting;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Wcfs.Actors.Configuration;
+using Wcfs.Actors.Diagnostics;
 
 namespace Wcfs.Actors.Hosting;
 
@@ -55,10 +57,15 @@ public sealed class WcfsOptions
 /// <summary>Akka.Hosting registration of the wcfs-actors runtime.</summary>
 public static class WcfsHostingExtensions
 {
+    /// <summary>The name of the runtime's health check (<see cref="WcfsHealthCheck"/>), also its tag.</summary>
+    public const string HealthCheckName = "wcfs";
+
     /// <summary>
     /// Adds the wcfs-actors runtime: <paramref name="configure"/>'s options over the application's
-    /// HOCON, and the <see cref="WcfsRuntime"/> extension started with the ActorSystem (it adds
-    /// reference.conf as fallback; invalid settings fail the start, naming the key).
+    /// HOCON, the <see cref="WcfsRuntime"/> extension started with the ActorSystem (it adds
+    /// reference.conf as fallback; invalid settings fail the start, naming the key), and the health
+    /// check "wcfs" (<see cref="WcfsHealthCheck"/>: servers reachable, watch links up, pinners alive;
+    /// the app's <c>services.AddHealthChecks()</c> makes it visible).
     /// </summary>
     public static AkkaConfigurationBuilder WithWcfs(this AkkaConfigurationBuilder builder, Action<WcfsOptions>? configure = null)
     {
@@ -67,6 +74,8 @@ public static class WcfsHostingExtensions
         var hocon = options.ToHocon();
         if (hocon.Length > 0)
             builder.AddHocon(hocon, HoconAddMode.Prepend);
-        return builder.AddStartup((system, _) => WcfsRuntime.Get(system));
+        return builder
+            .WithHealthCheck(HealthCheckName, new WcfsHealthCheck(), HealthStatus.Unhealthy, [HealthCheckName])
+            .AddStartup((system, _) => WcfsRuntime.Get(system));
     }
 }

@@ -13,7 +13,9 @@
 //     (a client's WcfsActor is stopped when the client is disposed; the virtmem actors live as long
 //     as the system);
 //   - the entry points: OpenDatabaseAsync, JoinAsync (Database.OpenAsync and WcfsClient.JoinAsync
-//     with an ActorSystem come here; without one they create exactly one system, "wcfs", and own it).
+//     with an ActorSystem come here; without one they create exactly one system, "wcfs", and own it);
+//   - the registry of its live clients (URL, mountpoint, WcfsActor), which the health check walks:
+//     CheckHealthAsync (Diagnostics/WcfsHealth.cs; Akka.Hosting's check "wcfs" calls it).
 // What it does not own: the WCFS server (a process of its own, started by WcfsServer), storage
 // (Database), the native tier.
 //
@@ -25,9 +27,11 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
 using Akka.Event;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Wcfs.Actors.Client;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Db;
+using Wcfs.Actors.Diagnostics;
 using Wcfs.Actors.Virtmem;
 
 namespace Wcfs.Actors.Hosting;
@@ -37,7 +41,11 @@ public sealed class WcfsRuntime : IExtension
 {
     private readonly ExtendedActorSystem _system;
     private readonly ConcurrentDictionary<long, Lazy<IActorRef>> _virtmem = new();
+    private readonly ConcurrentDictionary<IActorRef, ClientEntry> _live = new();
     private long _clients;
+
+    /// <summary>A live client of the runtime: the URL its server serves, the mountpoint, its WcfsActor, its re-attach timeout.</summary>
+    internal sealed record ClientEntry(string Url, string Mountpoint, IActorRef Actor, TimeSpan ReattachTimeout);
 
     /// <summary>Created by <see cref="WcfsRuntimeProvider"/>; use <see cref="Get"/>.</summary>
     /// <exception cref="Akka.Configuration.ConfigurationException">Invalid settings (the message names the key).</exception>
@@ -72,10 +80,29 @@ public sealed class WcfsRuntime : IExtension
         _virtmem.GetOrAdd(pageSize, size => new Lazy<IActorRef>(() =>
             _system.SystemActorOf(VirtmemProtocol.Props(VirtmemProtocol.Settings.From(Settings, size)), $"wcfs-virtmem-{size}"))).Value;
 
-    /// <summary>A new WcfsActor for one client of <paramref name="mountpoint"/> (<c>/system/wcfs-client-&lt;hash&gt;-&lt;n&gt;</c>).</summary>
-    internal IActorRef NewClientActor(string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart) =>
-        _system.SystemActorOf(WcfsProtocol.Props(mountpoint, settings, autostart),
+    /// <summary>
+    /// The health of the runtime: every mount its clients use has a reachable server (the checks of
+    /// <c>wcfs status</c>), their conns' watch links are up and their pinners alive. Healthy when no
+    /// client joined yet. The description names each problem and what to do; the data holds every line.
+    /// </summary>
+    public async Task<HealthCheckResult> CheckHealthAsync(CancellationToken cancellationToken = default) =>
+        WcfsHealth.ToResult(await WcfsHealth.RunAsync(this, WcfsHealth.Timeout, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>The live clients (the health check walks them).</summary>
+    internal IReadOnlyCollection<ClientEntry> Clients => [.. _live.Values];
+
+    /// <summary>A new WcfsActor for one client of <paramref name="url"/> at <paramref name="mountpoint"/>
+    /// (<c>/system/wcfs-client-&lt;hash&gt;-&lt;n&gt;</c>), registered until <see cref="ForgetClient"/>.</summary>
+    internal IActorRef NewClientActor(string url, string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart)
+    {
+        var actor = _system.SystemActorOf(WcfsProtocol.Props(mountpoint, settings, autostart),
             $"wcfs-client-{MountHash(mountpoint)}-{Interlocked.Increment(ref _clients)}");
+        _live[actor] = new ClientEntry(url, mountpoint, actor, settings.ReattachTimeout);
+        return actor;
+    }
+
+    /// <summary>The client of <paramref name="actor"/> is being disposed: no longer checked.</summary>
+    internal void ForgetClient(IActorRef actor) => _live.TryRemove(actor, out _);
 
     private static string MountHash(string mountpoint) =>
         Convert.ToHexStringLower(global::System.Security.Cryptography.SHA1.HashData(global::System.Text.Encoding.UTF8.GetBytes(mountpoint)))[..8];

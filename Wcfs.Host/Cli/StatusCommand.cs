@@ -1,16 +1,18 @@
 // StatusCommand - `wcfs status <url>`: the server's state and figures as a table, one line per
 // check: "ok - <check> <what was found>" or "fail - <check> <the problem>: <what to do>"
-// (API.md §4; the checks are Wcfs.Actors' ServerCheck, shared with the runtime's health check).
-// Exit status 0 if every check is ok, 1 otherwise.
+// (API.md §4; the checks are Wcfs.Actors' ServerCheck.RunAsync and the status rule
+// WcfsHealth.StatusOf, the same the runtime's health check uses for each server).
+// Exit status 0 if the status is healthy, 1 otherwise.
 using System.CommandLine;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Wcfs.Actors.Diagnostics;
 
 namespace Wcfs.Host.Cli;
 
 internal static class StatusCommand
 {
-    /// <summary>How long a server may take to answer .wcfs/stats before it counts as hung.</summary>
-    private static readonly TimeSpan StatsTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>How long a server may take to answer .wcfs/stats before it counts as hung (the health check's).</summary>
+    private static readonly TimeSpan StatsTimeout = WcfsHealth.Timeout;
 
     public static Command Create()
     {
@@ -27,15 +29,15 @@ internal static class StatusCommand
             var mnt = ServeCli.Mountpoint(u, s, pr.GetValue(mountpoint));
             var lines = await ServerCheck.RunAsync(u, mnt, StatsTimeout, ct);
             Console.Write(Format(lines));
-            return lines.All(l => l.Ok) ? WcfsCommandLine.ExitOk : WcfsCommandLine.ExitFailure;
+            return WcfsHealth.StatusOf(lines) == HealthStatus.Healthy ? WcfsCommandLine.ExitOk : WcfsCommandLine.ExitFailure;
         });
         return cmd;
     }
 
-    /// <summary>The table: "ok - name   detail" / "fail - name   detail", names padded to one column.</summary>
+    /// <summary>The table: "ok - name   detail" / "warn - ..." / "fail - ...", names padded to one column.</summary>
     public static string Format(IReadOnlyList<ServerCheckLine> lines)
     {
         var w = lines.Max(l => l.Name.Length);
-        return string.Concat(lines.Select(l => $"{(l.Ok ? "ok" : "fail")} - {l.Name.PadRight(w)}  {l.Detail}\n"));
+        return string.Concat(lines.Select(l => $"{l.Word} - {l.Name.PadRight(w)}  {l.Detail}\n"));
     }
 }

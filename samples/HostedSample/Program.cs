@@ -3,13 +3,15 @@
 // app's HOCON), Akka logs through Serilog. The app opens the embedded default database in the
 // data dir given as its first argument (default: wcfs.data-dir; WCFS mounts under the second
 // argument, default wcfs.mount-root; the server is autostarted and keeps running), grows an array
-// named "sample" by 1024 elements, commits and stops. The runtime's metrics (meter "Wcfs":
-// commits, pins, faults, dirty pages) go to OpenTelemetry's console exporter, printed at stop.
+// named "sample" by 1024 elements, commits, logs the runtime's health check ("wcfs", registered by
+// WithWcfs: server reachable, watch links up, pinners alive) and stops. The runtime's metrics (meter
+// "Wcfs": commits, pins, faults, dirty pages) go to OpenTelemetry's console exporter, printed at stop.
 //   dotnet run --project samples/HostedSample -- /tmp/wcfs-sample
 using Akka.Actor;
 using Akka.Hosting;
 using Akka.Logger.Serilog;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Metrics;
 using Serilog;
@@ -19,6 +21,7 @@ using Wcfs.Actors.Hosting;
 Log.Logger = new LoggerConfiguration().WriteTo.Console().CreateLogger();
 var builder = Host.CreateApplicationBuilder(args);
 builder.Services.AddSerilog();
+builder.Services.AddHealthChecks();
 builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter("Wcfs").AddConsoleExporter());
 builder.Services.AddAkka("wcfs-sample", akka => akka
     .ConfigureLoggers(l => { l.ClearLoggers(); l.AddLogger<SerilogLogger>(); })
@@ -40,6 +43,8 @@ await using (var conn = await db.OpenConnectionAsync())
     var at = await conn.CommitAsync();
     Log.Information("array {Oid} in {Url} has {Length} elements @{At} (data dir {DataDir})",
         array.Oid, db.Url, array.Length, at, WcfsRuntime.Get(system).Settings.DataDir);
+    var health = (await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Entries["wcfs"];
+    Log.Information("health {Status}: {Description}", health.Status, health.Description);
 }
 await host.StopAsync();
 await Log.CloseAndFlushAsync();
