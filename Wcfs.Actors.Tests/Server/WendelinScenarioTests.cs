@@ -3,13 +3,13 @@
 // outstanding, no second pin after the page left the cache, a stopped watch, an unchanged hole,
 // reopening a file. Links that may receive pins live in child processes where a wrong kill would
 // hit the test host otherwise.
-using System.Runtime.InteropServices;
+using Wcfs.Native.Interop;
 using Xunit;
 using static Wcfs.Actors.Tests.Server.ServerProcess;
 
 namespace Wcfs.Actors.Tests.Server;
 
-public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<SharedServer>
+public class WendelinScenarioTests(SharedServer shared) : IClassFixture<SharedServer>
 {
     [Fact]
     public async Task After_a_restart_over_existing_history_setup_and_pins_fall_back_to_the_start_of_the_servers_history()
@@ -199,10 +199,7 @@ public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<
     private static void Evict(string path)
     {
         using var h = File.OpenHandle(path);
-        var rc = Fadvise((int)h.DangerousGetHandle(), 0, 0, 4 /* POSIX_FADV_DONTNEED */);
+        var rc = Libc.DropPageCache(h);
         Assert.Equal(0, rc);
     }
-
-    [LibraryImport("libc", EntryPoint = "posix_fadvise")]
-    private static partial int Fadvise(int fd, long off, long len, int advice);
 }
