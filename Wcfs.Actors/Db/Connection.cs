@@ -33,6 +33,7 @@
 // the VirtmemActor running storeblk during step 1, while the flow waits for it.
 using System.Reflection;
 using Wcfs.Actors.Arrays;
+using Wcfs.Actors.Client;
 using Wcfs.Actors.Diagnostics;
 using Wcfs.Actors.Storage;
 using Wcfs.Actors.Virtmem;
