@@ -76,8 +76,9 @@ public sealed class Connection : IAsyncDisposable
     /// <summary>The WCFS session while open (diagnostics, tests).</summary>
     internal IWcfsSession? WcfsSession => _session;
 
-    internal async Task OpenAsync()
+    internal async Task OpenAsync(CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         At = Storage.LastTid;
         foreach (var p in _cache.Values)
             p.Ghostify();
@@ -93,8 +94,13 @@ public sealed class Connection : IAsyncDisposable
     /// <exception cref="ConflictException">Something written changed after At; the transaction is
     /// aborted (pages discarded, At at the latest revision) and the connection stays usable.</exception>
     /// <exception cref="InvalidOperationException">Used concurrently, or closed.</exception>
-    public async Task<Tid> CommitAsync()
+    /// <exception cref="WcfsServerGoneException">The commit is stored, but the WCFS server is gone so the
+    /// connection cannot follow it (the message says so).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the
+    /// commit started (nothing changed). Once started, a commit runs to its end: it is never left half done.</exception>
+    public async Task<Tid> CommitAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         using var flow = EnterFlow("commit");
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         List<OpenFile> dirty;
@@ -167,8 +173,11 @@ public sealed class Connection : IAsyncDisposable
 
     /// <summary>Drops the transaction's changes (pages and objects) and moves At to the latest revision.</summary>
     /// <exception cref="InvalidOperationException">Used concurrently, or closed.</exception>
-    public async Task AbortAsync()
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the
+    /// abort started (nothing changed). Once started, an abort runs to its end.</exception>
+    public async Task AbortAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         using var flow = EnterFlow("abort");
         await AbortCoreAsync().ConfigureAwait(false);
     }
@@ -305,7 +314,7 @@ public sealed class Connection : IAsyncDisposable
     }.ToDictionary(t => (string)typeof(Dtype).GetMethod(nameof(Dtype.NameOf))!.MakeGenericMethod(t).Invoke(null, null)!);
 
     /// <summary>The connection's BigFileH of <paramref name="file"/> (opened on first use; unguarded core).</summary>
-    internal async Task<BigFileH> OpenFileCoreAsync(ZBigFile file)
+    internal async Task<BigFileH> OpenFileCoreAsync(ZBigFile file, CancellationToken cancellationToken = default)
     {
         PruneClosedFiles();
         if (_files.TryGetValue(file.Oid, out var open))
@@ -314,7 +323,7 @@ public sealed class Connection : IAsyncDisposable
         var big = await _session!.OpenBaseAsync(file.Oid, file.BlockSize, store).ConfigureAwait(false);
         try
         {
-            var handle = await VirtmemProtocol.OpenAsync(_db.Virtmem(file.BlockSize), big, _db.AskTimeout).ConfigureAwait(false);
+            var handle = await VirtmemProtocol.OpenAsync(_db.Virtmem(file.BlockSize), big, _db.AskTimeout, cancellationToken).ConfigureAwait(false);
             _files[file.Oid] = new OpenFile(big, handle, store);
             return handle;
         }

@@ -241,8 +241,11 @@ public sealed class WcfsMount : IAsyncDisposable
     }
 
     /// <summary>Unmounts and releases everything; idempotent. Files still open on the mount get ENOTCONN.</summary>
-    public async Task StopAsync()
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the stop
+    /// started (nothing changed). Once started, a stop runs to its end (bounded waits): it is never left half done.</exception>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         if (Interlocked.Exchange(ref _stopped, 1) != 0)
             return;
         Log.Information("unmounting {Mountpoint}", _options.Mountpoint);
