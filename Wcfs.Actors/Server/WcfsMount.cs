@@ -175,7 +175,8 @@ public sealed class WcfsMount : IAsyncDisposable
         // The pid file exists before .wcfs/zurl answers: whoever finds the server finds its pid.
         try
         {
-            await using var pid = PrivateFiles.OpenPrivate(MountPoint.PidPath(o.Mountpoint), truncate: true);
+            var pid = PrivateFiles.OpenPrivate(MountPoint.PidPath(o.Mountpoint), truncate: true);
+            await using var pidScope = pid.ConfigureAwait(false);
             await pid.WriteAsync(System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId + "\n")).ConfigureAwait(false);
         }
         catch (IOException e)
