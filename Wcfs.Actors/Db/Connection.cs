@@ -127,6 +127,7 @@ public sealed class Connection : IAsyncDisposable
             throw;
         }
         var raced = await MarkStoredAsync(dirty).ConfigureAwait(false);
+        var createdArrays = _modified.Where(p => p.IsNew).OfType<IZBigArray>().Select(a => a.FileOid).ToList();
         foreach (var p in _modified)
             p.AfterCommit();
         _modified.Clear();
@@ -138,6 +139,7 @@ public sealed class Connection : IAsyncDisposable
         {
             throw new WcfsServerGoneException($"commit @{tid} is stored in the database, but the connection cannot follow it: {e.Message}", e.Errno);
         }
+        await OpenCreatedArraysAsync(createdArrays).ConfigureAwait(false);
         if (wrote)
         {
             WcfsMetrics.CommitBytes.Add(bytes);
@@ -148,6 +150,24 @@ public sealed class Connection : IAsyncDisposable
                 $"commit @{tid} stored the pages as they were when the commit started, but pages were written during the commit " +
                 $"({raced.Message}); those writes stay dirty in the next transaction: do not write pages while the connection commits", raced);
         return tid;
+    }
+
+    /// <summary>Opens the files of the arrays this commit created (they can be mapped from now on), so that
+    /// their View/Append/Resize never wait (ZBigArray "Opening"). The commit is stored already: an open that
+    /// fails is left to the array's OpenAsync to report (View then says to call it).</summary>
+    private async Task OpenCreatedArraysAsync(List<Oid> files)
+    {
+        foreach (var oid in files)
+        {
+            try
+            {
+                await OpenFileCoreAsync(GetObject<ZBigFile>(oid)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is WcfsClientException or VirtmemException or TimeoutException or InvalidOperationException)
+            {
+                // the array's OpenAsync reports it (see the summary)
+            }
+        }
     }
 
     /// <summary>MARKSTORED of every handle stored in this commit. A handle whose MARKSTORED fails (a page
