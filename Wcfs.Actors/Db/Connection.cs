@@ -154,7 +154,7 @@ public sealed class Connection : IAsyncDisposable
 
     /// <summary>Opens the files of the arrays this commit created (they can be mapped from now on), so that
     /// their View/Append/Resize never wait (ZBigArray "Opening"). The commit is stored already: an open that
-    /// fails is left to the array's OpenAsync to report (View then says to call it).</summary>
+    /// fails (no WCFS session, server gone) is left to the array's OpenAsync to report (View then says to call it).</summary>
     private async Task OpenCreatedArraysAsync(List<Oid> files)
     {
         foreach (var oid in files)
@@ -163,7 +163,7 @@ public sealed class Connection : IAsyncDisposable
             {
                 await OpenFileCoreAsync(GetObject<ZBigFile>(oid)).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is WcfsClientException or VirtmemException or TimeoutException or InvalidOperationException)
+            catch (Exception e) when (e is WcfsClientException or VirtmemException or TimeoutException or InvalidOperationException or NotSupportedException)
             {
                 // the array's OpenAsync reports it (see the summary)
             }
