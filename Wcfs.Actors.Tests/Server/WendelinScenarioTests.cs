@@ -91,11 +91,7 @@ public class WendelinScenarioTests(SharedServer shared) : IClassFixture<SharedSe
     {
         var s = shared.StartTest();
         var killsBefore = s.Stat("pinkill");
-        var f = s.CreateFile();
-        var at1 = s.Commit(f, (0, "a1"));
-        var at2 = s.Commit(f, (0, "a2"));
-        await s.WaitHeadAtAsync(at2);
-        _ = File.Exists(s.HeadPath(f));
+        var (f, at1, at2) = await s.FileWithTwoRevisionsAsync();
         await using var client = await ChildLink.StartAsync(s.Mountpoint);
         Assert.Empty(await client.WatchAsync(1, f, at1));
         var read = ReadBlockAsync(s.HeadPath(f), 0);
@@ -118,11 +114,7 @@ public class WendelinScenarioTests(SharedServer shared) : IClassFixture<SharedSe
     public async Task A_block_read_again_after_its_page_left_the_cache_is_not_pinned_twice()
     {
         var s = shared.StartTest();
-        var f = s.CreateFile();
-        var at1 = s.Commit(f, (0, "a1"));
-        var at2 = s.Commit(f, (0, "a2"));
-        await s.WaitHeadAtAsync(at2);
-        _ = File.Exists(s.HeadPath(f));
+        var (f, at1, at2) = await s.FileWithTwoRevisionsAsync();
         await using var link = new RawLink(s.Mountpoint);
         Assert.Empty(await link.WatchAsync(1, f, at1));
         var read = ReadBlockAsync(s.HeadPath(f), 0);
