@@ -9,7 +9,6 @@ using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 using Wcfs.Actors.Tests.Server;
 using Wcfs.Actors.Tests.Support;
-using Wcfs.Native.Interop;
 using Xunit;
 
 namespace Wcfs.Actors.Tests.Client;

@@ -106,7 +106,7 @@ public sealed class WcfsClient : IAsyncDisposable
     /// </summary>
     /// <exception cref="WcfsClientException">No server and autostart off, no wcfs tool, or the server exited at once.</exception>
     /// <exception cref="TimeoutException">The autostarted server did not answer within <c>wcfs.client.start-timeout</c>.</exception>
-    public static async Task<WcfsClient> JoinAsync(string url, WcfsClientOptions? options = null)
+    public static async Task<WcfsClient> JoinAsync(string url, WcfsClientOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new WcfsClientOptions();
         var ownsSystem = options.System is null;
@@ -116,7 +116,7 @@ public sealed class WcfsClient : IAsyncDisposable
             var runtime = WcfsRuntime.Get(system);
             var settings = runtime.Settings;
             var mnt = options.Mountpoint ?? MountPoint.For(url, settings.MountRoot);
-            var (state, _) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            var (state, _) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
             if (state != ServerState.Running)
             {
                 if (!(options.Autostart ?? settings.Autostart))
@@ -125,7 +125,7 @@ public sealed class WcfsClient : IAsyncDisposable
                     var command = $"wcfs serve {shown}" + (options.Mountpoint is null ? "" : $" --mountpoint {mnt}");
                     throw new WcfsClientException($"no WCFS server for {shown} is running at {mnt} ({state}): start it with `{command}`, or set wcfs.autostart = on");
                 }
-                await WcfsServer.EnsureRunningAsync(url, settings, mountpoint: mnt).ConfigureAwait(false);
+                await WcfsServer.EnsureRunningAsync(url, settings, mountpoint: mnt, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
             var client = settings.Client;
             if (options.ReattachTimeout is { } reattach)
@@ -147,7 +147,7 @@ public sealed class WcfsClient : IAsyncDisposable
     }
 
     /// <summary>Waits until the server's <c>head/at</c> is at least <paramref name="at"/> (bounded by start-timeout).</summary>
-    internal async Task WaitHeadAtAsync(Tid at)
+    internal async Task WaitHeadAtAsync(Tid at, CancellationToken cancellationToken = default)
     {
         var path = Path.Combine(Mountpoint, "head", "at");
         var deadline = DateTime.UtcNow + Settings.StartTimeout;
@@ -157,12 +157,12 @@ public sealed class WcfsClient : IAsyncDisposable
             Tid head;
             try
             {
-                head = await ReadHeadAtAsync(path);
+                head = await ReadHeadAtAsync(path, cancellationToken).ConfigureAwait(false);
             }
             catch (WcfsServerGoneException) when (DateTime.UtcNow < goneUntil)
             {
                 // the server died: its conns wait for a new one (wcfs.client.reattach-timeout), so do we
-                await Task.Delay(100); // why: a new server's mount appears without an event to wait on
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false); // why: a new server's mount appears without an event to wait on
                 deadline = DateTime.UtcNow + Settings.StartTimeout;
                 continue;
             }
@@ -170,7 +170,7 @@ public sealed class WcfsClient : IAsyncDisposable
                 return;
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"head/at of {Mountpoint} did not reach @{at} within {Settings.StartTimeout.TotalSeconds:0}s (is @{head})");
-            await Task.Delay(2); // why: head/at has no change notification; poll its content
+            await Task.Delay(2, cancellationToken).ConfigureAwait(false); // why: head/at has no change notification; poll its content
         }
     }
 
@@ -189,11 +189,11 @@ public sealed class WcfsClient : IAsyncDisposable
         }
     }
 
-    private static async Task<Tid> ReadHeadAtAsync(string path)
+    private static async Task<Tid> ReadHeadAtAsync(string path, CancellationToken cancellationToken)
     {
         try
         {
-            return Tid.Parse(await File.ReadAllTextAsync(path));
+            return Tid.Parse(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false));
         }
         catch (IOException e)
         {
@@ -202,12 +202,14 @@ public sealed class WcfsClient : IAsyncDisposable
     }
 
     /// <summary>Opens a connection at <paramref name="at"/> (default: the current head/at), waiting until the server reached it.</summary>
-    public async Task<Conn> ConnectAsync(Tid? at = null)
+    /// <exception cref="WcfsServerGoneException">The server is gone.</exception>
+    /// <exception cref="TimeoutException">The server did not reach <paramref name="at"/> within <c>wcfs.client.start-timeout</c>.</exception>
+    public async Task<Conn> ConnectAsync(Tid? at = null, CancellationToken cancellationToken = default)
     {
         var target = at ?? HeadAt();
-        await WaitHeadAtAsync(target);
+        await WaitHeadAtAsync(target, cancellationToken).ConfigureAwait(false);
         var lifetime = new ConnLifetime();
-        var started = await ClientAsk.Ask<ConnProtocol.Started>(Actor, new WcfsProtocol.Connect(target, lifetime), Settings.AskTimeout, $"connect @{target}");
+        var started = await ClientAsk.Ask<ConnProtocol.Started>(Actor, new WcfsProtocol.Connect(target, lifetime), Settings.AskTimeout, $"connect @{target}", cancellationToken).ConfigureAwait(false);
         return new Conn(this, started.Conn, target, Settings.AskTimeout, lifetime);
     }
 
@@ -215,11 +217,11 @@ public sealed class WcfsClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         WcfsRuntime.Get(System).ForgetClient(Actor);
-        await Actor.GracefulStop(Settings.AskTimeout);
+        await Actor.GracefulStop(Settings.AskTimeout).ConfigureAwait(false);
         _zurl.Dispose();
         if (_restartSettingsFile is not null)
             File.Delete(_restartSettingsFile);
         if (_ownsSystem)
-            await System.Terminate();
+            await System.Terminate().ConfigureAwait(false);
     }
 }
