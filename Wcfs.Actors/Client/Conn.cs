@@ -49,7 +49,7 @@ public sealed class Conn : IAsyncDisposable
     {
         _lifetime.ThrowIfClosed($"resync to @{at}");
         if (at >= At)
-            await _client.WaitHeadAtAsync(at);
+            await _client.WaitHeadAtAsync(at, $"resync to @{at}");
         var r = await ClientAsk.Ask<ConnProtocol.Resynced>(Actor, new ConnProtocol.Resync(at), _askTimeout, $"resync to @{at}");
         At = r.At;
     }

@@ -73,8 +73,8 @@ public sealed class WcfsRuntime : IExtension
             _system.SystemActorOf(VirtmemProtocol.Props(VirtmemProtocol.Settings.From(Settings, size)), $"wcfs-virtmem-{size}"))).Value;
 
     /// <summary>A new WcfsActor for one client of <paramref name="mountpoint"/> (<c>/system/wcfs-client-&lt;hash&gt;-&lt;n&gt;</c>).</summary>
-    internal IActorRef NewClientActor(string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart) =>
-        _system.SystemActorOf(WcfsProtocol.Props(mountpoint, settings, autostart),
+    internal IActorRef NewClientActor(string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart, Action? reattached = null) =>
+        _system.SystemActorOf(WcfsProtocol.Props(mountpoint, settings, autostart, reattached),
             $"wcfs-client-{MountHash(mountpoint)}-{Interlocked.Increment(ref _clients)}");
 
     private static string MountHash(string mountpoint) =>
