@@ -110,6 +110,93 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
         }
     }
 
+    [Fact]
+    public async Task A_commit_while_the_server_is_gone_waits_for_the_new_server_and_the_next_commit_and_reads_at_the_new_head_work()
+    {
+        Server.ResetWatchdog(ServerProcess.Scaled(600)); // child start-up, a kill and a restart under load
+        var oid = await CreateFileAsync(16, (0, "b0"), (15, "b15"));
+        using var child = StartChild("gap-commit", "16", "120s");
+        try
+        {
+            Assert.StartsWith("ready ", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)));
+            await Server.KillHardAsync();
+            await child.StandardInput.WriteLineAsync("go");
+            await child.StandardInput.FlushAsync();
+            Assert.Equal("committing", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(60)));
+            await Server.RestartAsync(); // the commit is waiting for it (no server is mounted)
+            var stderr = child.StandardError.ReadToEndAsync();
+            var lines = new List<string>();
+            for (var i = 0; i < 6; i++)
+                lines.Add(await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)) ?? "<eof>: " + await stderr);
+            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(120));
+            var err = await stderr;
+            output.WriteLine($"exit {child.ExitCode}; stdout:\n{string.Join('\n', lines)}\nstderr:\n{err}");
+            Assert.Equal(0, child.ExitCode);
+            Assert.StartsWith("committed ", lines[0]);
+            var t1 = Wcfs.Actors.Storage.Tid.Parse(lines[0]["committed ".Length..]);
+            Assert.Equal("dirty1 gap1", lines[1]);
+            Assert.StartsWith("committed2 ", lines[2]);
+            var t2 = Wcfs.Actors.Storage.Tid.Parse(lines[2]["committed2 ".Length..]);
+            Assert.True(t2 > t1, $"second commit @{t2} is not after the first @{t1}");
+            Assert.Equal("after1 gap1", lines[3]);
+            Assert.Equal("after3 gap3", lines[4]);
+            // whole commits: @t1 has block 1 and not yet block 3; @t2 and head have both
+            Assert.Equal("gap1", ServerProcess.ReadBlock(Server.RevPath(t1, oid), 1, Block));
+            Assert.Equal("", ServerProcess.ReadBlock(Server.RevPath(t1, oid), 3, Block));
+            Assert.Equal("gap3", ServerProcess.ReadBlock(Server.RevPath(t2, oid), 3, Block));
+            Assert.Equal("gap1", ServerProcess.ReadBlock(Server.HeadPath(oid), 1, Block));
+            Assert.Equal("gap3", ServerProcess.ReadBlock(Server.HeadPath(oid), 3, Block));
+        }
+        finally
+        {
+            if (!child.HasExited)
+                child.Kill(); // our own child
+        }
+    }
+
+    [Fact]
+    public async Task A_commit_while_no_server_comes_back_fails_with_one_line_saying_it_is_stored_and_it_is_stored_whole()
+    {
+        Server.ResetWatchdog(ServerProcess.Scaled(600)); // child start-up, a kill and a restart under load
+        var oid = await CreateFileAsync(16, (0, "b0"), (15, "b15"));
+        using var child = StartChild("gap-commit", "16", "2s");
+        try
+        {
+            Assert.StartsWith("ready ", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)));
+            await Server.KillHardAsync();
+            await child.StandardInput.WriteLineAsync("go");
+            await child.StandardInput.FlushAsync();
+            var stdout = child.StandardOutput.ReadToEndAsync();
+            var stderr = child.StandardError.ReadToEndAsync();
+            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(120));
+            var (out_, err) = (await stdout, await stderr);
+            output.WriteLine($"exit {child.ExitCode}; stdout:\n{out_}\nstderr:\n{err}");
+            Assert.Equal("committing", out_.Trim());
+            Assert.True(child.ExitCode == 1, $"exit {child.ExitCode}, stderr:\n{err}");
+            var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var line = Assert.Single(lines, l => l.StartsWith("wcfs: ", StringComparison.Ordinal));
+            var m = StoredButGone().Match(line);
+            Assert.True(m.Success, $"not the one line of a stored commit whose server is gone:\n{err}");
+            Assert.Equal(Server.Mountpoint, m.Groups["mnt"].Value);
+            Assert.DoesNotContain("   at ", err, StringComparison.Ordinal); // no stack trace
+            var tid = Wcfs.Actors.Storage.Tid.Parse(m.Groups["tid"].Value);
+            Assert.Equal(tid, Server.Storage.LastTid); // stored, and nothing after it
+
+            await Server.RestartAsync();
+            Assert.Equal("gap1", ServerProcess.ReadBlock(Server.RevPath(tid, oid), 1, Block));
+            Assert.Equal("b0", ServerProcess.ReadBlock(Server.RevPath(tid, oid), 0, Block));
+            Assert.Equal("b15", ServerProcess.ReadBlock(Server.RevPath(tid, oid), 15, Block));
+        }
+        finally
+        {
+            if (!child.HasExited)
+                child.Kill(); // our own child
+        }
+    }
+
+    [GeneratedRegex(@"^wcfs: commit @(?<tid>[0-9a-f]{16}) is stored in the database, but the connection cannot follow it: resync to @\k<tid>: the WCFS server at (?<mnt>\S+) is gone \(.+\) and no server came back within 2 s \(wcfs\.client\.reattach-timeout\)$")]
+    private static partial Regex StoredButGone();
+
     /// <summary>Stops the server the client autostarted (not our child: found by the mount's pid file).</summary>
     private async Task StopAutostartedAsync()
     {
