@@ -110,8 +110,14 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
         }
     }
 
-    [Fact]
-    public async Task A_commit_while_the_server_is_gone_waits_for_the_new_server_and_the_next_commit_and_reads_at_the_new_head_work()
+    /// <param name="otherCommitInGap">Another commit (block 5) lands after the child's and before the new server
+    /// starts: the new server's history starts after the child's commit, so it refuses the child's watch at that
+    /// commit; the child must still show exactly that snapshot (block 5 without the other commit) until its next
+    /// commit.</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_commit_while_the_server_is_gone_waits_for_the_new_server_and_the_next_commit_and_reads_at_the_new_head_work(bool otherCommitInGap)
     {
         Server.ResetWatchdog(ServerProcess.Scaled(600)); // child start-up, a kill and a restart under load
         var oid = await CreateFileAsync(16, (0, "b0"), (15, "b15"));
@@ -119,14 +125,25 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
         try
         {
             Assert.StartsWith("ready ", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)));
+            var before = Server.Storage.LastTid;
             await Server.KillHardAsync();
             await child.StandardInput.WriteLineAsync("go");
             await child.StandardInput.FlushAsync();
             Assert.Equal("committing", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(60)));
+            if (otherCommitInGap)
+            {
+                var deadline = DateTime.UtcNow + ServerProcess.Scaled(60);
+                while (Server.Storage.LastTid == before)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, "the child's commit did not reach the storage within 60 s");
+                    await Task.Delay(10); // why: the storage has no change notification; poll its last tid
+                }
+                Server.Commit(oid, (5, "u5")); // storage only: no server is mounted
+            }
             await Server.RestartAsync(); // the commit is waiting for it (no server is mounted)
             var stderr = child.StandardError.ReadToEndAsync();
             var lines = new List<string>();
-            for (var i = 0; i < 6; i++)
+            for (var i = 0; i < 7; i++)
                 lines.Add(await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)) ?? "<eof>: " + await stderr);
             await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(120));
             var err = await stderr;
@@ -135,11 +152,13 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
             Assert.StartsWith("committed ", lines[0]);
             var t1 = Wcfs.Actors.Storage.Tid.Parse(lines[0]["committed ".Length..]);
             Assert.Equal("dirty1 gap1", lines[1]);
-            Assert.StartsWith("committed2 ", lines[2]);
-            var t2 = Wcfs.Actors.Storage.Tid.Parse(lines[2]["committed2 ".Length..]);
+            Assert.Equal("read5 ", lines[2]); // the snapshot @t1, also when a later commit is the new server's start
+            Assert.StartsWith("committed2 ", lines[3]);
+            var t2 = Wcfs.Actors.Storage.Tid.Parse(lines[3]["committed2 ".Length..]);
             Assert.True(t2 > t1, $"second commit @{t2} is not after the first @{t1}");
-            Assert.Equal("after1 gap1", lines[3]);
-            Assert.Equal("after3 gap3", lines[4]);
+            Assert.Equal("after1 gap1", lines[4]);
+            Assert.Equal("after3 gap3", lines[5]);
+            Assert.Equal(otherCommitInGap ? "after5 u5" : "after5 ", lines[6]);
             // whole commits: @t1 has block 1 and not yet block 3; @t2 and head have both
             Assert.Equal("gap1", ServerProcess.ReadBlock(Server.RevPath(t1, oid), 1, Block));
             Assert.Equal("", ServerProcess.ReadBlock(Server.RevPath(t1, oid), 3, Block));

@@ -24,9 +24,9 @@
 //       the same Database and mapping (autostart off); writes "gap1" to block 1 and prints "ready <at>";
 //       waits for a line on stdin (the test killed the server before sending it), prints "committing"
 //       and commits while no server is mounted (the test restarts one, or not); then prints
-//       "committed <tid>", "dirty1 <text>", writes "gap3" to block 3 (never touched: a write fault that
-//       copies a base page from the new server), commits again and prints "committed2 <tid>",
-//       "after1 <text>", "after3 <text>" and exits 0. A commit that fails ends the process with one line
+//       "committed <tid>", "dirty1 <text>", "read5 <text>" (as of that tid), writes "gap3" to block 3
+//       (never touched: a write fault that copies a base page from the new server), commits again and
+//       prints "committed2 <tid>", "after1 <text>", "after3 <text>", "after5 <text>" and exits 0. A commit that fails ends the process with one line
 //       on stderr (CliErrors: "wcfs: commit @<tid> is stored in the database, but ...") and exit 1.
 //   test-wcfs-client chaos <mnt> <url> <blocks> <reattach-timeout> <gc:0|1> <id>
 //       a client of the server-kill runs: ClientChaosCommand.cs.
@@ -173,11 +173,13 @@ internal static class ClientTestCommand
         var t1 = await c.CommitAsync(); // a failure leaves c unusable: the Database's disposal closes it
         Console.WriteLine($"committed {t1}");
         Console.WriteLine($"dirty1 {Text(v, 1)}");
+        Console.WriteLine($"read5 {Text(v, 5)}");
         Encoding.UTF8.GetBytes("gap3").CopyTo(v.GetSpan(3 * Block, Block));
         var t2 = await c.CommitAsync();
         Console.WriteLine($"committed2 {t2}");
         Console.WriteLine($"after1 {Text(v, 1)}");
         Console.WriteLine($"after3 {Text(v, 3)}");
+        Console.WriteLine($"after5 {Text(v, 5)}");
         await c.DisposeAsync();
         return 0;
     }
