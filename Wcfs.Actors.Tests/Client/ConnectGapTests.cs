@@ -6,11 +6,12 @@
 using Wcfs.Actors.Tests.Server;
 using Wcfs.Native.Interop;
 using Xunit;
+using Xunit.Abstractions;
 using static Wcfs.Actors.Tests.Client.ClientWorld;
 
 namespace Wcfs.Actors.Tests.Client;
 
-public class ConnectGapTests
+public class ConnectGapTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task Connect_while_the_server_is_gone_waits_for_a_new_server_and_the_conn_works_on_it()
@@ -42,6 +43,7 @@ public class ConnectGapTests
         await w.Server.KillHardAsync();
 
         var e = await Assert.ThrowsAsync<WcfsServerGoneException>(() => w.Client.ConnectAsync().WaitAsync(ServerProcess.Scaled(60)));
+        output.WriteLine(e.Message);
 
         Assert.StartsWith($"connect: the WCFS server at {w.Server.Mountpoint} is gone (", e.Message, StringComparison.Ordinal);
         Assert.EndsWith(") and no server came back within 1 s (wcfs.client.reattach-timeout)", e.Message, StringComparison.Ordinal);
