@@ -40,6 +40,46 @@ public sealed class HeadHistoryTests
     }
 
     [Fact]
+    public void A_loaded_past_is_the_history_of_files_registered_after_it_and_is_trimmed_by_its_commit_times()
+    {
+        var now = DateTime.UtcNow;
+        ulong Ago(int minutes) => Head.TidOf(now.AddMinutes(-minutes)).Value;
+        var head = new Head(T(Ago(1)), TimeSpan.FromMinutes(5));
+        HeadFile f;
+        lock (head.Lock)
+        {
+            // block changes only: the file object itself existed before the window
+            ChangeRecord Blocks(ulong tid, long blk) => new(T(tid), [], new Dictionary<Oid, long[]> { [File] = [blk] });
+            head.LoadPast(T(Ago(20)), [Blocks(Ago(10), 0), Blocks(Ago(3), 1), Blocks(Ago(1), 0)]);
+            Assert.Equal(T(Ago(20)), head.Tail);
+            f = head.Register(File, 4096, 100, lastBlock: 1);
+        }
+        Assert.Equal(T(Ago(10)), head.RevFor(f, 0, T(Ago(4))));
+        Assert.Equal(T(Ago(20)), head.RevFor(f, 1, T(Ago(4))));
+        Assert.True(Head.ChangedAfter(f, 1, T(Ago(4))));
+        lock (head.Lock)
+        {
+            head.Trim(now); // the record of 10 minutes ago is older than the 5 minute window; the others are not
+            Assert.Equal(T(Ago(10)), head.Tail);
+            Assert.Throws<InvalidOperationException>(() => head.LoadPast(T(Ago(30)), []));
+        }
+    }
+
+    [Fact]
+    public void A_past_out_of_order_or_beyond_head_is_refused()
+    {
+        var head = new Head(T(50), TimeSpan.Zero);
+        lock (head.Lock)
+        {
+            Assert.Throws<InvalidOperationException>(() => head.LoadPast(T(10), [Commit(30), Commit(20)]));
+            Assert.Throws<InvalidOperationException>(() => head.LoadPast(T(10), [Commit(60)]));
+            Assert.Throws<InvalidOperationException>(() => head.LoadPast(T(10), [Commit(10)]));
+            head.LoadPast(T(10), [Commit(20), Commit(50)]);
+            Assert.Equal(T(10), head.Tail);
+        }
+    }
+
+    [Fact]
     public void A_watcher_is_pinned_to_the_last_change_at_or_before_its_at()
     {
         var (head, f) = HeadAt10WithFile();

@@ -72,7 +72,7 @@ public class WatchLinkErrorTests(SharedServer shared) : IClassFixture<SharedServ
             f = p.CreateFile();
             old = p.Commit(f, (0, "old"));
             p.Commit(f, (0, "new"));
-        });
+        }, server: c => c with { HistoryWindow = TimeSpan.FromMilliseconds(1) }); // both commits are older than the window
         _ = File.Exists(s.HeadPath(f));
         await using var link = new RawLink(s.Mountpoint);
         link.Send($"1 watch {f} @{old}");

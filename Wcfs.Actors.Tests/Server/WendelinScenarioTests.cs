@@ -12,9 +12,11 @@ namespace Wcfs.Actors.Tests.Server;
 public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<SharedServer>
 {
     [Fact]
-    public async Task After_a_restart_over_existing_history_setup_and_pins_fall_back_to_the_start_of_the_servers_history()
+    public async Task After_a_restart_over_history_older_than_the_window_setup_and_pins_fall_back_to_the_start_of_the_servers_history()
     {
-        var s = await StartAsync();
+        // A 1 ms window: the commits before the restart are older than it, so the new server does
+        // not load them (wendelin.core's restart: the history starts at the new server's head).
+        var s = await StartAsync(server: c => c with { HistoryWindow = TimeSpan.FromMilliseconds(1) });
         await using (s)
         {
             var f = s.CreateFile();
@@ -44,6 +46,42 @@ public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<
             // a fresh watch at the start: the read block is pinned to the start of the history
             await using var fresh = new RawLink(s.Mountpoint);
             Assert.Equal($"0:@{at2} 1:@{at2}", Text(await fresh.WatchAsync(1, f, at2)));
+        }
+    }
+
+    [Fact]
+    public async Task After_a_restart_the_server_loads_its_history_window_from_the_storage_and_a_watch_before_the_restart_gets_exact_pins()
+    {
+        var s = await StartAsync(); // the default window (1 min) holds every commit of this test
+        await using (s)
+        {
+            var f = s.CreateFile();
+            var at1 = s.Commit(f, (0, "a1"), (1, "b1"), (2, "c1"));
+            var at2 = s.Commit(f, (0, "a2"));
+            var at3 = s.Commit(f, (1, "b3"));
+            await s.WaitHeadAtAsync(at3);
+            await s.KillHardAsync();
+            await s.RestartAsync();
+            Assert.Equal(at3, s.HeadAt());
+
+            foreach (var blk in new[] { 0, 1, 2 })
+                _ = ReadBlock(s.HeadPath(f), blk); // the blocks a watch setup pins are the read ones
+            await using var link = new RawLink(s.Mountpoint);
+            // exactly as if the server had seen the commits: changed after at1 → pinned to at1
+            Assert.Equal($"0:@{at1} 1:@{at1}", Text(await link.WatchAsync(1, f, at1)));
+            await using var mid = new RawLink(s.Mountpoint);
+            Assert.Equal($"1:@{at1}", Text(await mid.WatchAsync(1, f, at2))); // block 1 as of at2: written at1
+            // and a commit after the restart pins lazily against the loaded history too
+            var at4 = s.Commit(f, (2, "c4"));
+            await s.WaitHeadAtAsync(at4);
+            var read = ReadBlockAsync(s.HeadPath(f), 2);
+            var p = LinkClient.ParsePin(await link.NextAsync());
+            Assert.Equal((2L, $"@{at1}"), (p.Blk, p.Rev));
+            link.Send($"{p.Stream} ack");
+            var q = LinkClient.ParsePin(await mid.NextAsync());
+            Assert.Equal((2L, $"@{at1}"), (q.Blk, q.Rev));
+            mid.Send($"{q.Stream} ack");
+            Assert.Equal("c4", await read.WaitAsync(Scaled(10)));
         }
     }
 

@@ -5,6 +5,8 @@
 //   DataAt - the revision new reads of head/bigfile/* serve (moves first, in BeginCommit);
 //   HeadAt - the revision head/at shows (moves last, after the changed blocks were invalidated).
 // History: the change records of (Tail, DataAt], in order, and per file an index block → tids.
+// At start it holds the commits of the window before the start (LoadPast: a restarted server knows
+// what its predecessor knew of the window).
 //
 // Invariants:
 //   (1) Tail ≤ HeadAt ≤ DataAt; history holds exactly the commits in (Tail, DataAt].
@@ -155,6 +157,42 @@ internal sealed class Head(Tid start, TimeSpan historyWindow)
     public Tid HeadAt { get; private set; } = start;
     public Tid Tail { get; private set; } = start;
     public Dictionary<Oid, HeadFile> Files { get; } = [];
+
+    /// <summary>
+    /// Before any file is registered: the commits of (<paramref name="tail"/>, DataAt] that the
+    /// storage already holds become the history (a restarted server knows the window its
+    /// predecessor knew; WcfsMount.LoadPastAsync). Each record counts as seen at its tid's commit
+    /// time, so the window trims it as if this server had seen it commit.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Files are registered, the history is not empty, or a record lies outside (tail, DataAt].</exception>
+    public void LoadPast(Tid tail, IReadOnlyList<ChangeRecord> records)
+    {
+        if (Files.Count != 0 || _history.Count != 0 || tail > DataAt)
+            throw new InvalidOperationException("the past is loaded once, before the first file");
+        var prev = tail;
+        foreach (var rec in records)
+        {
+            if (rec.Tid <= prev || rec.Tid > DataAt)
+                throw new InvalidOperationException($"record @{rec.Tid} is not in order within (@{tail}, @{DataAt}]");
+            prev = rec.Tid;
+        }
+        var now = DateTime.UtcNow;
+        foreach (var rec in records)
+            _history.Add((rec, TidTime(rec.Tid, now)));
+        Tail = tail;
+    }
+
+    /// <summary>The commit time of a tid (nanoseconds since the Unix epoch, STORAGE.md §1), at most <paramref name="now"/>.</summary>
+    public static DateTime TidTime(Tid tid, DateTime now)
+    {
+        var ticks = tid.Value / 100;
+        var max = (ulong)(now - DateTime.UnixEpoch).Ticks;
+        return DateTime.UnixEpoch.AddTicks((long)Math.Min(ticks, max));
+    }
+
+    /// <summary>The tid of a moment (nanoseconds since the Unix epoch): commits after it have larger tids.</summary>
+    public static Tid TidOf(DateTime time) =>
+        time <= DateTime.UnixEpoch ? Tid.Zero : new Tid((ulong)(time - DateTime.UnixEpoch).Ticks * 100);
 
     /// <summary>Registers a looked-up file (caller holds Lock); its history comes from the window.</summary>
     public HeadFile Register(Oid oid, int blockSize, ulong ino, long lastBlock, bool existedAtTail = true)

@@ -3,7 +3,8 @@
 // that serves FUSE must never touch the mappings it serves).
 //
 //   start: lock file (one server per URL; a racing starter fails) → stale mount cleanup
-//          → open storage → actor system (HeadActor) → mount → FUSE loop thread → readahead
+//          → open storage → head loads the history window's past commits (LoadPastAsync)
+//          → actor system (HeadActor) → mount → FUSE loop thread → readahead
 //          → change stream into HeadActor → pid file
 //   run:   until StopAsync, an external unmount, or a storage failure (Completion ends)
 //   stop:  unmount (the loop returns), stop the change stream and the actor system, close
@@ -168,6 +169,9 @@ public sealed class WcfsMount : IAsyncDisposable
         {
             Access = MountAccess.For(o.Url, o.Settings.AllowOther),
         };
+        var (tail, past) = await LoadPastAsync(storage, start, o.Settings.HistoryWindow).ConfigureAwait(false);
+        lock (fs.Head.Lock)
+            fs.Head.LoadPast(tail, past);
         var system = ActorSystem.Create("wcfs-server", ServerConfig);
         var invalidation = o.FailInvalidationForTest ? HeadProtocol.Invalidation.FailForTest
             : o.InvalidateCache ? HeadProtocol.Invalidation.On : HeadProtocol.Invalidation.Off;
@@ -204,6 +208,41 @@ public sealed class WcfsMount : IAsyncDisposable
         loop.Start();
         mount.Serve(start);
         return mount;
+    }
+
+    /// <summary>
+    /// The commits of the history window that happened before this server started (a restart, or a
+    /// server started after commits): tail = the tid of "now − window", records = the storage's
+    /// change records after it up to <paramref name="start"/>. So a client that re-attaches after
+    /// a restart can watch at its old at, and pins are exact (wendelin.core's server starts with an
+    /// empty history instead). Nothing when the window holds no commit.
+    /// </summary>
+    private static async Task<(Tid Tail, IReadOnlyList<ChangeRecord> Records)> LoadPastAsync(IStorage storage, Tid start, TimeSpan window)
+    {
+        var tail = Head.TidOf(DateTime.UtcNow - window);
+        var records = new List<ChangeRecord>();
+        if (tail >= start)
+            return (start, records);
+        // Every record up to start exists (start is the last commit), so the stream never waits for
+        // a new commit here; the bound only guards a storage that misbehaves.
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await foreach (var rec in storage.Changes(tail, cts.Token).ConfigureAwait(false))
+            {
+                if (rec.Tid > start)
+                    break;
+                records.Add(rec);
+                if (rec.Tid == start)
+                    break;
+            }
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            Log.Warning("the storage gave no change record up to @{Start} within 30 s: the history starts at @{Start}", start, start);
+            return (start, []);
+        }
+        return (tail, records);
     }
 
     private void Serve(Tid start)
