@@ -111,13 +111,16 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
     }
 
     /// <param name="otherCommitInGap">Another commit (block 5) lands after the child's and before the new server
-    /// starts: the new server's history starts after the child's commit, so it refuses the child's watch at that
-    /// commit; the child must still show exactly that snapshot (block 5 without the other commit) until its next
-    /// commit.</param>
+    /// starts; the child must still show exactly its own commit's snapshot (block 5 without the other commit)
+    /// until its next commit.</param>
+    /// <param name="noHistory">The new server's history window is 1 ms: its history starts at its start, after the
+    /// child's commit, so it refuses the child's watches there (the conn stays on the snapshot floor, moved to the
+    /// commit); otherwise the new server loads the window's commits and accepts them with exact pins.</param>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_commit_while_the_server_is_gone_waits_for_the_new_server_and_the_next_commit_and_reads_at_the_new_head_work(bool otherCommitInGap)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task A_commit_while_the_server_is_gone_waits_for_the_new_server_and_the_next_commit_and_reads_at_the_new_head_work(bool otherCommitInGap, bool noHistory)
     {
         Server.ResetWatchdog(ServerProcess.Scaled(600)); // child start-up, a kill and a restart under load
         var oid = await CreateFileAsync(16, (0, "b0"), (15, "b15"));
@@ -140,7 +143,8 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
                 }
                 Server.Commit(oid, (5, "u5")); // storage only: no server is mounted
             }
-            await Server.RestartAsync(); // the commit is waiting for it (no server is mounted)
+            // the commit is waiting for it (no server is mounted)
+            await Server.RestartAsync(server: noHistory ? c => c with { HistoryWindow = TimeSpan.FromMilliseconds(1) } : null);
             var stderr = child.StandardError.ReadToEndAsync();
             var lines = new List<string>();
             for (var i = 0; i < 7; i++)
