@@ -264,7 +264,7 @@ public sealed class WcfsClient : IAsyncDisposable
             {
                 fresh = File.OpenHandle(Path.Combine(Mountpoint, ".wcfs", "zurl"));
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 return; // not served right now: the next re-attach or gap renews it
             }
