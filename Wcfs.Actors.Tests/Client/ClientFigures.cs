@@ -122,16 +122,8 @@ public class ClientFigures(ITestOutputHelper output)
         return sw.Elapsed;
     }
 
-    /// <summary>Wrapping sum of the 64-bit words of [addr, addr+bytes): reads every byte (memory bound).</summary>
-    private static unsafe ulong Sum(nint addr, long bytes)
-    {
-        var acc = System.Numerics.Vector<ulong>.Zero;
-        var p = (byte*)addr;
-        var step = System.Numerics.Vector<byte>.Count;
-        for (long i = 0; i < bytes; i += step)
-            acc += System.Runtime.CompilerServices.Unsafe.ReadUnaligned<System.Numerics.Vector<ulong>>(p + i);
-        return System.Numerics.Vector.Sum(acc);
-    }
+    /// <summary>Wrapping sum of the 64-bit words of [addr, addr+bytes): the bench's read loop.</summary>
+    private static ulong Sum(nint addr, long bytes) => Wcfs.Host.Cli.BenchClientRead.Sum(addr, bytes);
 
     /// <summary>The same sum for blocks filled with the given bytes.</summary>
     private static ulong Sum(IEnumerable<byte> fills, int blockSize)
@@ -143,16 +135,5 @@ public class ClientFigures(ITestOutputHelper output)
     }
 
     /// <summary>Drops the page cache (root; the FUSE file's pages too). False if not permitted.</summary>
-    private static bool DropCaches()
-    {
-        try
-        {
-            File.WriteAllText("/proc/sys/vm/drop_caches", "3");
-            return true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
+    private static bool DropCaches() => Wcfs.Host.Cli.BenchClientRead.DropCaches();
 }

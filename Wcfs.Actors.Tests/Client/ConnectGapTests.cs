@@ -4,7 +4,7 @@
 // with one line naming the mount, the cause and the timeout. The test process never maps anything of
 // the dead server, so nothing here can fault into it.
 using Wcfs.Actors.Tests.Server;
-using Wcfs.Native.Interop;
+using Wcfs.Actors.Client;
 using Xunit;
 using Xunit.Abstractions;
 using static Wcfs.Actors.Tests.Client.ClientWorld;

@@ -5,6 +5,7 @@
 // died). A mountpoint too long for a record is refused at open with one line. The spellings are
 // symlinks to one real mount (test process: native conns only, no mappings, nothing can fault).
 using Wcfs.Actors.Tests.Server;
+using Wcfs.Actors.Client;
 using Wcfs.Native.Interop;
 using Xunit;
 

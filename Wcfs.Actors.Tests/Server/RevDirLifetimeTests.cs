@@ -1,17 +1,16 @@
 // RevDirLifetimeTests - an idle @<rev>/ directory is retired (its kernel entry invalidated) but a
 // client never gets ENOENT for a revision the server serves (issue 12, item 6): a client that got
 // ENOENT would take the file for absent at that revision and map zeros, silently wrong data.
-using System.Runtime.InteropServices;
 using System.Text;
 using Wcfs.Actors.Tests.Support;
+using Wcfs.Native.Interop;
 using Xunit;
 using static Wcfs.Actors.Tests.Server.ServerProcess;
 
 namespace Wcfs.Actors.Tests.Server;
 
-public sealed partial class RevDirLifetimeTests : IDisposable
+public sealed class RevDirLifetimeTests : IDisposable
 {
-    private const int O_RDONLY = 0, O_DIRECTORY = 0x10000;
     private readonly TempDirectory _dir = new("wcfs-revdir");
 
     public void Dispose() => _dir.Dispose();
@@ -26,8 +25,8 @@ public sealed partial class RevDirLifetimeTests : IDisposable
         await s.WaitHeadAtAsync(t2);
 
         // a client holds @t1/bigfile/ open (as a client holds its @rev handles), then goes idle
-        var dir = Open(Path.Combine(s.Mountpoint, "@" + t1, "bigfile"), O_RDONLY | O_DIRECTORY);
-        Assert.True(dir >= 0, $"open @{t1}/bigfile: errno {Marshal.GetLastPInvokeError()}");
+        var dir = Libc.OpenReadOnly(Path.Combine(s.Mountpoint, "@" + t1, "bigfile"));
+        Assert.True(dir >= 0, $"open @{t1}/bigfile: errno {Libc.Errno()}");
         try
         {
             var deadline = DateTime.UtcNow + Scaled(15);
@@ -38,36 +37,24 @@ public sealed partial class RevDirLifetimeTests : IDisposable
             }
 
             // the server retired @t1: the held directory must still name the file as of t1
-            var fd = OpenAt(dir, f.ToString(), O_RDONLY);
-            Assert.True(fd >= 0, $"openat(@{t1}/bigfile, {f}) after retirement: errno {Marshal.GetLastPInvokeError()} (ENOENT = 2 means 'absent at rev': zeros)");
+            var fd = Libc.OpenAtReadOnly(dir, f.ToString());
+            Assert.True(fd >= 0, $"openat(@{t1}/bigfile, {f}) after retirement: errno {Libc.Errno()} (ENOENT = 2 means 'absent at rev': zeros)");
             try
             {
                 var buf = new byte[4096];
-                var n = PRead(fd, buf, buf.Length, 0);
+                var n = Libc.PRead(fd, buf, 0);
                 Assert.Equal("as of t1", Encoding.ASCII.GetString(buf, 0, (int)Math.Max(n, 0)).TrimEnd('\0'));
             }
             finally
             {
-                Close(fd);
+                Libc.Close(fd);
             }
         }
         finally
         {
-            Close(dir);
+            Libc.Close(dir);
         }
         // and a fresh lookup of the retired revision works too
         Assert.Equal("as of t1", ReadBlock(s.RevPath(t1, f), 0));
     }
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int OpenAt(int dirfd, string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
-    private static partial nint PRead(int fd, byte[] buf, nint count, long offset);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int Close(int fd);
 }

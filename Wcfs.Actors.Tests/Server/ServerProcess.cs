@@ -186,6 +186,18 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     public Tid Commit(Oid file, params (long Blk, string? Data)[] blocks) =>
         Storage.Commit(Storage.LastTid, [], [.. blocks.Select(b => new BlockWrite(file, b.Blk, b.Data is null ? null : Encoding.UTF8.GetBytes(b.Data)))]);
 
+    /// <summary>The setup of the pin tests: a file whose block 0 is "a1" @at1 and "a2" @at2, head/at at
+    /// at2, and the file's head entry looked up (so that a watch finds it).</summary>
+    public async Task<(Oid F, Tid At1, Tid At2)> FileWithTwoRevisionsAsync()
+    {
+        var f = CreateFile();
+        var at1 = Commit(f, (0, "a1"));
+        var at2 = Commit(f, (0, "a2"));
+        await WaitHeadAtAsync(at2);
+        _ = File.Exists(HeadPath(f));
+        return (f, at1, at2);
+    }
+
     // ---- the test language: filesystem side --------------------------------------------------
 
     public string HeadPath(Oid f) => Path.Combine(Mountpoint, "head", "bigfile", f.ToString());

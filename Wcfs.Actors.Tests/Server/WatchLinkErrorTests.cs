@@ -84,11 +84,7 @@ public class WatchLinkErrorTests(SharedServer shared) : IClassFixture<SharedServ
     public async Task Moving_a_watch_back_in_history_is_forbidden_and_leaves_it_unchanged()
     {
         var s = shared.StartTest();
-        var f = s.CreateFile();
-        var at1 = s.Commit(f, (0, "a1"));
-        var at2 = s.Commit(f, (0, "a2"));
-        await s.WaitHeadAtAsync(at2);
-        _ = File.Exists(s.HeadPath(f));
+        var (f, at1, at2) = await s.FileWithTwoRevisionsAsync();
         await using var link = new RawLink(s.Mountpoint);
         Assert.Empty(await link.WatchAsync(1, f, at2));
         link.Send($"3 watch {f} @{at1}");

@@ -151,11 +151,7 @@ public class WatchPinTests(SharedServer shared) : IClassFixture<SharedServer>
     public async Task A_mapping_read_by_another_process_waits_for_the_ack_and_completes_right_after()
     {
         var s = shared.StartTest();
-        var f = s.CreateFile();
-        var at1 = s.Commit(f, (0, "a1"));
-        var at2 = s.Commit(f, (0, "a2"));
-        await s.WaitHeadAtAsync(at2);
-        _ = File.Exists(s.HeadPath(f));
+        var (f, at1, at2) = await s.FileWithTwoRevisionsAsync();
         await using var link = new RawLink(s.Mountpoint);
         Assert.Empty(await link.WatchAsync(1, f, at1));
 

@@ -3,13 +3,13 @@
 // outstanding, no second pin after the page left the cache, a stopped watch, an unchanged hole,
 // reopening a file. Links that may receive pins live in child processes where a wrong kill would
 // hit the test host otherwise.
-using System.Runtime.InteropServices;
+using Wcfs.Native.Interop;
 using Xunit;
 using static Wcfs.Actors.Tests.Server.ServerProcess;
 
 namespace Wcfs.Actors.Tests.Server;
 
-public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<SharedServer>
+public class WendelinScenarioTests(SharedServer shared) : IClassFixture<SharedServer>
 {
     [Fact]
     public async Task After_a_restart_over_history_older_than_the_window_setup_and_pins_fall_back_to_the_start_of_the_servers_history()
@@ -129,11 +129,7 @@ public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<
     {
         var s = shared.StartTest();
         var killsBefore = s.Stat("pinkill");
-        var f = s.CreateFile();
-        var at1 = s.Commit(f, (0, "a1"));
-        var at2 = s.Commit(f, (0, "a2"));
-        await s.WaitHeadAtAsync(at2);
-        _ = File.Exists(s.HeadPath(f));
+        var (f, at1, at2) = await s.FileWithTwoRevisionsAsync();
         await using var client = await ChildLink.StartAsync(s.Mountpoint);
         Assert.Empty(await client.WatchAsync(1, f, at1));
         var read = ReadBlockAsync(s.HeadPath(f), 0);
@@ -156,11 +152,7 @@ public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<
     public async Task A_block_read_again_after_its_page_left_the_cache_is_not_pinned_twice()
     {
         var s = shared.StartTest();
-        var f = s.CreateFile();
-        var at1 = s.Commit(f, (0, "a1"));
-        var at2 = s.Commit(f, (0, "a2"));
-        await s.WaitHeadAtAsync(at2);
-        _ = File.Exists(s.HeadPath(f));
+        var (f, at1, at2) = await s.FileWithTwoRevisionsAsync();
         await using var link = new RawLink(s.Mountpoint);
         Assert.Empty(await link.WatchAsync(1, f, at1));
         var read = ReadBlockAsync(s.HeadPath(f), 0);
@@ -237,10 +229,7 @@ public partial class WendelinScenarioTests(SharedServer shared) : IClassFixture<
     private static void Evict(string path)
     {
         using var h = File.OpenHandle(path);
-        var rc = Fadvise((int)h.DangerousGetHandle(), 0, 0, 4 /* POSIX_FADV_DONTNEED */);
+        var rc = Libc.DropPageCache(h);
         Assert.Equal(0, rc);
     }
-
-    [LibraryImport("libc", EntryPoint = "posix_fadvise")]
-    private static partial int Fadvise(int fd, long off, long len, int advice);
 }

@@ -34,10 +34,13 @@ public sealed class Conn : IAsyncDisposable
     /// Opens file <paramref name="oid"/> (watching it at <see cref="At"/>); opening an oid that is open already
     /// returns the same shared <see cref="FileH"/> with one more reference.
     /// </summary>
-    public async Task<FileH> OpenAsync(Oid oid)
+    /// <exception cref="ObjectDisposedException">The connection is closed.</exception>
+    /// <exception cref="WcfsClientException">No such file on the mount as of <see cref="At"/>.</exception>
+    /// <exception cref="WcfsServerGoneException">The server is gone.</exception>
+    public async Task<FileH> OpenAsync(Oid oid, CancellationToken cancellationToken = default)
     {
         _lifetime.ThrowIfClosed($"open {oid}");
-        return (await ClientAsk.Ask<ConnProtocol.Opened>(Actor, new ConnProtocol.Open(oid), _askTimeout, $"open {oid}")).File;
+        return (await ClientAsk.Ask<ConnProtocol.Opened>(Actor, new ConnProtocol.Open(oid), _askTimeout, $"open {oid}", cancellationToken).ConfigureAwait(false)).File;
     }
 
     /// <summary>
@@ -45,24 +48,28 @@ public sealed class Conn : IAsyncDisposable
     /// refreshed, grown blocks un-zeroed (pins kept), every open file re-watched. Going back is refused
     /// with <see cref="InvalidOperationException"/> and closes the connection.
     /// </summary>
-    public async Task ResyncAsync(Tid at)
+    /// <exception cref="ObjectDisposedException">The connection is closed.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="at"/> is before <see cref="At"/> (the connection is closed).</exception>
+    /// <exception cref="WcfsServerGoneException">The server is gone.</exception>
+    /// <exception cref="TimeoutException">The server did not reach <paramref name="at"/> in time.</exception>
+    public async Task ResyncAsync(Tid at, CancellationToken cancellationToken = default)
     {
         _lifetime.ThrowIfClosed($"resync to @{at}");
         if (at >= At)
-            await _client.WaitHeadAtAsync(at, $"resync to @{at}");
-        var r = await ClientAsk.Ask<ConnProtocol.Resynced>(Actor, new ConnProtocol.Resync(at), _askTimeout, $"resync to @{at}");
+            await _client.WaitHeadAtAsync(at, $"resync to @{at}", cancellationToken).ConfigureAwait(false);
+        var r = await ClientAsk.Ask<ConnProtocol.Resynced>(Actor, new ConnProtocol.Resync(at), _askTimeout, $"resync to @{at}", cancellationToken).ConfigureAwait(false);
         At = r.At;
     }
 
     /// <summary>What the ConnActor knows (diagnostics, tests).</summary>
-    public Task<ConnProtocol.ConnState> GetStateAsync() =>
-        ClientAsk.Ask<ConnProtocol.ConnState>(Actor, new ConnProtocol.GetState(), _askTimeout, "conn state");
+    public Task<ConnProtocol.ConnState> GetStateAsync(CancellationToken cancellationToken = default) =>
+        ClientAsk.Ask<ConnProtocol.ConnState>(Actor, new ConnProtocol.GetState(), _askTimeout, "conn state", cancellationToken);
 
     /// <summary>Un-watches every file, makes every mapping of this connection fault, closes the link.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_lifetime.IsClosed)
             return;
-        await ClientAsk.Ask<ConnProtocol.Closed>(Actor, new ConnProtocol.Close(), _askTimeout, "close conn");
+        await ClientAsk.Ask<ConnProtocol.Closed>(Actor, new ConnProtocol.Close(), _askTimeout, "close conn").ConfigureAwait(false);
     }
 }

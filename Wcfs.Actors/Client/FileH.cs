@@ -2,6 +2,7 @@
 // that Conn, with a reference count; each OpenAsync is matched by one DisposeAsync, the last one
 // un-watches the file and makes its mappings fault.
 using Akka.Actor;
+using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 using Wcfs.Native.Interop;
 
@@ -47,12 +48,15 @@ public sealed class FileH : IAsyncDisposable
         : _handle.Pinned().ToDictionary(p => new BlockNumber((long)p.Blk), p => new Tid(p.Rev));
 
     /// <summary>Maps blocks [blkStart, blkStart+blkLen) read-only.</summary>
-    public async Task<Mapping> MmapAsync(long blkStart, long blkLen)
+    /// <exception cref="ObjectDisposedException">The file or its connection is closed.</exception>
+    /// <exception cref="WcfsClientException">The mapping failed (e.g. out of address space).</exception>
+    /// <exception cref="TimeoutException">The FileHActor did not answer within <c>wcfs.client.ask-timeout</c>.</exception>
+    public async Task<Mapping> MmapAsync(long blkStart, long blkLen, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(blkStart);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blkLen);
         _lifetime.ThrowIfClosed($"mmap {Oid}");
-        var m = await ClientAsk.Ask<FileHProtocol.Mapped>(Actor, new FileHProtocol.Mmap(blkStart, blkLen), _askTimeout, $"mmap {Oid} [{blkStart}, {blkStart + blkLen})");
+        var m = await ClientAsk.Ask<FileHProtocol.Mapped>(Actor, new FileHProtocol.Mmap(blkStart, blkLen), _askTimeout, $"mmap {Oid} [{blkStart}, {blkStart + blkLen})", cancellationToken).ConfigureAwait(false);
         return new Mapping(this, m.Handle, m.Actor, blkStart, blkStart + blkLen);
     }
 
@@ -61,19 +65,20 @@ public sealed class FileH : IAsyncDisposable
     {
         if (_lifetime.IsClosed)
             return; // the conn closed every file already
-        await ClientAsk.Ask<ConnProtocol.Released>(_conn, new ConnProtocol.Release(Oid), _askTimeout, $"close {Oid}");
+        await ClientAsk.Ask<ConnProtocol.Released>(_conn, new ConnProtocol.Release(Oid), _askTimeout, $"close {Oid}").ConfigureAwait(false);
     }
 }
 
-/// <summary>The edge Ask of the client API: a timeout, and failures re-thrown as themselves.</summary>
+/// <summary>The edge Ask of the client API: a timeout, the caller's token, and failures re-thrown as
+/// themselves with the actor's stack (ExceptionDispatchInfo).</summary>
 internal static class ClientAsk
 {
-    public static async Task<T> Ask<T>(ICanTell actor, object message, TimeSpan timeout, string what)
+    public static async Task<T> Ask<T>(ICanTell actor, object message, TimeSpan timeout, string what, CancellationToken cancellationToken = default)
     {
         object reply;
         try
         {
-            reply = await actor.Ask<object>(message, timeout);
+            reply = await actor.Ask<object>(message, timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (AskTimeoutException)
         {
@@ -82,7 +87,7 @@ internal static class ClientAsk
         return reply switch
         {
             T t => t,
-            Status.Failure f => throw f.Cause,
+            Status.Failure f => throw ActorFailure.Rethrow(f.Cause),
             _ => throw new InvalidOperationException($"{what}: unexpected reply {reply}"),
         };
     }

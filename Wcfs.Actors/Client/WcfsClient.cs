@@ -114,7 +114,7 @@ public sealed class WcfsClient : IAsyncDisposable
     /// </summary>
     /// <exception cref="WcfsClientException">No server and autostart off, no wcfs tool, or the server exited at once.</exception>
     /// <exception cref="TimeoutException">The autostarted server did not answer within <c>wcfs.client.start-timeout</c>.</exception>
-    public static async Task<WcfsClient> JoinAsync(string url, WcfsClientOptions? options = null)
+    public static async Task<WcfsClient> JoinAsync(string url, WcfsClientOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new WcfsClientOptions();
         var ownsSystem = options.System is null;
@@ -124,7 +124,7 @@ public sealed class WcfsClient : IAsyncDisposable
             var runtime = WcfsRuntime.Get(system);
             var settings = runtime.Settings;
             var mnt = options.Mountpoint ?? MountPoint.For(url, settings.MountRoot);
-            var (state, _) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            var (state, _) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
             if (state != ServerState.Running)
             {
                 if (!(options.Autostart ?? settings.Autostart))
@@ -133,7 +133,7 @@ public sealed class WcfsClient : IAsyncDisposable
                     var command = $"wcfs serve {shown}" + (options.Mountpoint is null ? "" : $" --mountpoint {mnt}");
                     throw new WcfsClientException($"no WCFS server for {shown} is running at {mnt} ({state}): start it with `{command}`, or set wcfs.autostart = on");
                 }
-                await WcfsServer.EnsureRunningAsync(url, settings, mountpoint: mnt).ConfigureAwait(false);
+                await WcfsServer.EnsureRunningAsync(url, settings, mountpoint: mnt, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
             var client = settings.Client;
             if (options.ReattachTimeout is { } reattach)
@@ -157,19 +157,19 @@ public sealed class WcfsClient : IAsyncDisposable
     /// <summary>Waits until the server's <c>head/at</c> is at least <paramref name="at"/> (bounded by start-timeout);
     /// while the server is gone it waits for a new one (<see cref="ReadHeadAtWaitingAsync"/>).</summary>
     /// <exception cref="WcfsServerGoneException">The server is gone and none came back within reattach-timeout.</exception>
-    internal async Task WaitHeadAtAsync(Tid at, string what)
+    internal async Task WaitHeadAtAsync(Tid at, string what, CancellationToken cancellationToken = default)
     {
         var deadline = DateTime.UtcNow + Settings.StartTimeout;
         while (true)
         {
-            var (head, waited) = await ReadHeadAtWaitingAsync(what).ConfigureAwait(false);
+            var (head, waited) = await ReadHeadAtWaitingAsync(what, cancellationToken).ConfigureAwait(false);
             if (waited)
                 deadline = DateTime.UtcNow + Settings.StartTimeout; // a new server: its own time to catch up
             if (head >= at)
                 return;
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"head/at of {Mountpoint} did not reach @{at} within {Settings.StartTimeout.TotalSeconds:0}s (is @{head})");
-            await Task.Delay(2).ConfigureAwait(false); // why: head/at has no change notification; poll its content
+            await Task.Delay(2, cancellationToken).ConfigureAwait(false); // why: head/at has no change notification; poll its content
         }
     }
 
@@ -179,7 +179,7 @@ public sealed class WcfsClient : IAsyncDisposable
     /// starts one, once: a client without a conn has no native pinner to do it); Waited says a gap was crossed.
     /// </summary>
     /// <exception cref="WcfsServerGoneException">No server came back in time (one line: mount, cause, timeout).</exception>
-    private async Task<(Tid Head, bool Waited)> ReadHeadAtWaitingAsync(string what)
+    private async Task<(Tid Head, bool Waited)> ReadHeadAtWaitingAsync(string what, CancellationToken cancellationToken)
     {
         var path = Path.Combine(Mountpoint, "head", "at");
         DateTime? goneUntil = null;
@@ -188,7 +188,7 @@ public sealed class WcfsClient : IAsyncDisposable
         {
             try
             {
-                var head = Tid.Parse(await File.ReadAllTextAsync(path).ConfigureAwait(false));
+                var head = Tid.Parse(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false));
                 if (goneUntil is not null)
                     RenewLiveness();
                 return (head, goneUntil is not null);
@@ -205,7 +205,7 @@ public sealed class WcfsClient : IAsyncDisposable
                     started = true;
                     try
                     {
-                        await WcfsServer.EnsureRunningAsync(Url, settings, mountpoint: Mountpoint).ConfigureAwait(false);
+                        await WcfsServer.EnsureRunningAsync(Url, settings, mountpoint: Mountpoint, cancellationToken: cancellationToken).ConfigureAwait(false);
                     }
                     catch (Exception x) when (x is WcfsClientException or TimeoutException or InvalidOperationException)
                     {
@@ -213,7 +213,7 @@ public sealed class WcfsClient : IAsyncDisposable
                     }
                     continue;
                 }
-                await Task.Delay(100).ConfigureAwait(false); // why: a new server's mount appears without an event to wait on
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false); // why: a new server's mount appears without an event to wait on
             }
         }
     }
@@ -240,13 +240,14 @@ public sealed class WcfsClient : IAsyncDisposable
     /// it. While the server is gone it waits for a new one, up to <c>wcfs.client.reattach-timeout</c>.
     /// </summary>
     /// <exception cref="WcfsServerGoneException">The server is gone and none came back within reattach-timeout.</exception>
-    public async Task<Conn> ConnectAsync(Tid? at = null)
+    /// <exception cref="TimeoutException">The server did not reach <paramref name="at"/> within <c>wcfs.client.start-timeout</c>.</exception>
+    public async Task<Conn> ConnectAsync(Tid? at = null, CancellationToken cancellationToken = default)
     {
         var what = at is { } a ? $"connect @{a}" : "connect";
-        var target = at ?? (await ReadHeadAtWaitingAsync(what).ConfigureAwait(false)).Head;
-        await WaitHeadAtAsync(target, what).ConfigureAwait(false);
+        var target = at ?? (await ReadHeadAtWaitingAsync(what, cancellationToken).ConfigureAwait(false)).Head;
+        await WaitHeadAtAsync(target, what, cancellationToken).ConfigureAwait(false);
         var lifetime = new ConnLifetime();
-        var started = await ClientAsk.Ask<ConnProtocol.Started>(Actor, new WcfsProtocol.Connect(target, lifetime), Settings.AskTimeout, $"connect @{target}");
+        var started = await ClientAsk.Ask<ConnProtocol.Started>(Actor, new WcfsProtocol.Connect(target, lifetime), Settings.AskTimeout, $"connect @{target}", cancellationToken).ConfigureAwait(false);
         // a conn's requests (open, resync) may wait out a re-attach gap in its actor before their answer
         return new Conn(this, started.Conn, target, Settings.AskTimeout + Settings.ReattachTimeout, lifetime);
     }
@@ -276,7 +277,7 @@ public sealed class WcfsClient : IAsyncDisposable
     /// <summary>Stops the client's actors (their conns close), releases .wcfs/zurl, and stops the actor system if the client created it.</summary>
     public async ValueTask DisposeAsync()
     {
-        await Actor.GracefulStop(Settings.AskTimeout);
+        await Actor.GracefulStop(Settings.AskTimeout).ConfigureAwait(false);
         lock (_zurlLock)
         {
             _disposed = true;
@@ -285,6 +286,6 @@ public sealed class WcfsClient : IAsyncDisposable
         if (_restartSettingsFile is not null)
             File.Delete(_restartSettingsFile);
         if (_ownsSystem)
-            await System.Terminate();
+            await System.Terminate().ConfigureAwait(false);
     }
 }

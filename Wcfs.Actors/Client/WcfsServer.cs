@@ -170,7 +170,7 @@ public static class WcfsServer
         var s = settings ?? WcfsSettings.Default;
         var normalized = MountPoint.NormalizeUrl(url);
         var mnt = mountpoint ?? MountPoint.For(url, s.MountRoot);
-        var (state, served) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        var (state, served) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
         if (state == ServerState.Running)
             return Check(mnt, served, normalized);
         var tool = WcfsTool.Find();

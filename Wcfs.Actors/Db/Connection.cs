@@ -33,6 +33,7 @@
 // the VirtmemActor running storeblk during step 1, while the flow waits for it.
 using System.Reflection;
 using Wcfs.Actors.Arrays;
+using Wcfs.Actors.Client;
 using Wcfs.Actors.Diagnostics;
 using Wcfs.Actors.Storage;
 using Wcfs.Actors.Virtmem;
@@ -75,8 +76,9 @@ public sealed class Connection : IAsyncDisposable
     /// <summary>The WCFS session while open (diagnostics, tests).</summary>
     internal IWcfsSession? WcfsSession => _session;
 
-    internal async Task OpenAsync()
+    internal async Task OpenAsync(CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         At = Storage.LastTid;
         foreach (var p in _cache.Values)
             p.Ghostify();
@@ -92,8 +94,13 @@ public sealed class Connection : IAsyncDisposable
     /// <exception cref="ConflictException">Something written changed after At; the transaction is
     /// aborted (pages discarded, At at the latest revision) and the connection stays usable.</exception>
     /// <exception cref="InvalidOperationException">Used concurrently, or closed.</exception>
-    public async Task<Tid> CommitAsync()
+    /// <exception cref="WcfsServerGoneException">The commit is stored, but the WCFS server is gone so the
+    /// connection cannot follow it (the message says so).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the
+    /// commit started (nothing changed). Once started, a commit runs to its end: it is never left half done.</exception>
+    public async Task<Tid> CommitAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         using var flow = EnterFlow("commit");
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         List<OpenFile> dirty;
@@ -120,6 +127,7 @@ public sealed class Connection : IAsyncDisposable
             throw;
         }
         var raced = await MarkStoredAsync(dirty).ConfigureAwait(false);
+        var createdArrays = _modified.Where(p => p.IsNew).OfType<IZBigArray>().Select(a => a.FileOid).ToList();
         foreach (var p in _modified)
             p.AfterCommit();
         _modified.Clear();
@@ -131,6 +139,7 @@ public sealed class Connection : IAsyncDisposable
         {
             throw new WcfsServerGoneException($"commit @{tid} is stored in the database, but the connection cannot follow it: {e.Message}", e.Errno);
         }
+        await OpenCreatedArraysAsync(createdArrays).ConfigureAwait(false);
         if (wrote)
         {
             WcfsMetrics.CommitBytes.Add(bytes);
@@ -141,6 +150,24 @@ public sealed class Connection : IAsyncDisposable
                 $"commit @{tid} stored the pages as they were when the commit started, but pages were written during the commit " +
                 $"({raced.Message}); those writes stay dirty in the next transaction: do not write pages while the connection commits", raced);
         return tid;
+    }
+
+    /// <summary>Opens the files of the arrays this commit created (they can be mapped from now on), so that
+    /// their View/Append/Resize never wait (ZBigArray "Opening"). The commit is stored already: an open that
+    /// fails (no WCFS session, server gone) is left to the array's OpenAsync to report (View then says to call it).</summary>
+    private async Task OpenCreatedArraysAsync(List<Oid> files)
+    {
+        foreach (var oid in files)
+        {
+            try
+            {
+                await OpenFileCoreAsync(GetObject<ZBigFile>(oid)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is WcfsClientException or VirtmemException or TimeoutException or InvalidOperationException or NotSupportedException)
+            {
+                // the array's OpenAsync reports it (see the summary)
+            }
+        }
     }
 
     /// <summary>MARKSTORED of every handle stored in this commit. A handle whose MARKSTORED fails (a page
@@ -166,8 +193,11 @@ public sealed class Connection : IAsyncDisposable
 
     /// <summary>Drops the transaction's changes (pages and objects) and moves At to the latest revision.</summary>
     /// <exception cref="InvalidOperationException">Used concurrently, or closed.</exception>
-    public async Task AbortAsync()
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the
+    /// abort started (nothing changed). Once started, an abort runs to its end.</exception>
+    public async Task AbortAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         using var flow = EnterFlow("abort");
         await AbortCoreAsync().ConfigureAwait(false);
     }
@@ -304,7 +334,7 @@ public sealed class Connection : IAsyncDisposable
     }.ToDictionary(t => (string)typeof(Dtype).GetMethod(nameof(Dtype.NameOf))!.MakeGenericMethod(t).Invoke(null, null)!);
 
     /// <summary>The connection's BigFileH of <paramref name="file"/> (opened on first use; unguarded core).</summary>
-    internal async Task<BigFileH> OpenFileCoreAsync(ZBigFile file)
+    internal async Task<BigFileH> OpenFileCoreAsync(ZBigFile file, CancellationToken cancellationToken = default)
     {
         PruneClosedFiles();
         if (_files.TryGetValue(file.Oid, out var open))
@@ -313,7 +343,7 @@ public sealed class Connection : IAsyncDisposable
         var big = await _session!.OpenBaseAsync(file.Oid, file.BlockSize, store).ConfigureAwait(false);
         try
         {
-            var handle = await VirtmemProtocol.OpenAsync(_db.Virtmem(file.BlockSize), big, _db.AskTimeout).ConfigureAwait(false);
+            var handle = await VirtmemProtocol.OpenAsync(_db.Virtmem(file.BlockSize), big, _db.AskTimeout, cancellationToken).ConfigureAwait(false);
             _files[file.Oid] = new OpenFile(big, handle, store);
             return handle;
         }

@@ -97,9 +97,11 @@ public sealed class Database : IAsyncDisposable
     /// </summary>
     /// <exception cref="StorageException">Bad URL, foreign or corrupt database, I/O failure.</exception>
     /// <exception cref="ConfigurationException">Invalid settings (the message names the key).</exception>
-    public static async Task<Database> OpenAsync(string url, DatabaseOptions? options = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (nothing stays open).</exception>
+    public static async Task<Database> OpenAsync(string url, DatabaseOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(url);
+        cancellationToken.ThrowIfCancellationRequested();
         options ??= new DatabaseOptions();
         var ownsSystem = options.System is null;
         var system = options.System ?? ActorSystem.Create("wcfs", StderrLogger.For(options.Config ?? Config.Empty)); // ours: never the host's stdout
@@ -114,7 +116,12 @@ public sealed class Database : IAsyncDisposable
                     Directory.CreateDirectory(settings.DataDir);
             }
             var storageOptions = StorageOptions.FromSettings(settings);
-            var storage = await Task.Run(() => StorageFactory.Open(url, storageOptions)).ConfigureAwait(false);
+            var storage = await Task.Run(() => StorageFactory.Open(url, storageOptions), CancellationToken.None).ConfigureAwait(false);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                storage.Dispose();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
             return new Database(storage, url, runtime, ownsSystem, options);
         }
         catch
@@ -127,8 +134,11 @@ public sealed class Database : IAsyncDisposable
 
     /// <summary>A connection at the latest revision (a closed one is reused and resynced).</summary>
     /// <exception cref="ObjectDisposedException">The database is disposed.</exception>
-    public async Task<Connection> OpenConnectionAsync()
+    /// <exception cref="WcfsServerGoneException">The WCFS server is gone (the database serves files through WCFS).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<Connection> OpenConnectionAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         Connection c;
         lock (_lock)
         {
@@ -141,7 +151,7 @@ public sealed class Database : IAsyncDisposable
         }
         try
         {
-            await c.OpenAsync().ConfigureAwait(false);
+            await c.OpenAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
         {

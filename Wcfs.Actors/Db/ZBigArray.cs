@@ -10,10 +10,16 @@
 //   - View maps only the blocks holding the view's bytes (overlay mappings are whole blocks) and
 //     the returned ArrayView owns that mapping: dispose the view to unmap it.
 //
+// Opening (no sync-over-async): the connection's handle of the array's file is opened
+// asynchronously - by OpenAsync, or by the commit that stores a new array (CommitAsync opens the
+// files of the arrays it created). Append, Resize and View use that handle and never wait: on an
+// array whose file is not open they throw, saying to `await array.OpenAsync()`. So a view taken
+// inside an actor (or any context with one thread) cannot hang on an Ask it would have to wait for.
+//
 // Threading: every public member enters the connection's flow guard (Connection invariant (1)).
-// Append, Resize and View wait for the connection's file handle synchronously the first time.
 using System.Collections.Immutable;
 using Wcfs.Actors.Arrays;
+using Wcfs.Actors.Client;
 using Wcfs.Actors.Storage;
 using Wcfs.Actors.Virtmem;
 
@@ -23,6 +29,9 @@ namespace Wcfs.Actors.Db;
 internal interface IZBigArray
 {
     string Dtype { get; }
+
+    /// <summary>The oid of the file holding the elements.</summary>
+    Oid FileOid { get; }
 }
 
 /// <summary>An N-d array of <typeparamref name="T"/> stored in a <see cref="ZBigFile"/>, persisted with its connection.</summary>
@@ -83,6 +92,25 @@ public sealed unsafe class ZBigArray<T> : Persistent, IZBigArray where T : unman
     /// <summary>The stored element type name (e.g. "float64").</summary>
     public string Dtype => ArrayState.Dtype;
 
+    Oid IZBigArray.FileOid => ArrayState.FileOid;
+
+    /// <summary>
+    /// Opens the connection's handle of the array's file, so that <see cref="View"/>, <see cref="Append"/> and
+    /// <see cref="Resize"/> map its pages without waiting; a no-op when it is open (the commit that stores a new
+    /// array opens it too). Needed once per connection for an array loaded from the root.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The array was created in this transaction (commit first), or the
+    /// connection is used concurrently.</exception>
+    /// <exception cref="WcfsServerGoneException">The WCFS server is gone.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public Task OpenAsync(CancellationToken cancellationToken = default)
+    {
+        ZBigFile file;
+        using (Connection.EnterFlow($"open ZBigArray {Oid}"))
+            file = Connection.GetObject<ZBigFile>(ArrayState.FileOid);
+        return file.OpenAsync(cancellationToken); // enters the flow guard for the open itself
+    }
+
     /// <summary>The file holding the elements.</summary>
     public ZBigFile File
     {
@@ -99,7 +127,8 @@ public sealed unsafe class ZBigArray<T> : Persistent, IZBigArray where T : unman
     /// the appended bytes.
     /// </summary>
     /// <exception cref="ArgumentException">The length is not a whole number of rows, or the array is 0-d.</exception>
-    /// <exception cref="InvalidOperationException">The array was created in this transaction (commit first).</exception>
+    /// <exception cref="InvalidOperationException">The array was created in this transaction (commit first), or its
+    /// file is not open (<see cref="OpenAsync"/> first).</exception>
     public void Append(ReadOnlySpan<T> data)
     {
         using var flow = Connection.EnterFlow($"append to ZBigArray {Oid}");
@@ -116,6 +145,8 @@ public sealed unsafe class ZBigArray<T> : Persistent, IZBigArray where T : unman
     /// shows zeros. Transactional: stored at commit, dropped at abort, conflicts like any write.
     /// </summary>
     /// <exception cref="ArgumentException">A dimension is negative, or the array would exceed 2^63-1 bytes.</exception>
+    /// <exception cref="InvalidOperationException">A shrink must zero stored bytes and the file is not open
+    /// (<see cref="OpenAsync"/> first).</exception>
     public void Resize(long[] shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
@@ -136,7 +167,8 @@ public sealed unsafe class ZBigArray<T> : Persistent, IZBigArray where T : unman
     /// </summary>
     /// <exception cref="IndexOutOfRangeException">A single index is out of range.</exception>
     /// <exception cref="InsufficientMemoryException">The view spans more than the address space.</exception>
-    /// <exception cref="InvalidOperationException">The array was created in this transaction (commit first).</exception>
+    /// <exception cref="InvalidOperationException">The array was created in this transaction (commit first), or its
+    /// file is not open (<see cref="OpenAsync"/> first).</exception>
     public ArrayView<T> View(params ReadOnlySpan<Slice> ranges)
     {
         using var flow = Connection.EnterFlow($"view ZBigArray {Oid}");
@@ -187,7 +219,10 @@ public sealed unsafe class ZBigArray<T> : Persistent, IZBigArray where T : unman
     private Vma Map(ByteRange bytes, out ArrayMemory memory)
     {
         var file = Connection.GetObject<ZBigFile>(ArrayState.FileOid);
-        var handle = file.OpenCoreAsync().GetAwaiter().GetResult();
+        if (file.IsNew)
+            throw new InvalidOperationException($"ZBigArray {Oid} was created in this transaction: commit first, then map it (WCFS serves only committed files)");
+        var handle = Connection.OpenedHandle(file.Oid) is { IsClosed: false } h ? h
+            : throw new InvalidOperationException($"ZBigArray {Oid}: its file {file.Oid} is not open in this connection: `await array.OpenAsync()` first (a commit opens the arrays it creates)");
         long blockSize = file.BlockSize, pageSize = handle.PageSize;
         var firstBlock = bytes.First / blockSize;
         var blocks = bytes.Last / blockSize - firstBlock + 1;

@@ -3,6 +3,7 @@
 // Its pages are reached through OpenAsync → BigFileH, which the connection binds to its
 // transactions: dirty pages are written at commit and dropped at abort. The base layer under the
 // dirty pages is the WCFS file of this oid (overlay mode), provided by the connection's WCFS session.
+using Wcfs.Actors.Client;
 using Wcfs.Actors.Storage;
 using Wcfs.Actors.Virtmem;
 
@@ -48,18 +49,21 @@ public sealed class ZBigFile : Persistent
     /// </summary>
     /// <exception cref="InvalidOperationException">The file was created in this transaction (commit first),
     /// or the connection is used concurrently.</exception>
-    public async Task<BigFileH> OpenAsync()
+    /// <exception cref="WcfsServerGoneException">The WCFS server is gone.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<BigFileH> OpenAsync(CancellationToken cancellationToken = default)
     {
         using var flow = Connection.EnterFlow($"open ZBigFile {Oid}");
-        return await OpenCoreAsync().ConfigureAwait(false);
+        return await OpenCoreAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    internal Task<BigFileH> OpenCoreAsync()
+    internal Task<BigFileH> OpenCoreAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDetached();
+        cancellationToken.ThrowIfCancellationRequested();
         if (IsNew)
             throw new InvalidOperationException($"ZBigFile {Oid} was created in this transaction: commit first, then open it (WCFS serves only committed files)");
-        return Connection.OpenFileCoreAsync(this);
+        return Connection.OpenFileCoreAsync(this, cancellationToken);
     }
 
     private protected override void CheckState(ObjectState state)

@@ -29,6 +29,7 @@
 // Recording on an instrument nobody listens to costs one branch.
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Wcfs.Actors.Virtmem;
 using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Diagnostics;

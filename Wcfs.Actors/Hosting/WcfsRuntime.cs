@@ -60,12 +60,12 @@ public sealed class WcfsRuntime : IExtension
     public WcfsSettings Settings { get; }
 
     /// <summary>Opens a database hosted in this runtime's actor system (see <see cref="Database.OpenAsync"/>).</summary>
-    public Task<Database> OpenDatabaseAsync(string url = "", DatabaseOptions? options = null) =>
-        Database.OpenAsync(url, (options ?? new DatabaseOptions()) with { System = _system });
+    public Task<Database> OpenDatabaseAsync(string url = "", DatabaseOptions? options = null, CancellationToken cancellationToken = default) =>
+        Database.OpenAsync(url, (options ?? new DatabaseOptions()) with { System = _system }, cancellationToken);
 
     /// <summary>Joins the WCFS server of <paramref name="url"/> from this runtime's actor system (see <see cref="WcfsClient.JoinAsync"/>).</summary>
-    public Task<WcfsClient> JoinAsync(string url, WcfsClientOptions? options = null) =>
-        WcfsClient.JoinAsync(url, (options ?? new WcfsClientOptions()) with { System = _system });
+    public Task<WcfsClient> JoinAsync(string url, WcfsClientOptions? options = null, CancellationToken cancellationToken = default) =>
+        WcfsClient.JoinAsync(url, (options ?? new WcfsClientOptions()) with { System = _system }, cancellationToken);
 
     /// <summary>The VirtmemActor for pages of <paramref name="pageSize"/> bytes (<c>/system/wcfs-virtmem-&lt;size&gt;</c>).</summary>
     public IActorRef Virtmem(long pageSize) =>

@@ -129,11 +129,12 @@ public static partial class MountPoint
     /// Opens <c>&lt;mnt&gt;/.wcfs/zurl</c> and reads it, waiting at most <paramref name="timeout"/>.
     /// Returns the state and, when running, the URL the server serves.
     /// </summary>
-    public static async Task<(ServerState State, string? Url)> ProbeAsync(string mountpoint, TimeSpan timeout)
+    public static async Task<(ServerState State, string? Url)> ProbeAsync(string mountpoint, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         var probe = Task.Factory.StartNew(() => ProbeBlocking(mountpoint), CancellationToken.None,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        var done = await Task.WhenAny(probe, Task.Delay(timeout)).ConfigureAwait(false);
+        var done = await Task.WhenAny(probe, Task.Delay(timeout, cancellationToken)).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
         return done == probe ? await probe.ConfigureAwait(false) : (ServerState.Hung, null);
     }
 

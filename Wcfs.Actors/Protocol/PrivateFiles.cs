@@ -15,9 +15,9 @@
 //
 // Root (uid 0) gets the same rules: a root-run server in a directory another user owns would let
 // that user redirect root's writes.
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Mono.Unix.Native;
+using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Protocol;
 
@@ -25,9 +25,8 @@ namespace Wcfs.Actors.Protocol;
 public sealed class UnsafePathException(string message) : IOException(message);
 
 /// <summary>Creating, checking and opening the mount root and its files (see the file comment).</summary>
-public static partial class PrivateFiles
+public static class PrivateFiles
 {
-    private const int LOCK_EX = 2, LOCK_NB = 4, EWOULDBLOCK = 11;
 
     /// <summary>
     /// Creates <paramref name="dir"/> (mode 0700; missing ancestors normally) if it does not exist,
@@ -143,12 +142,10 @@ public static partial class PrivateFiles
     /// </summary>
     public static bool TryLock(FileStream file)
     {
-        if (Flock((int)file.SafeFileHandle.DangerousGetHandle(), LOCK_EX | LOCK_NB) == 0)
+        ArgumentNullException.ThrowIfNull(file);
+        if (Libc.TryLockExclusive(file.SafeFileHandle) == 0)
             return true;
-        var errno = Marshal.GetLastPInvokeError();
-        return errno == EWOULDBLOCK ? false : throw new IOException($"cannot lock {file.Name}: errno {errno}");
+        var errno = Libc.LastPInvokeErrno();
+        return errno == Libc.EWOULDBLOCK ? false : throw new IOException($"cannot lock {file.Name}: errno {errno}");
     }
-
-    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
-    private static partial int Flock(int fd, int operation);
 }

@@ -16,17 +16,15 @@
 //
 // Calling context: any thread; KillAsync waits (asynchronously) at most Grace.
 using System.Runtime.InteropServices;
+using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Server;
 
 /// <summary>
 /// One process, held as a pidfd (pidfd_open): signals reach exactly that process or nobody.
 /// </summary>
-public sealed partial class ProcessHandle : SafeHandle
+public sealed class ProcessHandle : SafeHandle
 {
-    private const long SYS_pidfd_open = 434, SYS_pidfd_send_signal = 424;
-    private const short POLLIN = 1;
-
     private ProcessHandle() : base(-1, ownsHandle: true) { }
 
     /// <summary>The process id at open (for logs; never used to signal).</summary>
@@ -46,7 +44,7 @@ public sealed partial class ProcessHandle : SafeHandle
     {
         if (pid <= 0)
             return null;
-        var fd = Syscall(SYS_pidfd_open, pid, 0);
+        var fd = Libc.PidfdOpen(pid);
         if (fd < 0)
             return null;
         var p = new ProcessHandle { Pid = pid };
@@ -55,13 +53,13 @@ public sealed partial class ProcessHandle : SafeHandle
     }
 
     /// <summary>Sends <paramref name="signal"/> (a signal number); false if the process has exited (or the handle is closed).</summary>
-    public bool Signal(int signal) => With(fd => Syscall(SYS_pidfd_send_signal, fd, signal, 0, 0) == 0);
+    public bool Signal(int signal) => With(fd => Libc.PidfdSendSignal(fd, signal) == 0);
 
     /// <summary>True once the process has exited (a zombie counts as exited).</summary>
-    public bool HasExited => With(fd => Poll(fd, 0));
+    public bool HasExited => With(fd => Libc.PollIn(fd, 0));
 
     /// <summary>Waits up to <paramref name="timeout"/> for the exit; true if it exited (blocks the calling thread).</summary>
-    public bool WaitForExit(TimeSpan timeout) => With(fd => Poll(fd, (int)Math.Min(timeout.TotalMilliseconds, int.MaxValue)));
+    public bool WaitForExit(TimeSpan timeout) => With(fd => Libc.PollIn(fd, (int)Math.Min(timeout.TotalMilliseconds, int.MaxValue)));
 
     private bool With(Func<int, bool> body)
     {
@@ -82,34 +80,8 @@ public sealed partial class ProcessHandle : SafeHandle
         }
     }
 
-    private static unsafe bool Poll(int fd, int timeoutMs)
-    {
-        var p = new PollFd { Fd = fd, Events = POLLIN };
-        return SysPoll(&p, 1, timeoutMs) > 0 && (p.Revents & POLLIN) != 0;
-    }
-
     /// <inheritdoc/>
-    protected override bool ReleaseHandle() => SysClose((int)handle) == 0;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-    private static partial long Syscall(long number, long a1, long a2);
-
-    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
-    private static partial long Syscall(long number, long a1, long a2, long a3, long a4);
-
-    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
-    private static unsafe partial int SysPoll(PollFd* fds, nuint n, int timeout);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int SysClose(int fd);
+    protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
 }
 
 internal static class ProcessKiller

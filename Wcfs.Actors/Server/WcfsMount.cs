@@ -179,7 +179,8 @@ public sealed class WcfsMount : IAsyncDisposable
         // The pid file exists before .wcfs/zurl answers: whoever finds the server finds its pid.
         try
         {
-            await using var pid = PrivateFiles.OpenPrivate(MountPoint.PidPath(o.Mountpoint), truncate: true);
+            var pid = PrivateFiles.OpenPrivate(MountPoint.PidPath(o.Mountpoint), truncate: true);
+            await using var pidScope = pid.ConfigureAwait(false);
             await pid.WriteAsync(System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId + "\n")).ConfigureAwait(false);
         }
         catch (IOException e)
@@ -280,8 +281,11 @@ public sealed class WcfsMount : IAsyncDisposable
     }
 
     /// <summary>Unmounts and releases everything; idempotent. Files still open on the mount get ENOTCONN.</summary>
-    public async Task StopAsync()
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the stop
+    /// started (nothing changed). Once started, a stop runs to its end (bounded waits): it is never left half done.</exception>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         if (Interlocked.Exchange(ref _stopped, 1) != 0)
             return;
         Log.Information("unmounting {Mountpoint}", _options.Mountpoint);

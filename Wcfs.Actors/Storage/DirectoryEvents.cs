@@ -10,17 +10,16 @@
 // with the name of the entry (or null for the directory itself); the callback must return quickly
 // and never throw. Dispose removes the watch (the kernel then delivers IN_IGNORED, which wakes the
 // thread) and waits for the thread to end.
-using System.Runtime.InteropServices;
 using System.Text;
+using Wcfs.Native.Interop;
 
 namespace Wcfs.Actors.Storage;
 
-internal sealed partial class DirectoryEvents : IDisposable
+internal sealed class DirectoryEvents : IDisposable
 {
     public const uint Modify = 0x2, Attrib = 0x4, CloseWrite = 0x8, MovedFrom = 0x40, MovedTo = 0x80,
         Create = 0x100, Delete = 0x200, DeleteSelf = 0x400, MoveSelf = 0x800;
     private const uint Ignored = 0x8000;
-    private const int InCloexec = 0x80000;
 
     private readonly int _fd;
     private readonly int _wd;
@@ -45,31 +44,29 @@ internal sealed partial class DirectoryEvents : IDisposable
     /// </summary>
     public static DirectoryEvents? TryWatch(string dir, uint mask, Action<string?, uint> onEvent)
     {
-        var fd = InotifyInit1(InCloexec);
+        var fd = Libc.InotifyInit();
         if (fd < 0)
             return null;
-        var wd = InotifyAddWatch(fd, dir, mask | DeleteSelf | MoveSelf);
+        var wd = Libc.InotifyAddWatch(fd, dir, mask | DeleteSelf | MoveSelf);
         if (wd < 0)
         {
-            Close(fd);
+            Libc.Close(fd);
             return null;
         }
         return new DirectoryEvents(fd, wd, onEvent, dir);
     }
 
-    private unsafe void Run()
+    private void Run()
     {
         var buf = new byte[16 * 1024];
         try
         {
             while (true)
             {
-                long n;
-                fixed (byte* p = buf)
-                    n = Read(_fd, p, buf.Length);
+                var n = Libc.Read(_fd, buf);
                 if (n < 0)
                 {
-                    if (Marshal.GetLastPInvokeError() == 4) // EINTR
+                    if (Libc.Errno() == 4) // EINTR
                         continue;
                     return;
                 }
@@ -97,7 +94,7 @@ internal sealed partial class DirectoryEvents : IDisposable
             lock (_lock)
             {
                 _closed = true;
-                Close(_fd);
+                Libc.Close(_fd);
             }
         }
     }
@@ -107,24 +104,9 @@ internal sealed partial class DirectoryEvents : IDisposable
         lock (_lock)
         {
             if (!_closed)
-                _ = InotifyRmWatch(_fd, _wd); // delivers IN_IGNORED: the thread ends
+                _ = Libc.InotifyRmWatch(_fd, _wd); // delivers IN_IGNORED: the thread ends
         }
         if (Thread.CurrentThread != _thread)
             _thread.Join(TimeSpan.FromSeconds(5));
     }
-
-    [LibraryImport("libc", EntryPoint = "inotify_init1", SetLastError = true)]
-    private static partial int InotifyInit1(int flags);
-
-    [LibraryImport("libc", EntryPoint = "inotify_add_watch", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int InotifyAddWatch(int fd, string path, uint mask);
-
-    [LibraryImport("libc", EntryPoint = "inotify_rm_watch", SetLastError = true)]
-    private static partial int InotifyRmWatch(int fd, int wd);
-
-    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
-    private static unsafe partial long Read(int fd, byte* buf, long count);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int Close(int fd);
 }

@@ -60,11 +60,13 @@ public sealed partial class PostgresStorage
                 try
                 {
                     var conn = await ConnectedAsync(ct).ConfigureAwait(false);
-                    await using var cmd = new NpgsqlCommand(
+                    var cmd = new NpgsqlCommand(
                         "SELECT tid, objects, block_oids, block_nums FROM wcfs_commits WHERE tid > $1 ORDER BY tid LIMIT " + ChangesBatch, conn);
+                    await using var cmdScope = cmd.ConfigureAwait(false);
                     cmd.Parameters.Add(new() { Value = Db(cursor) });
                     var list = new List<ChangeRecord>();
-                    await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                    var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                    await using var rScope = r.ConfigureAwait(false);
                     while (await r.ReadAsync(ct).ConfigureAwait(false))
                         list.Add(ToRecord(r.GetInt64(0), r.GetFieldValue<long[]>(1), r.GetFieldValue<long[]>(2), r.GetFieldValue<long[]>(3)));
                     return list;
@@ -116,8 +118,9 @@ public sealed partial class PostgresStorage
                         InterlockedMax(ref _notified, Db(t));
                 };
                 await conn.OpenAsync(ct).ConfigureAwait(false);
-                await using (var cmd = new NpgsqlCommand("LISTEN " + Channel, conn))
-                    await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                var listen = new NpgsqlCommand("LISTEN " + Channel, conn);
+                await using (listen.ConfigureAwait(false))
+                    await listen.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
             catch
             {

@@ -3,6 +3,7 @@
 // Mappings and queries call the native layer directly (they wait only for the native mmap actor);
 // writeout, discard and close go through the VirtmemActor that owns the handle's dirty state.
 using Akka.Actor;
+using Wcfs.Actors.Protocol;
 using Wcfs.Actors.Storage;
 using Wcfs.Native.Interop;
 
@@ -53,7 +54,12 @@ public sealed class BigFileH : IAsyncDisposable
 
     /// <summary>Maps pages [<paramref name="pgOffset"/>, +<paramref name="pgLen"/>). Overlay mode: whole blocks.</summary>
     /// <exception cref="VirtmemMapLimitException">Out of address space or <c>vm.max_map_count</c>; nothing was mapped.</exception>
-    public Task<Vma> MmapAsync(long pgOffset, long pgLen) => Task.FromResult(Mmap(pgOffset, pgLen));
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the call.</exception>
+    public Task<Vma> MmapAsync(long pgOffset, long pgLen, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(Mmap(pgOffset, pgLen)); // the mapping is one native call: nothing to wait for
+    }
 
     internal Vma Mmap(long pgOffset, long pgLen)
     {
@@ -64,19 +70,21 @@ public sealed class BigFileH : IAsyncDisposable
 
     /// <summary>Runs writeout; returns the number of pages stored.</summary>
     /// <exception cref="VirtmemWrittenDuringStoreException">A page was written between STORE and MARKSTORED.</exception>
-    public async Task<long> WriteoutAsync(WriteoutFlags flags) =>
-        await _virtmem.Ask<object>(new VirtmemProtocol.Writeout(Id, flags), _timeout).ConfigureAwait(false) switch
+    /// <exception cref="VirtmemException">A native call of the writeout failed.</exception>
+    public async Task<long> WriteoutAsync(WriteoutFlags flags, CancellationToken cancellationToken = default) =>
+        await _virtmem.Ask<object>(new VirtmemProtocol.Writeout(Id, flags), _timeout, cancellationToken).ConfigureAwait(false) switch
         {
             VirtmemProtocol.WriteoutDone d => d.PagesStored,
-            VirtmemProtocol.WriteoutFailed f => throw f.Cause,
+            VirtmemProtocol.WriteoutFailed f => throw ActorFailure.Rethrow(f.Cause),
             var other => throw new InvalidOperationException($"unexpected reply to Writeout: {other}"),
         };
 
     /// <summary>Drops every dirty page (overlay: the base shows again).</summary>
-    public async Task DiscardAsync()
+    /// <exception cref="VirtmemException">The native discard failed.</exception>
+    public async Task DiscardAsync(CancellationToken cancellationToken = default)
     {
-        if (await _virtmem.Ask<object>(new VirtmemProtocol.Discard(Id), _timeout).ConfigureAwait(false) is VirtmemProtocol.Failed f)
-            throw f.Cause;
+        if (await _virtmem.Ask<object>(new VirtmemProtocol.Discard(Id), _timeout, cancellationToken).ConfigureAwait(false) is VirtmemProtocol.Failed f)
+            throw ActorFailure.Rethrow(f.Cause);
     }
 
     /// <summary>True once <see cref="DisposeAsync"/> was called.</summary>

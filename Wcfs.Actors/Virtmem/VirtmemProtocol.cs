@@ -8,6 +8,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Wcfs.Actors.Configuration;
+using Wcfs.Actors.Protocol;
 
 namespace Wcfs.Actors.Virtmem;
 
@@ -91,11 +92,11 @@ public static class VirtmemProtocol
         Akka.Actor.Props.Create(() => new VirtmemActor(settings)).WithDispatcher(DispatcherId);
 
     /// <summary>Opens a handle of <paramref name="file"/> through <paramref name="virtmem"/> (edge API).</summary>
-    public static async Task<BigFileH> OpenAsync(IActorRef virtmem, BigFile file, TimeSpan timeout) =>
-        await virtmem.Ask<object>(new Open(file), timeout).ConfigureAwait(false) switch
+    public static async Task<BigFileH> OpenAsync(IActorRef virtmem, BigFile file, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        await virtmem.Ask<object>(new Open(file), timeout, cancellationToken).ConfigureAwait(false) switch
         {
             Opened o => o.Handle,
-            Failed f => throw f.Cause,
+            Failed f => throw ActorFailure.Rethrow(f.Cause),
             var other => throw new InvalidOperationException($"unexpected reply to Open: {other}"),
         };
 }

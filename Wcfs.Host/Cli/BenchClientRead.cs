@@ -135,8 +135,9 @@ internal sealed class BenchClientRead : IBenchCase
         return s;
     }
 
-    /// <summary>Wrapping sum of the 64-bit words of [addr, addr+bytes): reads every byte (memory bound).</summary>
-    private static unsafe ulong Sum(nint addr, long bytes)
+    /// <summary>Wrapping sum of the 64-bit words of [addr, addr+bytes): reads every byte (memory bound).
+    /// Also the figures test's (ClientFigures) read loop.</summary>
+    internal static unsafe ulong Sum(nint addr, long bytes)
     {
         var acc = System.Numerics.Vector<ulong>.Zero;
         var p = (byte*)addr;
@@ -146,8 +147,9 @@ internal sealed class BenchClientRead : IBenchCase
         return System.Numerics.Vector.Sum(acc);
     }
 
-    /// <summary>Drops the page cache (root; the FUSE file's pages too). False if not permitted.</summary>
-    private static bool DropCaches()
+    /// <summary>Drops the page cache (root; the FUSE file's pages too). False if not permitted.
+    /// Also the figures test's (ClientFigures).</summary>
+    internal static bool DropCaches()
     {
         try
         {

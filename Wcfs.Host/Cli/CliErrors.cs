@@ -31,7 +31,7 @@ internal static class CliErrors
         }
         catch (Exception e) when (e is CommandException or StorageException or ConflictException or ArgumentException
                                    or JsonException or IOException or UnauthorizedAccessException or ConfigurationException
-                                   or Wcfs.Native.Interop.WcfsClientException)
+                                   or Wcfs.Actors.Client.WcfsClientException)
         {
             await Console.Error.WriteLineAsync($"wcfs: {OneLine(e.Message)}");
             return WcfsCommandLine.ExitFailure;

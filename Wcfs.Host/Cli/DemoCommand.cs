@@ -75,7 +75,7 @@ internal static class DemoCommand
             {
                 return await RunAsync(u, cfg, bytes, n);
             }
-            catch (Exception e) when (e is TimeoutException or InvalidOperationException or Wcfs.Native.Interop.WcfsClientException)
+            catch (Exception e) when (e is TimeoutException or InvalidOperationException or Wcfs.Actors.Client.WcfsClientException)
             {
                 // the server did not come up, or a worker did not report in time: one line, exit 1
                 throw new CommandException(e.Message);

@@ -53,6 +53,7 @@ internal static class DemoWorker
             Console.Out.WriteLine($"at {conn.At}");
             Console.Out.Flush();
             var array = conn.Root.Get<ZBigArray<double>>(DemoCommand.RootName);
+            await array.OpenAsync(); // loaded from the root: open its file before taking views
             var elements = array.File.BlockSize / sizeof(double);
             var sw = Stopwatch.StartNew();
             var views = new List<ArrayView<double>>();

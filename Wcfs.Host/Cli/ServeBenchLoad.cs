@@ -11,11 +11,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Wcfs.Actors.Storage;
+using Wcfs.Native.Interop;
 
 namespace Wcfs.Host.Cli;
 
 /// <summary>Readers streaming one file through a mount until stopped (see the file comment).</summary>
-internal sealed partial class BenchStream : IDisposable
+internal sealed class BenchStream : IDisposable
 {
     private readonly Thread[] _threads;
     private volatile bool _stop;
@@ -71,7 +72,7 @@ internal sealed partial class BenchStream : IDisposable
                     var n = RandomAccess.Read(h, buf, off);
                     Interlocked.Add(ref _bytes, n);
                 }
-                _ = Fadvise(h.DangerousGetHandle().ToInt32(), 0, 0, 4); // POSIX_FADV_DONTNEED: the next pass reaches the server
+                _ = Libc.DropPageCache(h); // POSIX_FADV_DONTNEED: the next pass reaches the server
             }
         }
         catch (Exception e) when (!_stop)
@@ -98,9 +99,6 @@ internal sealed partial class BenchStream : IDisposable
         foreach (var t in _threads)
             t.Join(TimeSpan.FromSeconds(60));
     }
-
-    [LibraryImport("libc", EntryPoint = "posix_fadvise")]
-    private static partial int Fadvise(int fd, long offset, long len, int advice);
 }
 
 internal sealed class BenchIdle : IBenchCase

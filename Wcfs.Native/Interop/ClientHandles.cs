@@ -4,6 +4,7 @@
 // to close while files are registered); a WcflMappingHandle needs nothing (unmap works after its
 // file or conn closed: the mapping was made to fault, its range is still reserved).
 using Microsoft.Win32.SafeHandles;
+using Wcfs.Actors.Client;
 
 namespace Wcfs.Native.Interop;
 

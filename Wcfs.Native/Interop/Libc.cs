@@ -1,9 +1,10 @@
 // Libc - the one place the managed code calls the C library (STYLE.md "Native boundary";
 // dotnet/runtime's Interop.* pattern: one interop class per native library).
 //
-// Mono.Unix (the POSIX package) provides the calls it has (mmap, munmap, mincore, kill, open, read,
-// close, poll); this class declares only what Mono.Unix lacks (umount2, setrlimit) and gives every
-// caller the same small surface with Linux numbers. Errors: a call returns what libc returns; the
+// Mono.Unix (the POSIX package) provides the calls it has (mmap, munmap, mincore, kill, open, openat,
+// read, pread, close, poll, posix_fadvise); this class declares only what Mono.Unix lacks (umount2,
+// setrlimit, flock, inotify_*, the pidfd syscalls) and gives every caller the same small surface
+// with Linux numbers. No other file of the repository declares a libc P/Invoke. Errors: a call returns what libc returns; the
 // errno of a failed call is Errno() (Mono.Unix's Stdlib.GetLastError, as Linux numbers), and the
 // errno constants come from Mono.Unix.Native.Errno (no errno table of our own anywhere).
 //
@@ -14,7 +15,7 @@ using Mono.Unix.Native;
 namespace Wcfs.Native.Interop;
 
 /// <summary>The libc calls of wcfs-actors (Mono.Unix where it has them).</summary>
-public static partial class Libc
+internal static partial class Libc
 {
     /// <summary>PROT_READ, PROT_WRITE, PROT_NONE.</summary>
     public const int ProtNone = 0, ProtRead = 1, ProtWrite = 2;
@@ -61,6 +62,33 @@ public static partial class Libc
         return Syscall.poll(fds, timeoutMs) > 0;
     }
 
+    /// <summary>poll(2) for POLLIN on one descriptor; true only if POLLIN is set in the returned events
+    /// (a pidfd: the process exited) within <paramref name="timeoutMs"/>.</summary>
+    public static bool PollIn(int fd, int timeoutMs)
+    {
+        var fds = new[] { new Pollfd { fd = fd, events = PollEvents.POLLIN } };
+        return Syscall.poll(fds, timeoutMs) > 0 && (fds[0].revents & PollEvents.POLLIN) != 0;
+    }
+
+    /// <summary>posix_fadvise(2) POSIX_FADV_DONTNEED over the whole file: drops its clean pages from the
+    /// page cache (the next read reaches the file system). 0, or an errno number.</summary>
+    public static int DropPageCache(SafeHandle file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return Syscall.posix_fadvise((int)file.DangerousGetHandle(), 0, 0, PosixFadviseAdvice.POSIX_FADV_DONTNEED);
+    }
+
+    /// <summary>openat(2) read-only of <paramref name="name"/> relative to the directory descriptor
+    /// <paramref name="dirfd"/>; a file descriptor, or -1 (see <see cref="Errno"/>).</summary>
+    public static int OpenAtReadOnly(int dirfd, string name) => Syscall.openat(dirfd, name, OpenFlags.O_RDONLY);
+
+    /// <summary>pread(2) into <paramref name="buffer"/> at <paramref name="offset"/>; bytes read, or -1.</summary>
+    public static unsafe long PRead(int fd, Span<byte> buffer, long offset)
+    {
+        fixed (byte* p = buffer)
+            return Syscall.pread(fd, p, (ulong)buffer.Length, offset);
+    }
+
     /// <summary>The errno of the last failed call above, as a Linux number.</summary>
     public static int Errno() => NativeConvert.FromErrno(Stdlib.GetLastError());
 
@@ -74,8 +102,54 @@ public static partial class Libc
         return SetRLimitNative(resource, ref limit);
     }
 
-    /// <summary>The errno of the last failed call declared here (umount2, setrlimit).</summary>
+    /// <summary>The errno of the last failed call declared here (umount2, setrlimit, flock, inotify_*, pidfd_*).</summary>
     public static int LastPInvokeErrno() => Marshal.GetLastPInvokeError();
+
+    /// <summary>flock(2) LOCK_EX|LOCK_NB: 0 when taken, -1 when not (EWOULDBLOCK: another holder; see
+    /// <see cref="LastPInvokeErrno"/>).</summary>
+    public static int TryLockExclusive(SafeHandle file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return Flock((int)file.DangerousGetHandle(), 2 /* LOCK_EX */ | 4 /* LOCK_NB */);
+    }
+
+    /// <summary>EWOULDBLOCK (Linux number): the lock of <see cref="TryLockExclusive"/> is held elsewhere.</summary>
+    public const int EWOULDBLOCK = 11;
+
+    /// <summary>inotify_init1(2) with IN_CLOEXEC; a descriptor, or -1.</summary>
+    public static int InotifyInit() => InotifyInit1(0x80000 /* IN_CLOEXEC */);
+
+    /// <summary>inotify_add_watch(2); a watch descriptor, or -1.</summary>
+    public static int InotifyAddWatch(int fd, string path, uint mask) => InotifyAddWatchNative(fd, path, mask);
+
+    /// <summary>inotify_rm_watch(2) (the kernel then delivers IN_IGNORED to the watch).</summary>
+    public static int InotifyRmWatch(int fd, int wd) => InotifyRmWatchNative(fd, wd);
+
+    /// <summary>pidfd_open(2) of <paramref name="pid"/>: a descriptor naming that one process, or -1.</summary>
+    public static int PidfdOpen(int pid) => (int)Syscall2(SysPidfdOpen, pid, 0);
+
+    /// <summary>pidfd_send_signal(2): 0, or -1 (ESRCH: the process has exited).</summary>
+    public static int PidfdSendSignal(int pidfd, int signal) => (int)Syscall4(SysPidfdSendSignal, pidfd, signal, 0, 0);
+
+    private const long SysPidfdOpen = 434, SysPidfdSendSignal = 424;
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static partial int Flock(int fd, int operation);
+
+    [LibraryImport("libc", EntryPoint = "inotify_init1", SetLastError = true)]
+    private static partial int InotifyInit1(int flags);
+
+    [LibraryImport("libc", EntryPoint = "inotify_add_watch", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int InotifyAddWatchNative(int fd, string path, uint mask);
+
+    [LibraryImport("libc", EntryPoint = "inotify_rm_watch", SetLastError = true)]
+    private static partial int InotifyRmWatchNative(int fd, int wd);
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long Syscall2(long number, long a1, long a2);
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial long Syscall4(long number, long a1, long a2, long a3, long a4);
 
     [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Umount2(string target, int flags);
