@@ -162,9 +162,12 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
             var stream = _conn!.Request(text);
             _pending[stream] = (text, onReply);
         }
-        catch (WcfsClientException) when (_broken is null && _settings.ReattachTimeout > TimeSpan.Zero && !_conn!.IsUp)
+        catch (WcfsClientException e) when (_broken is null && _settings.ReattachTimeout > TimeSpan.Zero && (e is WcfsServerGoneException || !_conn!.IsUp))
         {
-            _held.Add((text, onReply)); // the pinner reports Reattaching (sent then) or LinkDown (failed then)
+            // The link is dead, possibly before the pinner noticed (its flag still up: the write saw ENOTCONN
+            // first). The pinner reports Reattaching (held requests are sent then) or LinkDown (they fail then).
+            _reattaching = true;
+            _held.Add((text, onReply));
         }
     }
 
