@@ -110,6 +110,116 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
         }
     }
 
+    /// <param name="otherCommitInGap">Another commit (block 5) lands after the child's and before the new server
+    /// starts; the child must still show exactly its own commit's snapshot (block 5 without the other commit)
+    /// until its next commit.</param>
+    /// <param name="noHistory">The new server's history window is 1 ms: its history starts at its start, after the
+    /// child's commit, so it refuses the child's watches there (the conn stays on the snapshot floor, moved to the
+    /// commit); otherwise the new server loads the window's commits and accepts them with exact pins.</param>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task A_commit_while_the_server_is_gone_waits_for_the_new_server_and_the_next_commit_and_reads_at_the_new_head_work(bool otherCommitInGap, bool noHistory)
+    {
+        Server.ResetWatchdog(ServerProcess.Scaled(600)); // child start-up, a kill and a restart under load
+        var oid = await CreateFileAsync(16, (0, "b0"), (15, "b15"));
+        using var child = StartChild("gap-commit", "16", "120s");
+        try
+        {
+            Assert.StartsWith("ready ", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)));
+            var before = Server.Storage.LastTid;
+            await Server.KillHardAsync();
+            await child.StandardInput.WriteLineAsync("go");
+            await child.StandardInput.FlushAsync();
+            Assert.Equal("committing", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(60)));
+            if (otherCommitInGap)
+            {
+                var deadline = DateTime.UtcNow + ServerProcess.Scaled(60);
+                while (Server.Storage.LastTid == before)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, "the child's commit did not reach the storage within 60 s");
+                    await Task.Delay(10); // why: the storage has no change notification; poll its last tid
+                }
+                Server.Commit(oid, (5, "u5")); // storage only: no server is mounted
+            }
+            // the commit is waiting for it (no server is mounted)
+            await Server.RestartAsync(server: noHistory ? c => c with { HistoryWindow = TimeSpan.FromMilliseconds(1) } : null);
+            var stderr = child.StandardError.ReadToEndAsync();
+            var lines = new List<string>();
+            for (var i = 0; i < 7; i++)
+                lines.Add(await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)) ?? "<eof>: " + await stderr);
+            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(120));
+            var err = await stderr;
+            output.WriteLine($"exit {child.ExitCode}; stdout:\n{string.Join('\n', lines)}\nstderr:\n{err}");
+            Assert.Equal(0, child.ExitCode);
+            Assert.StartsWith("committed ", lines[0]);
+            var t1 = Wcfs.Actors.Storage.Tid.Parse(lines[0]["committed ".Length..]);
+            Assert.Equal("dirty1 gap1", lines[1]);
+            Assert.Equal("read5 ", lines[2]); // the snapshot @t1, also when a later commit is the new server's start
+            Assert.StartsWith("committed2 ", lines[3]);
+            var t2 = Wcfs.Actors.Storage.Tid.Parse(lines[3]["committed2 ".Length..]);
+            Assert.True(t2 > t1, $"second commit @{t2} is not after the first @{t1}");
+            Assert.Equal("after1 gap1", lines[4]);
+            Assert.Equal("after3 gap3", lines[5]);
+            Assert.Equal(otherCommitInGap ? "after5 u5" : "after5 ", lines[6]);
+            // whole commits: @t1 has block 1 and not yet block 3; @t2 and head have both
+            Assert.Equal("gap1", ServerProcess.ReadBlock(Server.RevPath(t1, oid), 1, Block));
+            Assert.Equal("", ServerProcess.ReadBlock(Server.RevPath(t1, oid), 3, Block));
+            Assert.Equal("gap3", ServerProcess.ReadBlock(Server.RevPath(t2, oid), 3, Block));
+            Assert.Equal("gap1", ServerProcess.ReadBlock(Server.HeadPath(oid), 1, Block));
+            Assert.Equal("gap3", ServerProcess.ReadBlock(Server.HeadPath(oid), 3, Block));
+        }
+        finally
+        {
+            if (!child.HasExited)
+                child.Kill(); // our own child
+        }
+    }
+
+    [Fact]
+    public async Task A_commit_while_no_server_comes_back_fails_with_one_line_saying_it_is_stored_and_it_is_stored_whole()
+    {
+        Server.ResetWatchdog(ServerProcess.Scaled(600)); // child start-up, a kill and a restart under load
+        var oid = await CreateFileAsync(16, (0, "b0"), (15, "b15"));
+        using var child = StartChild("gap-commit", "16", "2s");
+        try
+        {
+            Assert.StartsWith("ready ", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)));
+            await Server.KillHardAsync();
+            await child.StandardInput.WriteLineAsync("go");
+            await child.StandardInput.FlushAsync();
+            var stdout = child.StandardOutput.ReadToEndAsync();
+            var stderr = child.StandardError.ReadToEndAsync();
+            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(120));
+            var (out_, err) = (await stdout, await stderr);
+            output.WriteLine($"exit {child.ExitCode}; stdout:\n{out_}\nstderr:\n{err}");
+            Assert.Equal("committing", out_.Trim());
+            Assert.True(child.ExitCode == 1, $"exit {child.ExitCode}, stderr:\n{err}");
+            var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var line = Assert.Single(lines, l => l.StartsWith("wcfs: ", StringComparison.Ordinal));
+            var m = StoredButGone().Match(line);
+            Assert.True(m.Success, $"not the one line of a stored commit whose server is gone:\n{err}");
+            Assert.Equal(Server.Mountpoint, m.Groups["mnt"].Value);
+            Assert.DoesNotContain("   at ", err, StringComparison.Ordinal); // no stack trace
+            var tid = Wcfs.Actors.Storage.Tid.Parse(m.Groups["tid"].Value);
+            Assert.Equal(tid, Server.Storage.LastTid); // stored, and nothing after it
+
+            await Server.RestartAsync();
+            Assert.Equal("gap1", ServerProcess.ReadBlock(Server.RevPath(tid, oid), 1, Block));
+            Assert.Equal("b0", ServerProcess.ReadBlock(Server.RevPath(tid, oid), 0, Block));
+            Assert.Equal("b15", ServerProcess.ReadBlock(Server.RevPath(tid, oid), 15, Block));
+        }
+        finally
+        {
+            if (!child.HasExited)
+                child.Kill(); // our own child
+        }
+    }
+
+    [GeneratedRegex(@"^wcfs: commit @(?<tid>[0-9a-f]{16}) is stored in the database, but the connection cannot follow it: resync to @\k<tid>: the WCFS server at (?<mnt>\S+) is gone \(.+\) and no server came back within 2 s \(wcfs\.client\.reattach-timeout\)$")]
+    private static partial Regex StoredButGone();
+
     /// <summary>Stops the server the client autostarted (not our child: found by the mount's pid file).</summary>
     private async Task StopAutostartedAsync()
     {

@@ -143,10 +143,13 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         await Process.WaitForExitAsync(cts.Token);
     }
 
-    /// <summary>A new server on the same database and mountpoint (the dead mount is removed first).</summary>
-    public async Task RestartAsync(string pinTimeout = "60s")
+    /// <summary>A new server on the same database and mountpoint (the dead mount is removed first);
+    /// <paramref name="server"/> replaces the settings change of the start (and of later restarts).</summary>
+    public async Task RestartAsync(string pinTimeout = "60s", Func<WcfsServerSettings, WcfsServerSettings>? server = null)
     {
         ResetWatchdog(HangTimeout); // a new server: its own time to hang
+        if (server is not null)
+            _server = server;
         if (MountPoint.IsMounted(Mountpoint))
             MountPoint.Unmount(Mountpoint);
         _process = StartServe(pinTimeout, []);

@@ -56,7 +56,7 @@ public sealed class Conn : IAsyncDisposable
     {
         _lifetime.ThrowIfClosed($"resync to @{at}");
         if (at >= At)
-            await _client.WaitHeadAtAsync(at, cancellationToken).ConfigureAwait(false);
+            await _client.WaitHeadAtAsync(at, $"resync to @{at}", cancellationToken).ConfigureAwait(false);
         var r = await ClientAsk.Ask<ConnProtocol.Resynced>(Actor, new ConnProtocol.Resync(at), _askTimeout, $"resync to @{at}", cancellationToken).ConfigureAwait(false);
         At = r.At;
     }

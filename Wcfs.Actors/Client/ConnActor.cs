@@ -20,6 +20,10 @@
 //        reader of the native event queue) stopped.
 //   (C4) the native conn knows the conn's at (SetAt after start and after every resync): a re-attach
 //        re-watches there; nothing of a re-attach waits on this actor (faults wait natively).
+//   (C5) after a re-attach whose re-watches were refused (the new server's history starts after the
+//        conn's at) the conn is on the snapshot floor: a watch refused later (resync to an at still
+//        before that history, or an open) maps that file from @at instead of failing - the snapshot
+//        is immutable, so it is right whatever the server knows; an accepted one lifts the file's floor.
 using Akka.Actor;
 using Akka.Event;
 using Wcfs.Actors.Protocol;
@@ -160,9 +164,12 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
             var stream = _conn!.Request(text);
             _pending[stream] = (text, onReply);
         }
-        catch (WcfsClientException) when (_broken is null && _settings.ReattachTimeout > TimeSpan.Zero && !_conn!.IsUp)
+        catch (WcfsClientException e) when (_broken is null && _settings.ReattachTimeout > TimeSpan.Zero && (e is WcfsServerGoneException || !_conn!.IsUp))
         {
-            _held.Add((text, onReply)); // the pinner reports Reattaching (sent then) or LinkDown (failed then)
+            // The link is dead, possibly before the pinner noticed (its flag still up: the write saw ENOTCONN
+            // first). The pinner reports Reattaching (held requests are sent then) or LinkDown (they fail then).
+            _reattaching = true;
+            _held.Add((text, onReply));
         }
     }
 
@@ -207,6 +214,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
             return;
         _log.Warning("WCFS conn @{At}: {Event}", _at, r.Text);
         _reattaching = false;
+        Context.Parent.Tell(new WcfsProtocol.ConnReattached()); // the client renews .wcfs/zurl
         var held = _held.ToList();
         _held.Clear();
         foreach (var (text, onReply) in held)
@@ -221,6 +229,21 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
             }
         }
         Stash.UnstashAll();
+    }
+
+    /// <summary>
+    /// A native call of an Open or a Resync found the mount gone (the server died) before the pinner reported the
+    /// link's loss. With re-attach on, the pinner will report Reattaching (the message then waits for Reattached,
+    /// as if it had come during the gap) or LinkDown (it then fails with the conn's error): the current message is
+    /// stashed and the conn counts as re-attaching from now. False (re-attach off, or broken): fail as before.
+    /// </summary>
+    private bool DeferUntilLinkVerdict()
+    {
+        if (_broken is not null || _settings.ReattachTimeout <= TimeSpan.Zero)
+            return false;
+        _reattaching = true;
+        Stash.Stash();
+        return true;
     }
 
     private WcfsServerGoneException Gone(string what) =>
@@ -257,6 +280,10 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
             h = WclFileHandle.Open(_conn!, o.File.Value, _at.Value); // invariant (C1)
             SendRequest(WatchLinkGrammar.FormatWatch(o.File, _at), reply => Watched(o.File, h, reply));
         }
+        catch (WcfsServerGoneException) when (DeferUntilLinkVerdict())
+        {
+            return; // opened on the new server after the re-attach
+        }
         catch (Exception e) when (e is WcfsClientException or ArgumentException)
         {
             Sender.Tell(new Status.Failure(e));
@@ -268,7 +295,7 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
     private void Watched(Oid oid, WclFileHandle h, string reply)
     {
         _opening.Remove(oid, out var waiters);
-        if (reply != "ok")
+        if (reply != "ok" && !FloorAfterRefusal(h, _at))
         {
             h.Dispose();
             var e = _broken is not null ? Gone($"watch {oid} @{_at}") : new WcfsClientException($"watch {oid} @{_at}: the server answered \"{reply}\"");
@@ -347,6 +374,10 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
                 f.Handle.Resize(r.At.Value); // sizes as of the new at; grown blocks un-zeroed, pins kept
             _conn!.DropRevCache();
         }
+        catch (WcfsServerGoneException) when (DeferUntilLinkVerdict())
+        {
+            return; // retried after the re-attach (files already resized stay: a resize is idempotent)
+        }
         catch (Exception e) when (e is WcfsClientException or ArgumentException)
         {
             _broken = "resync failed: " + e.Message;
@@ -363,10 +394,13 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
             return;
         }
         Become(Resyncing);
+        var accepted = new List<OpenFile>();
         foreach (var f in _files.Values.ToList())
             SendOrFail(WatchLinkGrammar.FormatWatch(f.Oid, r.At), reply =>
             {
-                if (reply != "ok")
+                if (reply == "ok")
+                    accepted.Add(f);
+                else if (!FloorAfterRefusal(f.Handle, r.At))
                     errors.Add($"{f.Oid}: {reply}");
                 if (--remaining > 0)
                     return;
@@ -382,7 +416,8 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
                     try
                     {
                         _conn!.SetAt(_at.Value); // invariant (C4)
-                        _conn.Unfloor(); // blocks a re-attach left on the snapshot go back to head
+                        foreach (var a in accepted)
+                            a.Handle.Floor(0); // blocks a re-attach left on the snapshot go back to head
                         replyTo.Tell(new ConnProtocol.Resynced(r.At));
                     }
                     catch (WcfsClientException e)
@@ -394,6 +429,26 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
                 Become(() => { Common(); Ready(); });
                 Stash.UnstashAll();
             });
+    }
+
+    /// <summary>
+    /// A watch at <paramref name="at"/> was refused. On a conn a re-attach left on the snapshot floor (the new
+    /// server's history starts after the conn's at, so it refuses watches that far back) the file is mapped from
+    /// @at instead (all of it the immutable snapshot, no pins needed): true. Otherwise the refusal is an error.
+    /// </summary>
+    private bool FloorAfterRefusal(WclFileHandle h, Tid at)
+    {
+        if (_broken is not null)
+            return false;
+        try
+        {
+            return h.Floor(at.Value);
+        }
+        catch (WcfsClientException e)
+        {
+            _log.Warning("WCFS conn @{At}: mapping the snapshot @{Target} failed: {Error}", _at, at, e.Message);
+            return false;
+        }
     }
 
     /// <summary>SendRequest, or the callback with an error reply if the link is down for good.</summary>

@@ -26,7 +26,8 @@
 // Invariants:
 //   (1) the public API waits for actors only with Ask at this edge, always with wcfs.client.ask-timeout;
 //       actors never Ask and never wait for the server (ConnActor invariant C2).
-//   (2) while a WcfsClient lives it holds .wcfs/zurl open (the server sees a live client).
+//   (2) while a WcfsClient lives it holds .wcfs/zurl open (the server sees a live client); after a
+//       re-attach (or a call that waited out a gap) it holds it on the new server.
 //   (3) blocking native calls of the actors run on wcfs.client.dispatcher (reference.conf).
 //
 // Failure: server not running and autostart off -> JoinAsync fails naming the mountpoint and the
@@ -35,6 +36,9 @@
 // waits for head/at); with one, mappings are re-mapped in place and re-watched at the conn's at;
 // without one, the link goes down, the Conn refuses further use, and an access that needs the server
 // ends the process with one line naming mount, file and block ("the WCFS server is gone").
+// ConnectAsync and a resync's wait for head/at wait through the same gap (with autostart on, a
+// client with no conn starts the new server itself); after it they throw WcfsServerGoneException
+// "<what>: the WCFS server at <mnt> is gone (<cause>) and no server came back within N s".
 using Akka.Actor;
 using Akka.Configuration;
 using Wcfs.Actors.Configuration;
@@ -68,11 +72,14 @@ public sealed record WcfsClientOptions
 /// <summary>A process's link to the WCFS server of one storage URL.</summary>
 public sealed class WcfsClient : IAsyncDisposable
 {
-    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _zurl;
+    private readonly Lock _zurlLock = new();
+    private Microsoft.Win32.SafeHandles.SafeFileHandle _zurl;
+    private bool _disposed;
+    private readonly WcfsSettings? _autostart;
     private readonly bool _ownsSystem;
     private readonly string? _restartSettingsFile;
 
-    private WcfsClient(string url, string mountpoint, WcfsRuntime runtime, bool ownsSystem, WcfsClientSettings settings, Microsoft.Win32.SafeHandles.SafeFileHandle zurl, string[]? restart, string? restartSettingsFile)
+    private WcfsClient(string url, string mountpoint, WcfsRuntime runtime, bool ownsSystem, WcfsClientSettings settings, Microsoft.Win32.SafeHandles.SafeFileHandle zurl, string[]? restart, string? restartSettingsFile, WcfsSettings? autostart)
     {
         Url = url;
         Mountpoint = mountpoint;
@@ -80,7 +87,8 @@ public sealed class WcfsClient : IAsyncDisposable
         _ownsSystem = ownsSystem;
         Settings = settings;
         _zurl = zurl;
-        Actor = runtime.NewClientActor(url, mountpoint, settings, restart);
+        _autostart = autostart;
+        Actor = runtime.NewClientActor(url, mountpoint, settings, restart, RenewLiveness);
         _restartSettingsFile = restartSettingsFile;
     }
 
@@ -136,7 +144,7 @@ public sealed class WcfsClient : IAsyncDisposable
             string? restartFile = null;
             if (options.Autostart ?? settings.Autostart)
                 (restart, restartFile) = WcfsServer.DetachedCommand(new WcfsServer.Request(url, mnt, settings.Server));
-            return new WcfsClient(url, mnt, runtime, ownsSystem, client, zurl, restart, restartFile);
+            return new WcfsClient(url, mnt, runtime, ownsSystem, client, zurl, restart, restartFile, restart is null ? null : settings);
         }
         catch
         {
@@ -146,26 +154,17 @@ public sealed class WcfsClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until the server's <c>head/at</c> is at least <paramref name="at"/> (bounded by start-timeout).</summary>
-    internal async Task WaitHeadAtAsync(Tid at, CancellationToken cancellationToken = default)
+    /// <summary>Waits until the server's <c>head/at</c> is at least <paramref name="at"/> (bounded by start-timeout);
+    /// while the server is gone it waits for a new one (<see cref="ReadHeadAtWaitingAsync"/>).</summary>
+    /// <exception cref="WcfsServerGoneException">The server is gone and none came back within reattach-timeout.</exception>
+    internal async Task WaitHeadAtAsync(Tid at, string what, CancellationToken cancellationToken = default)
     {
-        var path = Path.Combine(Mountpoint, "head", "at");
         var deadline = DateTime.UtcNow + Settings.StartTimeout;
-        var goneUntil = DateTime.UtcNow + Settings.ReattachTimeout;
         while (true)
         {
-            Tid head;
-            try
-            {
-                head = await ReadHeadAtAsync(path, cancellationToken).ConfigureAwait(false);
-            }
-            catch (WcfsServerGoneException) when (DateTime.UtcNow < goneUntil)
-            {
-                // the server died: its conns wait for a new one (wcfs.client.reattach-timeout), so do we
-                await Task.Delay(100, cancellationToken).ConfigureAwait(false); // why: a new server's mount appears without an event to wait on
-                deadline = DateTime.UtcNow + Settings.StartTimeout;
-                continue;
-            }
+            var (head, waited) = await ReadHeadAtWaitingAsync(what, cancellationToken).ConfigureAwait(false);
+            if (waited)
+                deadline = DateTime.UtcNow + Settings.StartTimeout; // a new server: its own time to catch up
             if (head >= at)
                 return;
             if (DateTime.UtcNow > deadline)
@@ -173,6 +172,53 @@ public sealed class WcfsClient : IAsyncDisposable
             await Task.Delay(2, cancellationToken).ConfigureAwait(false); // why: head/at has no change notification; poll its content
         }
     }
+
+    /// <summary>
+    /// The server's <c>head/at</c>. While the server is gone (the mount does not answer) this waits for a new
+    /// server on the mountpoint up to <c>wcfs.client.reattach-timeout</c>, as the conns do (with autostart on it
+    /// starts one, once: a client without a conn has no native pinner to do it); Waited says a gap was crossed.
+    /// </summary>
+    /// <exception cref="WcfsServerGoneException">No server came back in time (one line: mount, cause, timeout).</exception>
+    private async Task<(Tid Head, bool Waited)> ReadHeadAtWaitingAsync(string what, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(Mountpoint, "head", "at");
+        DateTime? goneUntil = null;
+        var started = false;
+        while (true)
+        {
+            try
+            {
+                var head = Tid.Parse(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false));
+                if (goneUntil is not null)
+                    RenewLiveness();
+                return (head, goneUntil is not null);
+            }
+            catch (IOException e)
+            {
+                goneUntil ??= DateTime.UtcNow + Settings.ReattachTimeout;
+                if (DateTime.UtcNow >= goneUntil)
+                    throw new WcfsServerGoneException(
+                        $"{what}: the WCFS server at {Mountpoint} is gone ({e.Message}) and no server came back within {Seconds(Settings.ReattachTimeout)} (wcfs.client.reattach-timeout)",
+                        e.HResult & 0xffff);
+                if (_autostart is { } settings && !started)
+                {
+                    started = true;
+                    try
+                    {
+                        await WcfsServer.EnsureRunningAsync(Url, settings, mountpoint: Mountpoint, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception x) when (x is WcfsClientException or TimeoutException or InvalidOperationException)
+                    {
+                        throw new WcfsServerGoneException($"{what}: the WCFS server at {Mountpoint} is gone ({e.Message}) and starting a new one failed: {x.Message}");
+                    }
+                    continue;
+                }
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false); // why: a new server's mount appears without an event to wait on
+            }
+        }
+    }
+
+    private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.#", global::System.Globalization.CultureInfo.InvariantCulture) + " s";
 
     /// <summary>The server's current <c>head/at</c>.</summary>
     /// <exception cref="WcfsServerGoneException">The mount does not answer (the server is gone).</exception>
@@ -185,32 +231,47 @@ public sealed class WcfsClient : IAsyncDisposable
         }
         catch (IOException e)
         {
-            throw new WcfsServerGoneException($"read {path}: {e.Message}; the WCFS server is gone, restart it with `wcfs serve <url>`");
+            throw new WcfsServerGoneException($"read {path}: {e.Message}; the WCFS server at {Mountpoint} is gone");
         }
     }
 
-    private static async Task<Tid> ReadHeadAtAsync(string path, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return Tid.Parse(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false));
-        }
-        catch (IOException e)
-        {
-            throw new WcfsServerGoneException($"read {path}: {e.Message}; the WCFS server is gone, restart it with `wcfs serve <url>`");
-        }
-    }
-
-    /// <summary>Opens a connection at <paramref name="at"/> (default: the current head/at), waiting until the server reached it.</summary>
-    /// <exception cref="WcfsServerGoneException">The server is gone.</exception>
+    /// <summary>
+    /// Opens a connection at <paramref name="at"/> (default: the current head/at), waiting until the server reached
+    /// it. While the server is gone it waits for a new one, up to <c>wcfs.client.reattach-timeout</c>.
+    /// </summary>
+    /// <exception cref="WcfsServerGoneException">The server is gone and none came back within reattach-timeout.</exception>
     /// <exception cref="TimeoutException">The server did not reach <paramref name="at"/> within <c>wcfs.client.start-timeout</c>.</exception>
     public async Task<Conn> ConnectAsync(Tid? at = null, CancellationToken cancellationToken = default)
     {
-        var target = at ?? HeadAt();
-        await WaitHeadAtAsync(target, cancellationToken).ConfigureAwait(false);
+        var what = at is { } a ? $"connect @{a}" : "connect";
+        var target = at ?? (await ReadHeadAtWaitingAsync(what, cancellationToken).ConfigureAwait(false)).Head;
+        await WaitHeadAtAsync(target, what, cancellationToken).ConfigureAwait(false);
         var lifetime = new ConnLifetime();
         var started = await ClientAsk.Ask<ConnProtocol.Started>(Actor, new WcfsProtocol.Connect(target, lifetime), Settings.AskTimeout, $"connect @{target}", cancellationToken).ConfigureAwait(false);
-        return new Conn(this, started.Conn, target, Settings.AskTimeout, lifetime);
+        // a conn's requests (open, resync) may wait out a re-attach gap in its actor before their answer
+        return new Conn(this, started.Conn, target, Settings.AskTimeout + Settings.ReattachTimeout, lifetime);
+    }
+
+    /// <summary>Re-opens <c>.wcfs/zurl</c> on the server now mounted at the mountpoint (invariant (2) after a
+    /// re-attach: the old handle pointed at the dead mount, which it kept referenced). Any thread.</summary>
+    internal void RenewLiveness()
+    {
+        lock (_zurlLock)
+        {
+            if (_disposed)
+                return;
+            Microsoft.Win32.SafeHandles.SafeFileHandle fresh;
+            try
+            {
+                fresh = File.OpenHandle(Path.Combine(Mountpoint, ".wcfs", "zurl"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return; // not served right now: the next re-attach or gap renews it
+            }
+            _zurl.Dispose();
+            _zurl = fresh;
+        }
     }
 
     /// <summary>Stops the client's actors (their conns close), releases .wcfs/zurl, and stops the actor system if the client created it.</summary>
@@ -218,7 +279,11 @@ public sealed class WcfsClient : IAsyncDisposable
     {
         WcfsRuntime.Get(System).ForgetClient(Actor);
         await Actor.GracefulStop(Settings.AskTimeout).ConfigureAwait(false);
-        _zurl.Dispose();
+        lock (_zurlLock)
+        {
+            _disposed = true;
+            _zurl.Dispose();
+        }
         if (_restartSettingsFile is not null)
             File.Delete(_restartSettingsFile);
         if (_ownsSystem)

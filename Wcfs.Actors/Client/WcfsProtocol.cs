@@ -3,6 +3,8 @@
 //
 //   C: Connect(at, lifetime)   S: ConnProtocol.Started(conn) | Status.Failure
 //   C: GetConns                S: Conns(its ConnActors)                  (the health check)
+//   ConnActor -> parent: ConnReattached (a conn re-attached to a new server: the client renews its
+//   liveness handle .wcfs/zurl off the actor thread - the open goes to the server)
 using Akka.Actor;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Storage;
@@ -24,20 +26,25 @@ public static class WcfsProtocol
     /// <summary>The client's live ConnActors.</summary>
     public sealed record Conns(IReadOnlyList<IActorRef> Refs);
 
+    /// <summary>From a ConnActor: its conn re-attached to a new server on the mountpoint.</summary>
+    internal sealed record ConnReattached;
+
     /// <summary>Props of the WcfsActor of one mountpoint.</summary>
     /// <param name="mountpoint">The WCFS mount.</param>
     /// <param name="settings">The client settings.</param>
     /// <param name="autostart">How to start a new server when the server dies (argv), null: never.</param>
-    public static Props Props(string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart = null) =>
-        Akka.Actor.Props.Create(() => new WcfsActor(mountpoint, settings, autostart));
+    /// <param name="reattached">Called (on a pool thread) when a conn re-attached to a new server.</param>
+    public static Props Props(string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart = null, Action? reattached = null) =>
+        Akka.Actor.Props.Create(() => new WcfsActor(mountpoint, settings, autostart, reattached));
 }
 
 internal sealed class WcfsActor : ReceiveActor
 {
     private long _next;
 
-    public WcfsActor(string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart)
+    public WcfsActor(string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart, Action? reattached)
     {
+        Receive<WcfsProtocol.ConnReattached>(_ => { if (reattached is not null) Task.Run(reattached); });
         Receive<WcfsProtocol.Connect>(c =>
         {
             var s = new ConnProtocol.Settings(mountpoint, WcfsProtocol.DispatcherId, settings.AskTimeout, settings.ReattachTimeout, autostart);

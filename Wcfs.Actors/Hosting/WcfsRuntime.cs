@@ -93,9 +93,9 @@ public sealed class WcfsRuntime : IExtension
 
     /// <summary>A new WcfsActor for one client of <paramref name="url"/> at <paramref name="mountpoint"/>
     /// (<c>/system/wcfs-client-&lt;hash&gt;-&lt;n&gt;</c>), registered until <see cref="ForgetClient"/>.</summary>
-    internal IActorRef NewClientActor(string url, string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart)
+    internal IActorRef NewClientActor(string url, string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart, Action? reattached = null)
     {
-        var actor = _system.SystemActorOf(WcfsProtocol.Props(mountpoint, settings, autostart),
+        var actor = _system.SystemActorOf(WcfsProtocol.Props(mountpoint, settings, autostart, reattached),
             $"wcfs-client-{MountHash(mountpoint)}-{Interlocked.Increment(ref _clients)}");
         _live[actor] = new ClientEntry(url, mountpoint, actor, settings.ReattachTimeout);
         return actor;

@@ -1,7 +1,7 @@
 // CliErrors - how a command's failure becomes an exit code and one line on stderr (API.md §4).
 //
 // Usage errors (malformed ids, missing arguments) → exit 2; every other expected failure
-// (storage refused, conflict, bad input data, I/O) → exit 1. Unexpected exceptions are bugs: they
+// (storage refused, conflict, bad input data, I/O, the WCFS client's failures such as a server gone) → exit 1. Unexpected exceptions are bugs: they
 // keep their stack trace.
 using System.Text.Json;
 using Akka.Configuration;
@@ -30,7 +30,8 @@ internal static class CliErrors
             return WcfsCommandLine.ExitUsage;
         }
         catch (Exception e) when (e is CommandException or StorageException or ConflictException or ArgumentException
-                                   or JsonException or IOException or UnauthorizedAccessException or ConfigurationException)
+                                   or JsonException or IOException or UnauthorizedAccessException or ConfigurationException
+                                   or Wcfs.Actors.Client.WcfsClientException)
         {
             await Console.Error.WriteLineAsync($"wcfs: {OneLine(e.Message)}");
             return WcfsCommandLine.ExitFailure;

@@ -20,6 +20,14 @@
 //       into the dead mount and waits for the re-attach), "read2 <text>" (must be the snapshot's),
 //       "dirty1 <text>", writes "w12" to block 12 (a write fault copying a base page), commits and
 //       prints "committed <at>", then "after2 <text>" (head after the commit) and exits 0.
+//   test-wcfs-client gap-commit <mnt> <url> <blocks> <reattach-timeout>
+//       the same Database and mapping (autostart off); writes "gap1" to block 1 and prints "ready <at>";
+//       waits for a line on stdin (the test killed the server before sending it), prints "committing"
+//       and commits while no server is mounted (the test restarts one, or not); then prints
+//       "committed <tid>", "dirty1 <text>", "read5 <text>" (as of that tid), writes "gap3" to block 3
+//       (never touched: a write fault that copies a base page from the new server), commits again and
+//       prints "committed2 <tid>", "after1 <text>", "after3 <text>", "after5 <text>" and exits 0. A commit that fails ends the process with one line
+//       on stderr (CliErrors: "wcfs: commit @<tid> is stored in the database, but ...") and exit 1.
 //   test-wcfs-client chaos <mnt> <url> <blocks> <reattach-timeout> <gc:0|1> <id>
 //       a client of the server-kill runs: ClientChaosCommand.cs.
 using System.CommandLine;
@@ -60,6 +68,9 @@ internal static class ClientTestCommand
         var survive = new Command("survive") { mnt, url, blocks, reattach, autostart };
         survive.SetAction((pr, _) => SurviveAsync(pr.GetValue(mnt)!, pr.GetValue(url)!, pr.GetValue(blocks), pr.GetValue(reattach)!, pr.GetValue(autostart) == "on"));
         cmd.Subcommands.Add(survive);
+        var gap = new Command("gap-commit") { mnt, url, blocks, reattach };
+        gap.SetAction((pr, _) => CliErrors.RunAsync(() => GapCommitAsync(pr.GetValue(mnt)!, pr.GetValue(url)!, pr.GetValue(blocks), pr.GetValue(reattach)!)));
+        cmd.Subcommands.Add(gap);
         var gc = new Argument<int>("gc");
         var id = new Argument<string>("id");
         var chaos = new Command("chaos") { mnt, url, blocks, reattach, gc, id };
@@ -143,6 +154,33 @@ internal static class ClientTestCommand
         await c.CommitAsync();
         Console.WriteLine($"committed {c.At}");
         Console.WriteLine($"after2 {Text(v, 2)}");
+        return 0;
+    }
+
+    private static async Task<int> GapCommitAsync(string mnt, string url, long blocks, string reattach)
+    {
+        using var system = System(mnt, reattach);
+        await using var db = await OpenAsync(system, mnt, url);
+        var c = await db.OpenConnectionAsync();
+        var h = await c.Root.Get<ZBigFile>("f").OpenAsync();
+        using var v = await h.MmapAsync(0, blocks * Block / h.PageSize);
+        Encoding.UTF8.GetBytes("gap1").CopyTo(v.GetSpan(1 * Block, Block));
+        Console.WriteLine($"ready {c.At}");
+        Console.Out.Flush();
+        await Console.In.ReadLineAsync();
+        Console.WriteLine("committing");
+        Console.Out.Flush();
+        var t1 = await c.CommitAsync(); // a failure leaves c unusable: the Database's disposal closes it
+        Console.WriteLine($"committed {t1}");
+        Console.WriteLine($"dirty1 {Text(v, 1)}");
+        Console.WriteLine($"read5 {Text(v, 5)}");
+        Encoding.UTF8.GetBytes("gap3").CopyTo(v.GetSpan(3 * Block, Block));
+        var t2 = await c.CommitAsync();
+        Console.WriteLine($"committed2 {t2}");
+        Console.WriteLine($"after1 {Text(v, 1)}");
+        Console.WriteLine($"after3 {Text(v, 3)}");
+        Console.WriteLine($"after5 {Text(v, 5)}");
+        await c.DisposeAsync();
         return 0;
     }
 }

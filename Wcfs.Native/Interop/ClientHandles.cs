@@ -137,6 +137,11 @@ public sealed class WclFileHandle : SafeHandleZeroOrMinusOneIsInvalid
     /// <summary>Resync step: size as of <paramref name="newAt"/>, un-zeroing grown blocks in every mapping.</summary>
     public void Resize(ulong newAt) => ClientErrors.Check(ClientNative.FileResize(handle, newAt), $"resize to @{newAt:x16}");
 
+    /// <summary>After a re-attach left the conn on the snapshot floor: <paramref name="at"/> != 0 (the new server refused
+    /// a watch there) maps the file's unpinned blocks from @at; 0 (a watch was accepted) maps head again. False if
+    /// the conn has no floor (at != 0) or the file none (at == 0): nothing done.</summary>
+    public bool Floor(ulong at) => ClientErrors.Check(ClientNative.FileFloor(handle, at), at == 0 ? "map head again" : $"map the snapshot @{at:x16}") == 1;
+
     /// <summary>The pinned table (blk → rev), ascending.</summary>
     public unsafe (ulong Blk, ulong Rev)[] Pinned()
     {

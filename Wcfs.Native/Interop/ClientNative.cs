@@ -103,6 +103,9 @@ public static unsafe partial class ClientNative
     [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_file_resize")]
     public static partial int FileResize(nint file, ulong newAt);
 
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_file_floor")]
+    public static partial int FileFloor(nint file, ulong at);
+
     [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_file_pinned")]
     public static partial long FilePinned(nint file, ulong* blks, ulong* revs, ulong cap);
 

@@ -117,6 +117,11 @@ WCFS_API int32_t wcl_file_resize(wcl_file_t *f, uint64_t new_at);
 /* Copies the pinned table, ascending by blk, into blks/revs (cap entries). Returns the number of
  * pinned blocks (nothing copied if it exceeds cap). */
 WCFS_API int64_t wcl_file_pinned(wcl_file_t *f, uint64_t *blks, uint64_t *revs, uint64_t cap);
+/* A resync step of a conn that a re-attach left on the snapshot floor (wcl_conn_unfloor): at != 0,
+ * after the new server refused a watch of f at at (its history starts later), maps f's unpinned
+ * blocks from @at (pins emptied, dirty pages left); at == 0, after a watch was accepted, maps head
+ * again. 1 if done; 0 if the conn has no floor (at != 0: the refusal is an error) or f none (at == 0). */
+WCFS_API int32_t wcl_file_floor(wcl_file_t *f, uint64_t at);
 /* Unregisters the file (pins for it are naked from now on), makes its mappings fault, frees it.
  * The mappings' handles stay valid for wcl_unmap. */
 WCFS_API int32_t wcl_file_close(wcl_file_t *f);

@@ -723,6 +723,53 @@ static int32_t unfloor_on_actor(void *arg)
 
 int32_t wcl_unfloor(wcl_conn_t *c) { return atomic_load(&c->floored) ? vm_actor_call(unfloor_on_actor, c) : 0; }
 
+struct floor_args {
+    struct wcl_file *f;
+    uint64_t at;
+};
+
+/* One file of a conn that a re-attach left on the snapshot floor. at != 0: a watch at at was refused
+ * (the new server's history starts later): the floor moves to at (the snapshot of the conn's new at,
+ * immutable, served from @at whatever the server knows), pins emptied (the server watches nothing of
+ * this file on the link), every mapping re-mapped, dirty pages left. at == 0: a watch was accepted:
+ * the floor is lifted (head, the server pins what it must). 1 if done, 0 if the conn has no floor
+ * (at != 0) or the file none (at == 0). */
+static int32_t floor_on_actor(void *arg)
+{
+    struct floor_args *a = arg;
+    struct wcl_file *f = a->f;
+    wcl_conn_t *c = f->conn;
+    if (a->at) {
+        if (!atomic_load(&c->floored))
+            return 0;
+        f->floor = a->at;
+        f->npinned = 0;
+    } else {
+        if (!f->floor)
+            return 0;
+        f->floor = 0;
+        int any = 0;
+        for (struct wcl_file *g = c->files; g; g = g->next)
+            any |= g->floor != 0;
+        atomic_store(&c->floored, any);
+    }
+    int32_t rc = 0;
+    for (struct wcl_mapping *m = f->mappings; m; m = m->next) {
+        int r = remap_all(m);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    return rc < 0 ? rc : 1;
+}
+
+int32_t wcl_file_floor(wcl_file_t *f, uint64_t at)
+{
+    if (!f)
+        return -EINVAL;
+    struct floor_args a = { f, at };
+    return vm_actor_call(floor_on_actor, &a);
+}
+
 /* ---- base layer of virtmem VMAs (issue 6; struct vm_base_ops, all on the mmap actor) ------------ */
 
 static struct wcl_mapping *mapping_of_vma(struct wcl_file *f, vm_vma_t *vma)

@@ -287,6 +287,10 @@ int32_t wcl_conn_open(const char *mountpoint, wcl_conn_t **out)
     }
     atomic_store(&c->dev, (uint64_t)st.st_dev); /* the server of this link (wcl_server_gone) */
     c->mount = wcl_mount_get(mountpoint);
+    if (!c->mount) {
+        rc = -errno; /* -ENAMETOOLONG: the fault line and the re-attach need the mountpoint's record */
+        goto fail;
+    }
     c->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (c->event_fd < 0) {
         rc = -errno;

@@ -35,7 +35,7 @@
  *       after it was unmapped.
  *  (F3) installed once (pthread_once), after vm_init (so it runs first and chains to virtmem's).
  *  (F4) a mount record is never freed (the handler may read it at any time): records are interned
- *       by path in a fixed table.
+ *       by path, allocated on first use (no fixed table: any number of mounts gets names).
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -54,7 +54,6 @@
 
 #define WCL_CLOSED_RANGES 4096
 #define WCL_LIVE_RANGES 16384 /* like virtmem's registry: each range costs >= 1 kernel map too */
-#define WCL_MOUNTS 64
 
 static struct {
     _Atomic uintptr_t lo, hi;
@@ -67,7 +66,7 @@ static struct {
 } g_live[WCL_LIVE_RANGES];
 static _Atomic uint32_t g_live_hi;
 
-static struct wcl_mount g_mounts[WCL_MOUNTS];
+static struct wcl_mount *g_mounts; /* list of every record (g_mounts_mu); records are never freed */
 static pthread_mutex_t g_mounts_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static struct sigaction g_saved_segv, g_saved_bus;
@@ -76,30 +75,33 @@ static int g_install_rc;
 
 /* ---- mount records (invariant F4) ------------------------------------------------------------ */
 
+/* The record of path, created on first use (malloc, never freed: invariant F4; one per distinct
+ * mountpoint spelling the process ever used, so there is no table to fill). NULL with errno set:
+ * ENAMETOOLONG (the record keeps the path inline for the signal handler) or ENOMEM. */
 struct wcl_mount *wcl_mount_get(const char *path)
 {
     size_t n = strlen(path);
-    if (n >= WCL_MOUNT_PATH)
+    if (n >= WCL_MOUNT_PATH) {
+        errno = ENAMETOOLONG;
         return NULL;
-    pthread_mutex_lock(&g_mounts_mu);
-    struct wcl_mount *free_slot = NULL;
-    for (int i = 0; i < WCL_MOUNTS; i++) {
-        if (atomic_load(&g_mounts[i].used)) {
-            if (strcmp(g_mounts[i].path, path) == 0) {
-                pthread_mutex_unlock(&g_mounts_mu);
-                return &g_mounts[i];
-            }
-        } else if (!free_slot) {
-            free_slot = &g_mounts[i];
-        }
     }
-    if (free_slot) {
-        memcpy(free_slot->path, path, n + 1);
-        pthread_mutex_init(&free_slot->mu, NULL);
-        atomic_store(&free_slot->used, 1);
+    pthread_mutex_lock(&g_mounts_mu);
+    for (struct wcl_mount *m = g_mounts; m; m = m->next)
+        if (strcmp(m->path, path) == 0) {
+            pthread_mutex_unlock(&g_mounts_mu);
+            return m;
+        }
+    struct wcl_mount *m = calloc(1, sizeof *m);
+    if (m) {
+        memcpy(m->path, path, n + 1);
+        pthread_mutex_init(&m->mu, NULL);
+        m->next = g_mounts;
+        g_mounts = m;
+    } else {
+        errno = ENOMEM;
     }
     pthread_mutex_unlock(&g_mounts_mu);
-    return free_slot;
+    return m;
 }
 
 /* ---- closed ranges ----------------------------------------------------------------------------- */

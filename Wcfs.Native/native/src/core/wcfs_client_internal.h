@@ -27,7 +27,7 @@ struct wcl_evnode {
 #define WCL_MOUNT_PATH 1024
 struct wcl_mount {
     char path[WCL_MOUNT_PATH];
-    _Atomic int used;
+    struct wcl_mount *next;      /* the list of records (wcfs_client_fault.c, under its mutex) */
     _Atomic int32_t pending;     /* conns of this mount whose link dropped and that are re-attaching */
     _Atomic uint32_t epoch;      /* bumped on every change of pending or dead_dev: fault waiters wake */
     _Atomic int64_t deadline_ns; /* CLOCK_MONOTONIC end of the latest re-attach window */
@@ -39,7 +39,7 @@ struct wcl_mount {
 
 struct wcl_conn {
     char *mnt;
-    struct wcl_mount *mount;     /* NULL if the path is too long or the table is full (no names) */
+    struct wcl_mount *mount;     /* the mountpoint's record (never NULL: the open fails without one) */
     _Atomic uint64_t dev;        /* st_dev of the mount when the link was opened (its server) */
     int watch_fd;
     int event_fd;                /* eventfd, EFD_NONBLOCK: the pinner never blocks on it */

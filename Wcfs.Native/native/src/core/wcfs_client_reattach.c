@@ -99,7 +99,9 @@ int wcl_reattach_wait(struct wcl_mount *m, uint64_t dev)
  *   the new link replaces the old fd number (dup2); "watch <oid> @<at>" for every file; the pinner
  *     reads the new link as before (pins applied as in a fresh watch), consuming these replies
  *   all answered: ok -> floor lifted (unpinned blocks back to head; the server pins what it must);
- *     refused (at older than the new server's history) -> the floor stays until the next resync
+ *     refused (at older than the new server's history) -> the floor stays until the next resync;
+ *     a watch of that resync (or an open) refused again moves that file's floor to the new at, an
+ *     accepted one lifts it (wcl_file_floor, driven by ConnActor)
  *   up = 1, pending-- (faults retry), event REATTACHED
  */
 
