@@ -45,10 +45,7 @@ public sealed class AutostartLogTests : IDisposable
         }
         finally
         {
-            var stop = await WcfsCli.RunAsync("stop", url, "--mountpoint", mnt);
-            if (MountPoint.IsMounted(mnt))
-                MountPoint.Unmount(mnt);
-            Assert.True(stop.ExitCode == 0, stop.ToString());
+            await WcfsCli.StopServerAsync(url, mnt);
         }
     }
 

@@ -20,6 +20,25 @@ namespace Wcfs.Actors.Tests.Client;
 
 public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTestBase
 {
+    /// <summary>SIGKILLs the server, then tells the waiting child to go on (it touches the dead mount next).</summary>
+    private async Task KillServerAndReleaseAsync(Process child)
+    {
+        await Server.KillHardAsync();
+        await child.StandardInput.WriteLineAsync("go");
+        await child.StandardInput.FlushAsync();
+    }
+
+    /// <summary>The child's remaining stdout and stderr once it exited (bounded); both are logged.</summary>
+    private async Task<(string Stdout, string Stderr)> OutputAtExitAsync(Process child)
+    {
+        var stdout = child.StandardOutput.ReadToEndAsync();
+        var stderr = child.StandardError.ReadToEndAsync();
+        await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(120));
+        var (o, e) = (await stdout, await stderr);
+        output.WriteLine($"exit {child.ExitCode}; stdout:\n{o}\nstderr:\n{e}");
+        return (o, e);
+    }
+
     private const int SigAbrtExit = 128 + 6;
 
     [Theory]
@@ -35,14 +54,8 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
         try
         {
             Assert.Equal("ready b0", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)));
-            await Server.KillHardAsync();
-            await child.StandardInput.WriteLineAsync("go");
-            await child.StandardInput.FlushAsync();
-            var stdout = child.StandardOutput.ReadToEndAsync();
-            var stderr = child.StandardError.ReadToEndAsync();
-            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(120));
-            var err = await stderr;
-            output.WriteLine($"exit {child.ExitCode}; stderr:\n{err}");
+            await KillServerAndReleaseAsync(child);
+            var (stdoutText, err) = await OutputAtExitAsync(child);
             var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.True(child.ExitCode == SigAbrtExit, $"exit {child.ExitCode}, stderr:\n{err}");
             var expected = $"wcfs: client: {Server.Mountpoint}: file {oid} block 10: the WCFS server is gone; access at 0x";
@@ -55,7 +68,7 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
             Assert.DoesNotContain("AccessViolationException", err, StringComparison.Ordinal);
             Assert.DoesNotContain("corrupt", err, StringComparison.Ordinal);
             Assert.DoesNotContain("   at ", err, StringComparison.Ordinal); // no stack trace anywhere
-            Assert.Equal("", (await stdout).Trim()); // nothing but our own "ready": no log lines on stdout
+            Assert.Equal("", stdoutText.Trim()); // nothing but our own "ready": no log lines on stdout
         }
         finally
         {
@@ -79,9 +92,7 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
             Assert.EndsWith(" b0", ready);
             var after = Server.Commit(oid, (2, "b2-new")); // after the child's snapshot
             await Server.WaitHeadAtAsync(after);
-            await Server.KillHardAsync();
-            await child.StandardInput.WriteLineAsync("go"); // the child faults on the dead mount and waits
-            await child.StandardInput.FlushAsync();
+            await KillServerAndReleaseAsync(child); // the child faults on the dead mount and waits
             if (!autostart)
                 await Server.RestartAsync(); // by hand; with autostart the client starts one itself
             var stderr = child.StandardError.ReadToEndAsync();
@@ -129,9 +140,7 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
         {
             Assert.StartsWith("ready ", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)));
             var before = Server.Storage.LastTid;
-            await Server.KillHardAsync();
-            await child.StandardInput.WriteLineAsync("go");
-            await child.StandardInput.FlushAsync();
+            await KillServerAndReleaseAsync(child);
             Assert.Equal("committing", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(60)));
             if (otherCommitInGap)
             {
@@ -186,14 +195,8 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
         try
         {
             Assert.StartsWith("ready ", await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180)));
-            await Server.KillHardAsync();
-            await child.StandardInput.WriteLineAsync("go");
-            await child.StandardInput.FlushAsync();
-            var stdout = child.StandardOutput.ReadToEndAsync();
-            var stderr = child.StandardError.ReadToEndAsync();
-            await child.WaitForExitAsync().WaitAsync(ServerProcess.Scaled(120));
-            var (out_, err) = (await stdout, await stderr);
-            output.WriteLine($"exit {child.ExitCode}; stdout:\n{out_}\nstderr:\n{err}");
+            await KillServerAndReleaseAsync(child);
+            var (out_, err) = await OutputAtExitAsync(child);
             Assert.Equal("committing", out_.Trim());
             Assert.True(child.ExitCode == 1, $"exit {child.ExitCode}, stderr:\n{err}");
             var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Xunit;
 
 namespace Wcfs.Actors.Tests.Support;
 
@@ -39,6 +40,15 @@ public static class WcfsCli
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
         return Process.Start(psi) ?? throw new InvalidOperationException("cannot start dotnet");
+    }
+
+    /// <summary>`wcfs stop url --mountpoint mnt` (for a test's finally): unmounts a mount it left, then asserts the stop succeeded.</summary>
+    public static async Task StopServerAsync(string url, string mnt)
+    {
+        var stop = await RunAsync("stop", url, "--mountpoint", mnt);
+        if (Wcfs.Actors.Protocol.MountPoint.IsMounted(mnt))
+            Wcfs.Actors.Protocol.MountPoint.Unmount(mnt);
+        Assert.True(stop.ExitCode == 0, stop.ToString());
     }
 
     /// <summary>Runs to completion (bounded by <see cref="TestTimeouts.Default"/>), feeding <paramref name="stdin"/>.</summary>

@@ -240,7 +240,7 @@ public sealed class WcfsMount : IAsyncDisposable
         }
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
-            Log.Warning("the storage gave no change record up to @{Start} within 30 s: the history starts at @{Start}", start, start);
+            Log.Warning("the storage gave no change records up to @{Start} within 30 s: the history starts there", start);
             return (start, []);
         }
         return (tail, records);
