@@ -147,51 +147,79 @@ public sealed partial class SqliteStorage
     /// <summary>
     /// Invariant (5): a block row per write; per chunk, a chunk row only if the chunk differs from
     /// its newest stored version (which, after the conflict check, is the version the writer based
-    /// its data on). A block with no earlier version only stores its non-zero chunks.
+    /// its data on). A block with no earlier version only stores its non-zero chunks. Chunk bytes
+    /// move by blob I/O (SqliteChunkBlob): the newest version is compared by length first and read
+    /// only when the lengths agree; a new chunk row gets zeroblob(n), then its bytes.
     /// </summary>
     private void WriteBlocks(PooledSqliteConnection c, Tid tid, IReadOnlyList<BlockWrite> blocks, Dictionary<Oid, int> files, bool[] existed)
     {
         var block = c.Raw("INSERT INTO block(oid, blk, tid) VALUES (?1, ?2, ?3)");
-        var prev = c.Raw("SELECT data FROM chunk WHERE oid = ?1 AND blk = ?2 AND chunk = ?3 ORDER BY tid DESC LIMIT 1");
+        var prev = c.Raw("SELECT rowid, length(data) FROM chunk WHERE oid = ?1 AND blk = ?2 AND chunk = ?3 ORDER BY tid DESC LIMIT 1");
         var insert = c.Raw("INSERT INTO chunk(oid, blk, chunk, tid, data) VALUES (?1, ?2, ?3, ?4, ?5)");
-        for (var i = 0; i < blocks.Count; i++)
+        using var blob = new SqliteChunkBlob(c.Connection.Handle!, Path, write: true);
+        byte[]? before = null;
+        try
         {
-            var b = blocks[i];
-            var data = b.Data is { } d ? d.Span : default;
-            var chunk = BlockChunks.For(_chunkSize, files[b.Oid]);
-            Step(block, b, tid, null, default);
-            var count = existed[i] ? files[b.Oid] / chunk : (data.Length + chunk - 1) / chunk;
-            for (var k = 0; k < count; k++)
+            for (var i = 0; i < blocks.Count; i++)
             {
-                var now = BlockChunks.Chunk(data, chunk, k);
-                if (existed[i])
+                var b = blocks[i];
+                var data = b.Data is { } d ? d.Span : default;
+                var chunk = BlockChunks.For(_chunkSize, files[b.Oid]);
+                Step(block, b, tid, null, 0);
+                var count = existed[i] ? files[b.Oid] / chunk : (data.Length + chunk - 1) / chunk;
+                for (var k = 0; k < count; k++)
                 {
-                    raw.sqlite3_bind_int64(prev, 1, Db(b.Oid));
-                    raw.sqlite3_bind_int64(prev, 2, b.Blk);
-                    raw.sqlite3_bind_int64(prev, 3, k);
-                    try
+                    var now = BlockChunks.Chunk(data, chunk, k);
+                    if (existed[i])
                     {
-                        var rc = raw.sqlite3_step(prev);
-                        var before = rc == raw.SQLITE_ROW ? raw.sqlite3_column_blob(prev, 0) : default;
-                        if (rc is not (raw.SQLITE_ROW or raw.SQLITE_DONE))
-                            throw new StorageException($"{Path}: read of block {b.Blk} of {b.Oid} failed: {raw.sqlite3_errmsg(c.Connection.Handle).utf8_to_string()}");
-                        if (now.SequenceEqual(before))
+                        before ??= System.Buffers.ArrayPool<byte>.Shared.Rent(chunk);
+                        if (Same(b, k, now, before))
                             continue;
                     }
-                    finally
+                    else if (now.IsEmpty)
                     {
-                        raw.sqlite3_reset(prev);
+                        continue;
                     }
+                    Step(insert, b, tid, k, now.Length);
+                    if (!now.IsEmpty)
+                        blob.Write(raw.sqlite3_last_insert_rowid(c.Connection.Handle), now);
                 }
-                else if (now.IsEmpty)
-                {
-                    continue;
-                }
-                Step(insert, b, tid, k, now);
+            }
+        }
+        finally
+        {
+            if (before is not null)
+                System.Buffers.ArrayPool<byte>.Shared.Return(before);
+        }
+
+        // Whether chunk k's newest stored version holds exactly `now` (no row, or a hole: empty).
+        bool Same(BlockWrite b, int k, ReadOnlySpan<byte> now, byte[] scratch)
+        {
+            raw.sqlite3_bind_int64(prev, 1, Db(b.Oid));
+            raw.sqlite3_bind_int64(prev, 2, b.Blk);
+            raw.sqlite3_bind_int64(prev, 3, k);
+            try
+            {
+                var rc = raw.sqlite3_step(prev);
+                if (rc is not (raw.SQLITE_ROW or raw.SQLITE_DONE))
+                    throw new StorageException($"{Path}: read of block {b.Blk} of {b.Oid} failed: {raw.sqlite3_errmsg(c.Connection.Handle).utf8_to_string()}");
+                var length = rc == raw.SQLITE_ROW ? (int)raw.sqlite3_column_int64(prev, 1) : 0;
+                if (length != now.Length)
+                    return false;
+                if (length == 0)
+                    return true;
+                var old = scratch.AsSpan(0, length);
+                blob.Read(raw.sqlite3_column_int64(prev, 0), old);
+                return now.SequenceEqual(old);
+            }
+            finally
+            {
+                raw.sqlite3_reset(prev);
             }
         }
 
-        void Step(SQLitePCL.sqlite3_stmt st, BlockWrite b, Tid t, int? k, ReadOnlySpan<byte> chunkData)
+        // Inserts a block row (k null) or a chunk row whose data is zeroblob(length), NULL when 0.
+        void Step(SQLitePCL.sqlite3_stmt st, BlockWrite b, Tid t, int? k, int length)
         {
             try
             {
@@ -201,10 +229,10 @@ public sealed partial class SqliteStorage
                 {
                     raw.sqlite3_bind_int64(st, 3, n);
                     raw.sqlite3_bind_int64(st, 4, Db(t));
-                    if (chunkData.IsEmpty)
+                    if (length == 0)
                         raw.sqlite3_bind_null(st, 5);
                     else
-                        raw.sqlite3_bind_blob(st, 5, chunkData);
+                        raw.sqlite3_bind_zeroblob(st, 5, length);
                 }
                 else
                 {

@@ -178,13 +178,14 @@ public sealed partial class SqliteStorage : IStorage
 
     /// <summary>
     /// Invariant (5) in one statement: row -1 carries the serial, then one row per chunk position
-    /// that has a version ≤ at (its newest), found by one seek in chunk_version each.
+    /// that has a version ≤ at (its newest), found by one seek in chunk_version each: its rowid and
+    /// length (length() does not read a blob's pages); the bytes move by blob I/O (SqliteChunkBlob).
     /// </summary>
     internal const string ReadBlockSql = """
         WITH RECURSIVE k(n) AS (VALUES(0) UNION ALL SELECT n + 1 FROM k WHERE n + 1 < ?4)
-        SELECT -1, (SELECT max(tid) FROM block WHERE oid = ?1 AND blk = ?2 AND tid <= ?3)
+        SELECT -1, (SELECT max(tid) FROM block WHERE oid = ?1 AND blk = ?2 AND tid <= ?3), NULL
         UNION ALL
-        SELECT k.n, c.data FROM k JOIN chunk AS c ON c.rowid =
+        SELECT k.n, c.rowid, length(c.data) FROM k JOIN chunk AS c ON c.rowid =
           (SELECT rowid FROM chunk WHERE oid = ?1 AND blk = ?2 AND chunk = k.n AND tid <= ?3 ORDER BY tid DESC LIMIT 1)
         """;
 
@@ -200,6 +201,8 @@ public sealed partial class SqliteStorage : IStorage
             raw.sqlite3_bind_int64(st, 2, blk);
             raw.sqlite3_bind_int64(st, 3, Db(at));
             raw.sqlite3_bind_int64(st, 4, BlockChunks.CountFor(_chunkSize, dest.Length));
+            // The blob handle runs inside the statement's read transaction: disposed before the reset.
+            var blob = new SqliteChunkBlob(c.Connection.Handle!, Path, write: false);
             try
             {
                 Tid? serial = null;
@@ -215,13 +218,15 @@ public sealed partial class SqliteStorage : IStorage
                         serial = FromDb(raw.sqlite3_column_int64(st, 1));
                         continue;
                     }
-                    var data = raw.sqlite3_column_blob(st, 1);
+                    var length = (int)raw.sqlite3_column_int64(st, 2); // 0 for a hole chunk (NULL)
+                    if (length == 0)
+                        continue;
                     var off = (int)(k * _chunkSize);
-                    if (off + data.Length > dest.Length)
-                        throw new ArgumentException($"block {blk} of {oid} holds {off + data.Length} bytes, more than the {dest.Length}-byte buffer", nameof(dest));
+                    if (off + (long)length > dest.Length)
+                        throw new ArgumentException($"block {blk} of {oid} holds {off + (long)length} bytes, more than the {dest.Length}-byte buffer", nameof(dest));
                     dest[end..off].Clear();
-                    data.CopyTo(dest[off..]);
-                    end = off + data.Length;
+                    blob.Read(raw.sqlite3_column_int64(st, 1), dest.Slice(off, length));
+                    end = off + length;
                 }
                 if (rc != raw.SQLITE_ROW && rc != raw.SQLITE_DONE)
                     throw new StorageException($"{Path}: read of block {blk} of {oid} failed: {raw.sqlite3_errmsg(c.Connection.Handle).utf8_to_string()}");
@@ -230,6 +235,7 @@ public sealed partial class SqliteStorage : IStorage
             }
             finally
             {
+                blob.Dispose();
                 raw.sqlite3_reset(st);
             }
         }
