@@ -12,7 +12,7 @@ namespace Wcfs.Actors.Tests.Cli;
 
 public sealed class BenchCommandTests(ITestOutputHelper output) : IDisposable
 {
-    private static readonly string[] Cases = ["commit", "loadblock", "fault", "writeout", "fuse-read", "pin", "commit-head", "readers", "client-read"];
+    private static readonly string[] Cases = ["commit", "loadblock", "fault", "writeout", "fuse-read", "pin", "commit-head", "readers", "client-read", "idle", "pin-load", "lmdb", "history"];
 
     private readonly TempDirectory _dir = new("wcfs-bench");
 

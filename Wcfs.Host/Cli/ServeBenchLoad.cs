@@ -156,8 +156,9 @@ internal sealed class BenchPinLoad : IBenchCase
         var n = ctx.Quick ? 100 : 1000;
         var idleDir = Path.Combine(ctx.TempDir, "idle");
         var loadDir = Path.Combine(ctx.TempDir, "load");
-        Directory.CreateDirectory(idleDir);
-        Directory.CreateDirectory(loadDir);
+        // Each is a mount root (its server mounts at <dir>/mnt): private, as the server demands.
+        Wcfs.Actors.Protocol.PrivateFiles.EnsurePrivateDirectory(idleDir);
+        Wcfs.Actors.Protocol.PrivateFiles.EnsurePrivateDirectory(loadDir);
         var idle = await BenchPin.MeasureAsync(ctx, idleDir, n, readers: 0, ct);
         var load = await BenchPin.MeasureAsync(ctx, loadDir, n, readers: 4, ct);
         return
