@@ -27,7 +27,12 @@ public enum VirtmemMode
 /// </summary>
 public interface IBlockStore
 {
-    /// <summary>Saves <paramref name="data"/> (one page) at byte <paramref name="offsetInBlock"/> of block <paramref name="blk"/>.</summary>
+    /// <summary>
+    /// Saves <paramref name="data"/> (one page) at byte <paramref name="offsetInBlock"/> of block <paramref name="blk"/>.
+    /// The page is virtmem's RAM (native memory, read-only from STORE on): it stays readable and
+    /// unchanged until MARKSTORED or until the handle discards its dirty pages, so a store that is done
+    /// with it before then may keep a view of it (<see cref="NativePageMemory"/>) instead of a copy.
+    /// </summary>
     void StoreBlock(BlockNumber blk, long offsetInBlock, ReadOnlySpan<byte> data);
 }
 
