@@ -26,6 +26,25 @@ public sealed class SqliteStorageFileTests : IDisposable
         return path;
     }
 
+    [Fact]
+    public void A_connection_keeps_at_most_8_MiB_of_pages_after_a_large_commit()
+    {
+        // The page cache was once set in the KiB form before the page size was known and held
+        // ~2000 pages of 64 KiB per connection: every large commit faulted in up to 125 MiB.
+        using var s = SqliteStorage.Open(_dir.File("cache.db"));
+        var f = s.NewOid();
+        s.Commit(s.LastTid, [new ObjectWrite(f, new ZBigFileState(2 << 20))], []);
+        var rnd = new Random(7);
+        var blocks = Enumerable.Range(0, 32).Select(b =>
+        {
+            var data = new byte[2 << 20];
+            rnd.NextBytes(data);
+            return new BlockWrite(f, b, data);
+        }).ToList();
+        s.Commit(s.LastTid, [], blocks); // 64 MiB of new pages through one connection
+        Assert.InRange(s.IdlePageCacheBytes(), 1L << 20, 12L << 20);
+    }
+
     private static void Exec(string path, string sql)
     {
         using var c = new SqliteConnection($"Data Source={path};Pooling=False");

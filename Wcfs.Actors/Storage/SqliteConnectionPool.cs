@@ -52,6 +52,13 @@ internal sealed class SqliteConnectionPool : IDisposable
         _idle.Add(c);
     }
 
+    /// <summary>Bytes held by the page caches of the idle connections (SQLITE_DBSTATUS_CACHE_USED; diagnostics, tests).</summary>
+    public long IdlePageCacheBytes() => _idle.Sum(c =>
+    {
+        raw.sqlite3_db_status(c.Connection.Handle!, raw.SQLITE_DBSTATUS_CACHE_USED, out var current, out _, 0);
+        return (long)current;
+    });
+
     public void Dispose()
     {
         _disposed = true;

@@ -60,6 +60,9 @@ public sealed partial class SqliteStorage : IStorage
     /// <summary>The database file.</summary>
     public string Path { get; }
 
+    /// <summary>Bytes the idle pooled connections keep in their page caches (diagnostics, tests).</summary>
+    internal long IdlePageCacheBytes() => _pool.IdlePageCacheBytes();
+
     /// <summary>The chunk size of this database (fixed when it was created or migrated).</summary>
     public int ChunkSize => _chunkSize;
 
