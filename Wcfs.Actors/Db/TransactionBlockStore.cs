@@ -48,17 +48,15 @@ internal sealed class TransactionBlockStore(IStorage storage, Oid file, int bloc
             }
             else
             {
-                if (!_blocks.TryGetValue(blk.Value, out var have) || !MemoryMarshal.TryGetArray(have, out var seg))
+                // A handle's page size is fixed: here every page of the block is smaller than it,
+                // so the entry, if any, is the array made below.
+                if (!_blocks.TryGetValue(blk.Value, out var have))
                 {
                     var buf = new byte[blockSize];
-                    if (have.IsEmpty)
-                        storage.ReadBlock(File, blk.Value, at(), buf); // invariant (1)
-                    else
-                        have.Span.CopyTo(buf);
-                    seg = new ArraySegment<byte>(buf);
-                    _blocks[blk.Value] = buf;
+                    storage.ReadBlock(File, blk.Value, at(), buf); // invariant (1)
+                    _blocks[blk.Value] = have = buf;
                 }
-                data.CopyTo(seg.AsSpan((int)offsetInBlock));
+                data.CopyTo(MemoryMarshal.AsMemory(have).Span[(int)offsetInBlock..]);
             }
         }
         Interlocked.Increment(ref _storeCalls);
