@@ -1,5 +1,6 @@
-// Schema 1 → 2 migration on databases made by the schema 1 code (Storage/Fixtures/README.md): every
-// version of every block reads back as it did, and the database then behaves as a schema 2 one.
+// Schema migrations on databases made by older code (Storage/Fixtures/README.md): SQLite 1 → 3 and
+// 2 → 3, PostgreSQL 1 → 2. Every version of every block reads back as it did, and the database then
+// behaves as a current one.
 using System.IO.Compression;
 using System.Text;
 using Microsoft.Data.Sqlite;
@@ -87,7 +88,7 @@ internal static class SchemaOneFixture
         Assert.Equal(100000L + 5, usage[A].HistoryBytes);
         Assert.Equal(1L, usage[B].HeadBytes);
 
-        // And it is a working schema 2 storage now.
+        // And it is a working current storage now.
         var t = s.Commit(s.LastTid, [], [new BlockWrite(A, 0, P(1, 100001))]);
         Expect(A, a, 0, t, P(1, 100001), t);
         Expect(A, a, 0, tids[3], P(1, 100000), tids[3]);
@@ -124,11 +125,32 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
         using (var s = StorageFactory.Open(path))
             await SchemaOneFixture.AssertHistoryAsync(s);
         SqliteConnection.ClearAllPools();
-        Assert.Equal(2L, Scalar(path, "PRAGMA user_version"));
-        Assert.Equal(2L, Scalar(path, "SELECT value FROM meta WHERE key = 'schema'"));
+        Assert.Equal(3L, Scalar(path, "PRAGMA user_version"));
+        Assert.Equal(3L, Scalar(path, "SELECT value FROM meta WHERE key = 'schema'"));
         Assert.Equal(0L, Scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'blk'"));
-        using var again = StorageFactory.Open(path); // a migrated database opens as schema 2
+        using var again = StorageFactory.Open(path); // a migrated database opens as a current one
         Assert.Equal(65536, ((SqliteStorage)again).ChunkSize);
+    }
+
+    [Fact]
+    public async Task A_schema_2_database_is_migrated_in_place_and_every_version_reads_back()
+    {
+        var path = _dir.File("v2.db");
+        File.WriteAllBytes(path, SchemaOneFixture.Gunzip("sqlite-schema2.db.gz"));
+        Assert.Equal(2L, Scalar(path, "PRAGMA user_version"));
+        var rows = Scalar(path, "SELECT count(*) FROM chunk");
+        using (var s = StorageFactory.Open(path))
+            await SchemaOneFixture.AssertHistoryAsync(s);
+        SqliteConnection.ClearAllPools();
+        Assert.Equal(3L, Scalar(path, "PRAGMA user_version"));
+        Assert.Equal(3L, Scalar(path, "SELECT value FROM meta WHERE key = 'schema'"));
+        // The old rows stay, as whole versions; AssertHistoryAsync's last commit appended one byte
+        // to block 0 of file a (100,000 → 100,001 bytes): one delta over its second chunk.
+        const string old = "tid < (SELECT max(tid) FROM txn)";
+        Assert.Equal(rows, Scalar(path, $"SELECT count(*) FROM chunk WHERE {old} AND off IS NULL AND depth = 0"));
+        Assert.Equal(rows, Scalar(path, $"SELECT count(*) FROM chunk WHERE {old}"));
+        Assert.Equal(1L, Scalar(path, "SELECT count(*) FROM chunk WHERE NOT (" + old + ")"));
+        Assert.Equal(1L, Scalar(path, $"SELECT count(*) FROM chunk WHERE NOT ({old}) AND chunk = 1 AND off = {100000 - 65536} AND depth = 1 AND length(data) = 1"));
     }
 
     [Fact]

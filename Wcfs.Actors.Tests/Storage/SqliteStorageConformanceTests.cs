@@ -16,4 +16,6 @@ public sealed class SqliteStorageConformanceTests(ITestOutputHelper output) : St
     protected override IStorage OpenSecondInstance() => StorageFactory.Open(Url);
 
     protected override void Cleanup() => _dir.Dispose();
+
+    protected override bool StoresDeltas => true;
 }

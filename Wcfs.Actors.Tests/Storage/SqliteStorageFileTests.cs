@@ -85,7 +85,7 @@ public sealed class SqliteStorageFileTests : IDisposable
     public void A_database_with_a_newer_schema_is_refused_and_left_untouched()
     {
         var path = MakeWcfsDatabase();
-        Exec(path, "PRAGMA user_version = 3");
+        Exec(path, "PRAGMA user_version = 4");
         AssertRefusedAndUnchanged(path, "newer than this wcfs supports");
     }
 
@@ -132,7 +132,7 @@ public sealed class SqliteStorageFileTests : IDisposable
         Assert.Equal("wal", Scalar(c, "PRAGMA journal_mode"));
         Assert.Equal(65536L, Scalar(c, "PRAGMA page_size"));
         Assert.Equal(0x57434653L, Scalar(c, "PRAGMA application_id"));
-        Assert.Equal(2L, Scalar(c, "PRAGMA user_version"));
+        Assert.Equal(3L, Scalar(c, "PRAGMA user_version"));
         Assert.Equal("wcfs-actors storage", Scalar(c, "SELECT value FROM meta WHERE key = 'magic'"));
         Assert.Equal(65536L, Scalar(c, "SELECT value FROM meta WHERE key = 'chunk_size'"));
     }

@@ -33,6 +33,9 @@ public abstract class StorageConformanceTests : IDisposable
     /// <summary>Called after every storage handle of the test is disposed (remove files, drop databases).</summary>
     protected virtual void Cleanup() { }
 
+    /// <summary>Whether the backend stores small chunk changes as deltas (ChunkDeltas.cs; SQLite does).</summary>
+    protected virtual bool StoresDeltas => false;
+
     /// <summary>The storage under test.</summary>
     protected IStorage Storage => _storage ??= Track(CreateStorage());
 
@@ -485,8 +488,17 @@ public abstract class StorageConformanceTests : IDisposable
             Write(v);
         }
         var afterBytes = Storage.Usage().Single(u => u.File == f);
-        Assert.Equal((long)size, afterBytes.HeadBytes);
-        Assert.Equal(5L * (64 << 10), afterBytes.HistoryBytes); // one chunk per commit, not one block
+        if (StoresDeltas)
+        {
+            // A one-byte delta per commit, all in chunk 2's chain (the head).
+            Assert.Equal(size + 5L, afterBytes.HeadBytes);
+            Assert.Equal(0L, afterBytes.HistoryBytes);
+        }
+        else
+        {
+            Assert.Equal((long)size, afterBytes.HeadBytes);
+            Assert.Equal(5L * (64 << 10), afterBytes.HistoryBytes); // one chunk per commit, not one block
+        }
 
         var shorter = (byte[])v.Clone();
         shorter.AsSpan(100_000).Clear(); // chunks 2 and 3 become zeros, chunk 1 is cut short

@@ -1,25 +1,29 @@
 // SqliteSchema - the on-disk layout of a wcfs SQLite database and the checks made before using one.
 //
-// Layout (schema version 2; decided by measurement, docs/NOTES.md "Storage: SQLite blob layout" and
+// Layout (schema version 3; decided by measurement, docs/NOTES.md "Storage: SQLite blob layout" and
 // "Storage (issue 15)"):
-//   PRAGMA application_id = 0x57434653 ('WCFS'), PRAGMA user_version = 2, page_size = 64 KiB, WAL.
-//   meta(key, value)                       magic = "wcfs-actors storage", schema = 2, next_oid,
+//   PRAGMA application_id = 0x57434653 ('WCFS'), PRAGMA user_version = 3, page_size = 64 KiB, WAL.
+//   meta(key, value)                       magic = "wcfs-actors storage", schema = 3, next_oid,
 //                                          chunk_size (bytes; fixed at creation or migration)
 //   txn(tid PRIMARY KEY, changes)          one row per commit: the change record (ChangeRecordCodec)
 //   obj(oid, tid, kind, state)             object versions; kind 0 = deleted; WITHOUT ROWID (small rows)
 //   block(oid, blk, tid)                   block versions (serials, sizes; deletions too); WITHOUT ROWID
-//   chunk(oid, blk, chunk, tid, data) + UNIQUE(oid, blk, chunk, tid)
+//   chunk(oid, blk, chunk, tid, data, off, depth) + UNIQUE(oid, blk, chunk, tid)
 //                                          chunk versions (BlockChunks.cs: only chunks that changed
 //                                          are stored) in a rowid table with the data inline;
-//                                          data NULL = hole chunk, trailing zeros trimmed.
-// Schema 1 had one table blk(oid, blk, tid, data) holding whole blocks; Migrate turns it into
-// block + chunk in place (one write transaction: all or nothing).
+//                                          off NULL: a whole version (data NULL = hole chunk,
+//                                          trailing zeros trimmed), depth 0; off set: a delta, the
+//                                          bytes [off, off + length(data)) laid over the version
+//                                          before it, depth = that version's depth + 1 (ChunkDeltas.cs).
+// Schema 1 had one table blk(oid, blk, tid, data) holding whole blocks; schema 2 had chunk without
+// off and depth (whole versions only). Migrate turns either into schema 3 in place (one write
+// transaction: all or nothing); a schema 2 database keeps its rows, which are all whole versions.
 //
 // Refusal rules (nothing is ever written to a file that failed a check):
 //   - not a SQLite file (header)            → "not a SQLite database"
 //   - SQLite but application_id is not ours → "not a wcfs database"
 //   - user_version newer than SchemaVersion → "newer schema; upgrade wcfs"
-//   - user_version 1 with our magic         → migrated to 2 at open (any other older one: refused)
+//   - user_version 1 or 2 with our magic    → migrated to 3 at open (any other older one: refused)
 //   - an empty SQLite file (no tables, application_id 0) is initialized.
 // The checks run on a read-only connection before the read-write one is opened.
 using Microsoft.Data.Sqlite;
@@ -29,10 +33,10 @@ namespace Wcfs.Actors.Storage;
 internal static class SqliteSchema
 {
     public const int ApplicationId = 0x57434653; // 'WCFS'
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
 
-    /// <summary>The one older schema that is migrated in place.</summary>
-    public const int MigratableVersion = 1;
+    /// <summary>Whether an older schema is migrated in place (1 and 2 are).</summary>
+    public static bool IsMigratable(long version) => version is 1 or 2;
     public const string Magic = "wcfs-actors storage";
 
     /// <summary>64 KiB pages: 2 MiB blobs read ~1.5x faster than with 4 KiB pages (docs/NOTES.md).</summary>
@@ -47,7 +51,8 @@ internal static class SqliteSchema
                          PRIMARY KEY(oid, tid)) WITHOUT ROWID;
         CREATE TABLE block(oid INTEGER NOT NULL, blk INTEGER NOT NULL, tid INTEGER NOT NULL,
                            PRIMARY KEY(oid, blk, tid)) WITHOUT ROWID;
-        CREATE TABLE chunk(oid INTEGER NOT NULL, blk INTEGER NOT NULL, chunk INTEGER NOT NULL, tid INTEGER NOT NULL, data BLOB);
+        CREATE TABLE chunk(oid INTEGER NOT NULL, blk INTEGER NOT NULL, chunk INTEGER NOT NULL, tid INTEGER NOT NULL,
+                           off INTEGER, depth INTEGER NOT NULL DEFAULT 0, data BLOB);
         CREATE UNIQUE INDEX chunk_version ON chunk(oid, blk, chunk, tid);
         """;
 
@@ -58,7 +63,7 @@ internal static class SqliteSchema
         Empty,
         /// <summary>A wcfs database of the current schema.</summary>
         Ours,
-        /// <summary>A wcfs database of schema <see cref="MigratableVersion"/>: migrated at open.</summary>
+        /// <summary>A wcfs database of an older schema that <see cref="IsMigratable"/>: migrated at open.</summary>
         Migratable,
     }
 
@@ -105,20 +110,20 @@ internal static class SqliteSchema
                 throw new StorageException($"{path} is not a wcfs database (SQLite application_id 0x{appId:x8}, expected 0x{ApplicationId:x8}); refusing to touch it");
             if (version > SchemaVersion)
                 throw new StorageException($"{path} has wcfs schema version {version}, newer than this wcfs supports ({SchemaVersion}); upgrade wcfs");
-            if (version < SchemaVersion && version != MigratableVersion)
+            if (version < SchemaVersion && !IsMigratable(version))
                 throw new StorageException($"{path} has wcfs schema version {version}, older than {SchemaVersion}, and no migration exists; refusing to touch it");
             using var cmd = c.CreateCommand();
             cmd.CommandText = "SELECT value FROM meta WHERE key = 'magic'";
             if (cmd.ExecuteScalar() as string != Magic)
                 throw new StorageException($"{path} is not a wcfs database (meta magic missing); refusing to touch it");
-            if (version == MigratableVersion)
+            if (version == 1)
             {
                 cmd.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'blk'";
                 if (Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 1)
                     throw new StorageException($"{path} claims wcfs schema version 1 but has no blk table; refusing to touch it");
                 return FileState.Migratable;
             }
-            return FileState.Ours;
+            return version < SchemaVersion ? FileState.Migratable : FileState.Ours;
         }
         catch (SqliteException e)
         {
@@ -140,11 +145,27 @@ internal static class SqliteSchema
     }
 
     /// <summary>
-    /// Turns a schema 1 database into schema 2 inside the caller's write transaction: every whole-block
-    /// version of blk becomes a block row plus the chunks that differ from that block's previous
-    /// version; blk is dropped. Returns the number of block versions migrated.
+    /// Turns a schema 1 or 2 database into schema 3 inside the caller's write transaction. From 1:
+    /// every whole-block version of blk becomes a block row plus the chunks that differ from that
+    /// block's previous version (whole versions); blk is dropped. From 2: chunk gains off and depth
+    /// (every existing row is a whole version: off NULL, depth 0). Returns the number of block
+    /// versions converted from schema 1 (0 from schema 2).
     /// </summary>
     public static long Migrate(SqliteConnection c, int chunkSize)
+    {
+        var version = Scalar(c, "PRAGMA user_version");
+        var versions = version == 1 ? MigrateFromOne(c, chunkSize) : 0;
+        Exec(c, $"""
+            ALTER TABLE chunk ADD COLUMN off INTEGER;
+            ALTER TABLE chunk ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+            UPDATE meta SET value = {SchemaVersion} WHERE key = 'schema';
+            PRAGMA user_version = {SchemaVersion};
+            """);
+        return versions;
+    }
+
+    /// <summary>Schema 1 → 2 (whole blocks → block rows + whole chunk versions).</summary>
+    private static long MigrateFromOne(SqliteConnection c, int chunkSize)
     {
         Exec(c, """
             CREATE TABLE block(oid INTEGER NOT NULL, blk INTEGER NOT NULL, tid INTEGER NOT NULL,
@@ -198,9 +219,7 @@ internal static class SqliteSchema
         }
         Exec(c, $"""
             DROP TABLE blk;
-            UPDATE meta SET value = {SchemaVersion} WHERE key = 'schema';
             INSERT INTO meta(key, value) VALUES ('chunk_size', {chunkSize});
-            PRAGMA user_version = {SchemaVersion};
             """);
         return versions;
     }

@@ -147,15 +147,16 @@ public sealed partial class SqliteStorage
     /// <summary>
     /// Invariant (5): a block row per write; per chunk, a chunk row only if the chunk differs from
     /// its newest stored version (which, after the conflict check, is the version the writer based
-    /// its data on). A block with no earlier version only stores its non-zero chunks. Chunk bytes
-    /// move by blob I/O (SqliteChunkBlob): the newest version is compared by length first and read
-    /// only when the lengths agree; a new chunk row gets zeroblob(n), then its bytes.
+    /// its data on): whole, or a delta over that version (ChunkDeltas.cs decides). A block with no
+    /// earlier version only stores its non-zero chunks, whole. Chunk bytes move by blob I/O
+    /// (SqliteChunkBlob): the newest version is read (rebuilt from its chain for a delta) to compare;
+    /// a new chunk row gets zeroblob(n), then its bytes.
     /// </summary>
     private void WriteBlocks(PooledSqliteConnection c, Tid tid, IReadOnlyList<BlockWrite> blocks, Dictionary<Oid, int> files, bool[] existed)
     {
         var block = c.Raw("INSERT INTO block(oid, blk, tid) VALUES (?1, ?2, ?3)");
-        var prev = c.Raw("SELECT rowid, length(data) FROM chunk WHERE oid = ?1 AND blk = ?2 AND chunk = ?3 ORDER BY tid DESC LIMIT 1");
-        var insert = c.Raw("INSERT INTO chunk(oid, blk, chunk, tid, data) VALUES (?1, ?2, ?3, ?4, ?5)");
+        var prev = c.Raw("SELECT rowid, length(data), depth FROM chunk WHERE oid = ?1 AND blk = ?2 AND chunk = ?3 ORDER BY tid DESC LIMIT 1");
+        var insert = c.Raw("INSERT INTO chunk(oid, blk, chunk, tid, data, off, depth) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
         using var blob = new SqliteChunkBlob(c.Connection.Handle!, Path, write: true);
         byte[]? before = null;
         try
@@ -165,24 +166,27 @@ public sealed partial class SqliteStorage
                 var b = blocks[i];
                 var data = b.Data is { } d ? d.Span : default;
                 var chunk = BlockChunks.For(_chunkSize, files[b.Oid]);
-                Step(block, b, tid, null, 0);
+                Step(block, b, tid, null, default, 0);
                 var count = existed[i] ? files[b.Oid] / chunk : (data.Length + chunk - 1) / chunk;
                 for (var k = 0; k < count; k++)
                 {
                     var now = BlockChunks.Chunk(data, chunk, k);
+                    var change = new ChunkChange(false, true, 0, now.Length);
+                    var depth = 0;
                     if (existed[i])
                     {
-                        before ??= System.Buffers.ArrayPool<byte>.Shared.Rent(chunk);
-                        if (Same(b, k, now, before))
+                        before ??= System.Buffers.ArrayPool<byte>.Shared.Rent(_chunkSize);
+                        (change, depth) = Compare(b, k, now, before.AsSpan(0, _chunkSize));
+                        if (change.Unchanged)
                             continue;
                     }
                     else if (now.IsEmpty)
                     {
                         continue;
                     }
-                    Step(insert, b, tid, k, now.Length);
-                    if (!now.IsEmpty)
-                        blob.Write(raw.sqlite3_last_insert_rowid(c.Connection.Handle), now);
+                    Step(insert, b, tid, k, change, depth + 1);
+                    if (change.Length > 0 && change.Off < now.Length)
+                        blob.Write(raw.sqlite3_last_insert_rowid(c.Connection.Handle), now[change.Off..Math.Min(now.Length, change.Off + change.Length)]);
                 }
             }
         }
@@ -192,34 +196,48 @@ public sealed partial class SqliteStorage
                 System.Buffers.ArrayPool<byte>.Shared.Return(before);
         }
 
-        // Whether chunk k's newest stored version holds exactly `now` (no row, or a hole: empty).
-        bool Same(BlockWrite b, int k, ReadOnlySpan<byte> now, byte[] scratch)
+        // How chunk k's new content `now` is stored after its newest stored version (rebuilt in
+        // scratch), and that version's depth.
+        (ChunkChange, int) Compare(BlockWrite b, int k, ReadOnlySpan<byte> now, Span<byte> scratch)
         {
             raw.sqlite3_bind_int64(prev, 1, Db(b.Oid));
             raw.sqlite3_bind_int64(prev, 2, b.Blk);
             raw.sqlite3_bind_int64(prev, 3, k);
+            long rowid = 0, depth = 0;
+            var length = 0;
             try
             {
                 var rc = raw.sqlite3_step(prev);
                 if (rc is not (raw.SQLITE_ROW or raw.SQLITE_DONE))
                     throw new StorageException($"{Path}: read of block {b.Blk} of {b.Oid} failed: {raw.sqlite3_errmsg(c.Connection.Handle).utf8_to_string()}");
-                var length = rc == raw.SQLITE_ROW ? (int)raw.sqlite3_column_int64(prev, 1) : 0;
-                if (length != now.Length)
-                    return false;
-                if (length == 0)
-                    return true;
-                var old = scratch.AsSpan(0, length);
-                blob.Read(raw.sqlite3_column_int64(prev, 0), old);
-                return now.SequenceEqual(old);
+                if (rc == raw.SQLITE_ROW)
+                    (rowid, length, depth) = (raw.sqlite3_column_int64(prev, 0), (int)raw.sqlite3_column_int64(prev, 1), raw.sqlite3_column_int64(prev, 2));
             }
             finally
             {
                 raw.sqlite3_reset(prev);
             }
+            if (depth > 0)
+            {
+                length = ReadChain(c, blob, b.Oid, b.Blk, k, long.MaxValue, depth, scratch);
+            }
+            else if (length > 0 && !now.IsEmpty)
+            {
+                if (length > scratch.Length)
+                    throw new StorageException($"{Path}: chunk {k} of block {b.Blk} of {b.Oid} holds {length} bytes, more than a chunk (corrupt database)");
+                blob.Read(rowid, scratch[..length]);
+            }
+            else
+            {
+                // No row, a hole, or a new hole over data: equal only when both are empty.
+                return (length == 0 && now.IsEmpty ? new ChunkChange(true, false, 0, 0) : new ChunkChange(false, true, 0, now.Length), 0);
+            }
+            return (ChunkDeltas.Decide(scratch[..length], (int)depth, now), (int)depth);
         }
 
-        // Inserts a block row (k null) or a chunk row whose data is zeroblob(length), NULL when 0.
-        void Step(SQLitePCL.sqlite3_stmt st, BlockWrite b, Tid t, int? k, int length)
+        // Inserts a block row (k null) or a chunk row: whole (off NULL, depth 0; data NULL when
+        // empty) or a delta (off, depth); its data is zeroblob(length), written after.
+        void Step(SQLitePCL.sqlite3_stmt st, BlockWrite b, Tid t, int? k, ChunkChange change, int deltaDepth)
         {
             try
             {
@@ -229,10 +247,20 @@ public sealed partial class SqliteStorage
                 {
                     raw.sqlite3_bind_int64(st, 3, n);
                     raw.sqlite3_bind_int64(st, 4, Db(t));
-                    if (length == 0)
+                    if (change.Length == 0)
                         raw.sqlite3_bind_null(st, 5);
                     else
-                        raw.sqlite3_bind_zeroblob(st, 5, length);
+                        raw.sqlite3_bind_zeroblob(st, 5, change.Length);
+                    if (change.Whole)
+                    {
+                        raw.sqlite3_bind_null(st, 6);
+                        raw.sqlite3_bind_int64(st, 7, 0);
+                    }
+                    else
+                    {
+                        raw.sqlite3_bind_int64(st, 6, change.Off);
+                        raw.sqlite3_bind_int64(st, 7, deltaDepth);
+                    }
                 }
                 else
                 {

@@ -20,9 +20,11 @@
 //       epoch): commit order = tid order, so a reader polling "tid > last seen" sees each commit
 //       exactly once, in order.
 //   (5) Every block write is a block row; its data is kept as chunk rows (BlockChunks.cs), one per
-//       chunk that differs from the chunk's newest stored version; a chunk row's data is NULL for a
-//       hole chunk, otherwise it has no trailing zeros. A read is one statement: the newest block
-//       row ≤ at (the serial) and, per chunk position, one indexed lookup of the newest chunk ≤ at.
+//       chunk that differs from the chunk's newest stored version, whole or as a delta over that
+//       version (ChunkDeltas.cs); a whole row's data is NULL for a hole chunk, otherwise it has no
+//       trailing zeros. A read is one statement: the newest block row ≤ at (the serial) and, per
+//       chunk position, one indexed lookup of the newest chunk ≤ at; a chunk whose newest version
+//       is a delta takes one more indexed range read of its chain (at most MaxDepth + 1 rows).
 //   (6) next_oid in meta only grows (oids are never reused); oid 0 is the root, which reads as
 //       RootState.Empty (serial Tid.Zero) until first written.
 //
@@ -109,7 +111,7 @@ public sealed partial class SqliteStorage : IStorage
         }
     }
 
-    private void Migrate(int chunkSize) => Use("migrate schema 1 to 2", c =>
+    private void Migrate(int chunkSize) => Use($"migrate to schema {SqliteSchema.SchemaVersion}", c =>
     {
         lock (_writeGate)
         {
@@ -117,7 +119,7 @@ public sealed partial class SqliteStorage : IStorage
             try
             {
                 // Another process may have migrated it between Inspect and here.
-                if (SqliteSchema.Scalar(c.Connection, "PRAGMA user_version") == SqliteSchema.MigratableVersion)
+                if (SqliteSchema.IsMigratable(SqliteSchema.Scalar(c.Connection, "PRAGMA user_version")))
                     SqliteSchema.Migrate(c.Connection, chunkSize);
                 c.Execute("COMMIT");
             }
@@ -186,9 +188,9 @@ public sealed partial class SqliteStorage : IStorage
     /// </summary>
     internal const string ReadBlockSql = """
         WITH RECURSIVE k(n) AS (VALUES(0) UNION ALL SELECT n + 1 FROM k WHERE n + 1 < ?4)
-        SELECT -1, (SELECT max(tid) FROM block WHERE oid = ?1 AND blk = ?2 AND tid <= ?3), NULL
+        SELECT -1, (SELECT max(tid) FROM block WHERE oid = ?1 AND blk = ?2 AND tid <= ?3), NULL, NULL
         UNION ALL
-        SELECT k.n, c.rowid, length(c.data) FROM k JOIN chunk AS c ON c.rowid =
+        SELECT k.n, c.rowid, length(c.data), c.depth FROM k JOIN chunk AS c ON c.rowid =
           (SELECT rowid FROM chunk WHERE oid = ?1 AND blk = ?2 AND chunk = k.n AND tid <= ?3 ORDER BY tid DESC LIMIT 1)
         """;
 
@@ -206,6 +208,7 @@ public sealed partial class SqliteStorage : IStorage
             raw.sqlite3_bind_int64(st, 4, BlockChunks.CountFor(_chunkSize, dest.Length));
             // The blob handle runs inside the statement's read transaction: disposed before the reset.
             var blob = new SqliteChunkBlob(c.Connection.Handle!, Path, write: false);
+            byte[]? scratch = null;
             try
             {
                 Tid? serial = null;
@@ -222,13 +225,23 @@ public sealed partial class SqliteStorage : IStorage
                         continue;
                     }
                     var length = (int)raw.sqlite3_column_int64(st, 2); // 0 for a hole chunk (NULL)
-                    if (length == 0)
+                    var depth = raw.sqlite3_column_int64(st, 3);
+                    if (length == 0 && depth == 0)
                         continue;
                     var off = (int)(k * _chunkSize);
+                    if (depth > 0)
+                    {
+                        // A delta: rebuild the chunk from its chain (ChunkDeltas.cs), then place it.
+                        scratch ??= System.Buffers.ArrayPool<byte>.Shared.Rent(_chunkSize);
+                        length = ReadChain(c, blob, oid, blk, k, Db(at), depth, scratch.AsSpan(0, _chunkSize));
+                    }
                     if (off + (long)length > dest.Length)
                         throw new ArgumentException($"block {blk} of {oid} holds {off + (long)length} bytes, more than the {dest.Length}-byte buffer", nameof(dest));
                     dest[end..off].Clear();
-                    blob.Read(raw.sqlite3_column_int64(st, 1), dest.Slice(off, length));
+                    if (depth > 0)
+                        scratch.AsSpan(0, length).CopyTo(dest[off..]);
+                    else
+                        blob.Read(raw.sqlite3_column_int64(st, 1), dest.Slice(off, length));
                     end = off + length;
                 }
                 if (rc != raw.SQLITE_ROW && rc != raw.SQLITE_DONE)
@@ -240,12 +253,66 @@ public sealed partial class SqliteStorage : IStorage
             {
                 blob.Dispose();
                 raw.sqlite3_reset(st);
+                if (scratch is not null)
+                    System.Buffers.ArrayPool<byte>.Shared.Return(scratch);
             }
         }
         finally
         {
             _pool.Return(c);
         }
+    }
+
+    private const string ChainSql =
+        "SELECT rowid, length(data), off FROM chunk WHERE oid = ?1 AND blk = ?2 AND chunk = ?3 AND tid <= ?4 ORDER BY tid DESC LIMIT ?5";
+
+    /// <summary>
+    /// Rebuilds chunk <paramref name="k"/> of a block as of <paramref name="at"/> from its chain: the
+    /// <paramref name="depth"/> + 1 newest versions ≤ at, the oldest of them whole (ChunkDeltas.cs).
+    /// Leaves the content in <paramref name="content"/> (zeros past it); returns its trimmed length.
+    /// </summary>
+    private int ReadChain(PooledSqliteConnection c, SqliteChunkBlob blob, Oid oid, long blk, long k, long at, long depth, Span<byte> content)
+    {
+        var where = $"{Path}: chunk {k} of block {blk} of {oid}";
+        if (depth is < 0 or > ChunkDeltas.MaxDepth)
+            throw new StorageException($"{where}: delta depth {depth} out of range (corrupt database)");
+        Span<(long Rowid, int Length, int Off)> rows = stackalloc (long, int, int)[ChunkDeltas.MaxDepth + 1];
+        var n = 0;
+        var st = c.Raw(ChainSql);
+        try
+        {
+            raw.sqlite3_bind_int64(st, 1, Db(oid));
+            raw.sqlite3_bind_int64(st, 2, blk);
+            raw.sqlite3_bind_int64(st, 3, k);
+            raw.sqlite3_bind_int64(st, 4, at);
+            raw.sqlite3_bind_int64(st, 5, depth + 1);
+            int rc;
+            while ((rc = raw.sqlite3_step(st)) == raw.SQLITE_ROW)
+                rows[n++] = (raw.sqlite3_column_int64(st, 0), (int)raw.sqlite3_column_int64(st, 1),
+                             raw.sqlite3_column_type(st, 2) == raw.SQLITE_NULL ? -1 : (int)raw.sqlite3_column_int64(st, 2));
+            if (rc != raw.SQLITE_DONE)
+                throw new StorageException($"{where}: read failed: {raw.sqlite3_errmsg(c.Connection.Handle).utf8_to_string()}");
+        }
+        finally
+        {
+            raw.sqlite3_reset(st);
+        }
+        if (n != depth + 1 || rows[n - 1].Off != -1 || rows[n - 1].Length == 0)
+            throw new StorageException($"{where}: its delta chain of depth {depth} does not start at a whole version (corrupt database)");
+        content.Clear();
+        var extent = 0;
+        for (var i = n - 1; i >= 0; i--)
+        {
+            var (rowid, length, off) = rows[i];
+            if (off < 0 && i != n - 1)
+                throw new StorageException($"{where}: a whole version inside a delta chain (corrupt database)");
+            var at0 = Math.Max(off, 0);
+            if ((long)at0 + length > content.Length)
+                throw new StorageException($"{where}: a version at {at0} of {length} bytes reaches past the {content.Length}-byte chunk (corrupt database)");
+            blob.Read(rowid, content.Slice(at0, length));
+            extent = Math.Max(extent, at0 + length);
+        }
+        return BlockChunks.Trim(content[..extent]).Length;
     }
 
     /// <inheritdoc />
@@ -288,8 +355,9 @@ public sealed partial class SqliteStorage : IStorage
     public void Pack(Tid beforeTid) => Write("pack", c =>
     {
         // A version is invisible to every reader at ≥ cut iff a newer version with tid ≤ cut exists
-        // (per block for block rows, per chunk position for chunk rows). A hole chunk that is then
-        // the oldest version of its chunk shadows nothing and goes too.
+        // (per block for block rows); per chunk position, a newer *whole* version with tid ≤ cut
+        // (the deltas after it need it: ChunkDeltas.cs). A hole chunk that is then the oldest
+        // version of its chunk shadows nothing and goes too.
         foreach (var sql in new[]
         {
             """
@@ -298,10 +366,11 @@ public sealed partial class SqliteStorage : IStorage
             """,
             """
             DELETE FROM chunk WHERE tid < $a AND EXISTS (
-              SELECT 1 FROM chunk AS n WHERE n.oid = chunk.oid AND n.blk = chunk.blk AND n.chunk = chunk.chunk AND n.tid > chunk.tid AND n.tid <= $a)
+              SELECT 1 FROM chunk AS n WHERE n.oid = chunk.oid AND n.blk = chunk.blk AND n.chunk = chunk.chunk AND n.tid > chunk.tid AND n.tid <= $a
+                                         AND n.off IS NULL)
             """,
             """
-            DELETE FROM chunk WHERE data IS NULL AND tid <= $a AND NOT EXISTS (
+            DELETE FROM chunk WHERE data IS NULL AND off IS NULL AND tid <= $a AND NOT EXISTS (
               SELECT 1 FROM chunk AS o WHERE o.oid = chunk.oid AND o.blk = chunk.blk AND o.chunk = chunk.chunk AND o.tid < chunk.tid)
             """,
         })
@@ -332,10 +401,12 @@ public sealed partial class SqliteStorage : IStorage
     /// <inheritdoc />
     public IReadOnlyList<FileUsage> Usage() => Use("measure usage", c =>
     {
+        // Head: the rows the newest version of each chunk is read from (its chain: from the newest
+        // whole version on); history: the rest.
         var cmd = c.Command("""
-            SELECT oid, sum(CASE WHEN newest THEN len ELSE 0 END), sum(CASE WHEN newest THEN 0 ELSE len END)
+            SELECT oid, sum(CASE WHEN head THEN len ELSE 0 END), sum(CASE WHEN head THEN 0 ELSE len END)
             FROM (SELECT oid, coalesce(length(data), 0) AS len,
-                         tid = max(tid) OVER (PARTITION BY oid, blk, chunk) AS newest FROM chunk)
+                         tid >= max(CASE WHEN off IS NULL THEN tid END) OVER (PARTITION BY oid, blk, chunk) AS head FROM chunk)
             GROUP BY oid ORDER BY oid
             """);
         var list = new List<FileUsage>();
