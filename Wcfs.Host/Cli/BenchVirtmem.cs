@@ -4,7 +4,7 @@
 //             of a MAP_PRIVATE mapping of the same file (per 2 MiB: the 512 faults that cover it).
 //   writeout  writeout (STORE+MARKSTORED) of a fully dirty 2 MiB-page handle through VirtmemActor to
 //             a no-op storeblk (GB/s) vs memcpy of the same bytes out of memory (what a storeblk that
-//             copies the page would add at least).
+//             copies the page would add at least). Median of 3 reps after a warm-up rep.
 // Both mappings are pre-read before timing, so both sides start from mapped page-cache pages.
 // Each fault figure is given as wall time and as process CPU time (all threads: the faulting one and
 // the native mmap actor); CPU time is the steadier figure on a loaded machine.
@@ -124,6 +124,8 @@ internal sealed class BenchVirtmemWriteout : IBenchCase
     public string Name => "writeout";
     public string Description => "writeout of dirty 2 MiB pages to a no-op storeblk vs memcpy of the same bytes";
 
+    private const int Reps = 3;
+
     private sealed class NoopStore : IBlockStore
     {
         public long Sum;
@@ -142,24 +144,33 @@ internal sealed class BenchVirtmemWriteout : IBenchCase
         var virtmem = sys.ActorOf(VirtmemProtocol.Props(settings), "virtmem");
         using var file = BigFile.OverPlainFile(data, BenchVirtmemData.Huge, new NoopStore());
         var fh = await VirtmemProtocol.OpenAsync(virtmem, file, settings.AskTimeout);
-        double ours;
-        using (var vma = await fh.MmapAsync(0, size / BenchVirtmemData.Huge))
+        // Rep 0 warms up (the JIT compiles the writeout path: ~7 ms of a 45 ms single shot); then
+        // Reps measured ones, each over freshly dirtied pages of a new mapping.
+        var ours = new List<double>();
+        for (var rep = 0; rep <= Reps; rep++)
         {
+            using var vma = await fh.MmapAsync(0, size / BenchVirtmemData.Huge);
             for (long off = 0; off < size; off += int.MaxValue / 2)
-                vma.GetSpan(off, (int)Math.Min(int.MaxValue / 2, size - off)).Fill(7);
+                vma.GetSpan(off, (int)Math.Min(int.MaxValue / 2, size - off)).Fill((byte)(7 + rep));
             var sw = Stopwatch.StartNew();
             await fh.WriteoutAsync(WriteoutFlags.Store | WriteoutFlags.MarkStored);
-            ours = size / 1e9 / sw.Elapsed.TotalSeconds;
+            if (rep > 0)
+                ours.Add(size / 1e9 / sw.Elapsed.TotalSeconds);
         }
         await fh.DisposeAsync();
         var src = new byte[size];
         src.AsSpan().Fill(7);
         var dst = new byte[BenchVirtmemData.Huge];
-        var sw2 = Stopwatch.StartNew();
-        for (long off = 0; off < size; off += dst.Length)
-            src.AsSpan((int)off, dst.Length).CopyTo(dst);
-        var baseline = size / 1e9 / sw2.Elapsed.TotalSeconds;
+        var baseline = new List<double>();
+        for (var rep = 0; rep <= Reps; rep++)
+        {
+            var sw2 = Stopwatch.StartNew();
+            for (long off = 0; off < size; off += dst.Length)
+                src.AsSpan((int)off, dst.Length).CopyTo(dst);
+            if (rep > 0)
+                baseline.Add(size / 1e9 / sw2.Elapsed.TotalSeconds);
+        }
         await sys.Terminate();
-        return [new BenchResult("writeout", "STORE+MARKSTORED, 2 MiB pages", "GB/s", ours, baseline, true)];
+        return [BenchResult.FromReps("writeout", "STORE+MARKSTORED, 2 MiB pages", "GB/s", ours, baseline, true) with { Goal = 0.7 }];
     }
 }
