@@ -90,6 +90,10 @@ public static unsafe partial class VirtmemNative
     [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_fault_stats")]
     public static partial int FaultStats(out ulong readFaults, out ulong writeFaults);
 
+    /// <summary>Overlay write faults served without copying the base: the base layer had noted the page as zeros (one atomic load).</summary>
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_zero_base_faults")]
+    public static partial int ZeroBaseFaults(out ulong faults);
+
     [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_stats")]
     public static partial int Stats(out ulong messages, out ulong faultsServed, out ulong faultRetries);
 }

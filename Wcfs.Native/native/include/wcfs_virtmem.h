@@ -140,6 +140,10 @@ WCFS_API int32_t vm_stats(uint64_t *messages, uint64_t *faults_served, uint64_t 
  * blocks, never waits on the mmap actor. */
 WCFS_API int32_t vm_fault_stats(uint64_t *read_faults, uint64_t *write_faults);
 
+/* Overlay write faults served without copying the base, because the base layer had noted that
+ * page's base as the zero mapping (a WCFS Mapping past the file's size). One atomic load. */
+WCFS_API int32_t vm_zero_base_faults(uint64_t *faults);
+
 #ifdef __cplusplus
 }
 #endif

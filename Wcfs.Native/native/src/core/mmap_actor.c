@@ -209,6 +209,13 @@ int32_t vm_stats(uint64_t *messages, uint64_t *faults_served, uint64_t *fault_re
     return 0;
 }
 
+int32_t vm_zero_base_faults(uint64_t *faults)
+{
+    if (faults)
+        *faults = atomic_load(&vm_stat_zero_base_faults);
+    return 0;
+}
+
 int32_t vm_fault_stats(uint64_t *read_faults, uint64_t *write_faults)
 {
     if (read_faults)

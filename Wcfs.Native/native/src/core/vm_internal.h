@@ -69,6 +69,9 @@ struct vm_vma {
     uint64_t pgoffset, pglen;
     vm_fileh_t *fh;
     struct vm_page **pages;    /* [pglen], entries owned by fh */
+    _Atomic uint8_t *zero_base; /* [pglen] overlay: 1 = the base of the page is the zero mapping
+                                 * (the base layer says so, vm_vma_note_zero_base); the fault path
+                                 * then skips the copy: a fresh RAM slot reads as zeros (ram.c R3) */
     _Atomic int efault;
     _Atomic int dead;
     int reg_slot;
@@ -89,7 +92,7 @@ void vm_fatal(const char *what, uintptr_t addr) __attribute__((noreturn));
  * (async-signal-safe), then aborts with the default SIGABRT action. Fault handlers only. */
 void wcfs_fatal(const char *prefix, const char *what, uintptr_t addr) __attribute__((noreturn));
 extern _Atomic uint64_t vm_stat_faults, vm_stat_retries, vm_stat_messages;
-extern _Atomic uint64_t vm_stat_read_faults, vm_stat_write_faults;
+extern _Atomic uint64_t vm_stat_read_faults, vm_stat_write_faults, vm_stat_zero_base_faults;
 
 /* fault path entry points posted to the actor (mmap_actor.c) */
 struct vm_fault_msg {
@@ -115,6 +118,10 @@ int32_t vm_map_none(vm_vma_t *v, uint64_t pgno, uint64_t npages);
 int32_t vm_protect(vm_vma_t *v, uint64_t pgno, int prot);
 int32_t vm_map_base_range(vm_vma_t *v, uint64_t pgno, uint64_t npages, vm_remap_fn fn, void *ctx);
 int32_t vm_page_drop(vm_fileh_t *fh, struct vm_page *p);
+/* Base layer, actor thread: bytes [off, off+len) of v's range (offsets from its start; usable while
+ * mmap_setup_read runs, before v->addr is set) read as zeros (zero = 1: call after mapping them) or
+ * may not (zero = 0: call before mapping anything else there). Only whole pages inside become 1. */
+void vm_vma_note_zero_base(vm_vma_t *v, uint64_t off, uint64_t len, int zero);
 
 /* RAM (ram.c) */
 int64_t vm_ram_alloc(vm_ram_t *ram);      /* slot, or -ENOSPC/-ENOMEM; any thread */

@@ -20,6 +20,7 @@ static void vma_free_now(void *arg)
 {
     vm_vma_t *v = arg;
     free(v->pages);
+    free((void *)v->zero_base);
     free(v);
 }
 
@@ -52,8 +53,11 @@ static int32_t mmap_on_actor(void *arg)
     int32_t rc;
     /* the address range first: a request larger than the address space fails before any table */
     if (fh->mode == VM_MODE_OVERLAY) {
-        rc = fh->file->ops->mmap_setup_read(fh->file->ctx, v, a->pgoffset / fh->ppb, a->pglen / fh->ppb, &addr);
+        v->zero_base = calloc(a->pglen, 1); /* before the base layer maps (and notes) anything */
+        rc = v->zero_base ? fh->file->ops->mmap_setup_read(fh->file->ctx, v, a->pgoffset / fh->ppb, a->pglen / fh->ppb, &addr)
+                          : -ENOMEM;
         if (rc < 0) {
+            free((void *)v->zero_base);
             free(v);
             return rc;
         }
@@ -93,6 +97,18 @@ undo: /* nothing half-mapped */
     vma_unmap_range(v);
     vma_free_now(v);
     return rc;
+}
+
+void vm_vma_note_zero_base(vm_vma_t *v, uint64_t off, uint64_t len, int zero)
+{
+    if (!v || !v->zero_base || off >= v->len)
+        return;
+    uint64_t ps = v->fh->pagesize;
+    uint64_t from = off, to = len < v->len - off ? off + len : v->len;
+    uint64_t first = zero ? (from + ps - 1) / ps : from / ps; /* 1 only for whole pages inside */
+    uint64_t end = zero ? to / ps : (to + ps - 1) / ps;
+    for (uint64_t i = first; i < end; i++)
+        atomic_store(&v->zero_base[i], (uint8_t)(zero != 0));
 }
 
 int32_t vm_mmap(vm_fileh_t *fh, uint64_t pgoffset, uint64_t pglen, vm_vma_t **out, void **addr_out)

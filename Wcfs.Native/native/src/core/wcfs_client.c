@@ -118,14 +118,23 @@ static int pinned_set(struct wcl_file *f, uint64_t blk, uint64_t rev, int is_hea
 
 /* ---- the mapping rule (actor thread, invariants 1 and 4) ------------------------------------ */
 
-static int map_zeros(uintptr_t addr, uint64_t len)
+/* The base of a VMA (m->vma) also tells virtmem which pages are the zero mapping, so that a write
+ * fault there does not copy them (vm_vma_note_zero_base: set after mapping zeros, cleared before
+ * mapping a file). */
+static int map_zeros(struct wcl_mapping *m, uintptr_t addr, uint64_t len)
 {
     void *a = mmap((void *)addr, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-    return a == MAP_FAILED ? -errno : 0;
+    if (a == MAP_FAILED)
+        return -errno;
+    if (m->vma)
+        vm_vma_note_zero_base(m->vma, addr - m->addr, len, 1);
+    return 0;
 }
 
-static int map_fd(uintptr_t addr, uint64_t len, int fd, uint64_t off)
+static int map_fd(struct wcl_mapping *m, uintptr_t addr, uint64_t len, int fd, uint64_t off)
 {
+    if (m->vma)
+        vm_vma_note_zero_base(m->vma, addr - m->addr, len, 0);
     void *a = mmap((void *)addr, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
     return a == MAP_FAILED ? -errno : 0;
 }
@@ -140,8 +149,8 @@ static int map_pinned(struct wcl_mapping *m, uint64_t blk, uint64_t rev, uint64_
     if (fd < 0 && fd != WCL_REV_ABSENT)
         return fd;
     if (fd == WCL_REV_ABSENT || blk >= rsize / f->blksize) /* invariant (4): zeros past the end of @rev */
-        return map_zeros(a, len);
-    return map_fd(a, len, fd, blk * f->blksize + off);
+        return map_zeros(m, a, len);
+    return map_fd(m, a, len, fd, blk * f->blksize + off);
 }
 
 /* Unpinned blocks [lo, hi) of m: head below the size, zeros past it (with a floor: @floor below its
@@ -161,9 +170,9 @@ static int map_unpinned(struct wcl_mapping *m, uint64_t lo, uint64_t hi)
     uint64_t mid = hi < nblk ? hi : (lo > nblk ? lo : nblk);
     int rc = 0;
     if (lo < mid)
-        rc = map_fd(m->addr + (lo - m->blk_start) * m->blksize, (mid - lo) * m->blksize, fd, lo * f->blksize);
+        rc = map_fd(m, m->addr + (lo - m->blk_start) * m->blksize, (mid - lo) * m->blksize, fd, lo * f->blksize);
     if (rc == 0 && mid < hi)
-        rc = map_zeros(m->addr + (mid - m->blk_start) * m->blksize, (hi - mid) * m->blksize);
+        rc = map_zeros(m, m->addr + (mid - m->blk_start) * m->blksize, (hi - mid) * m->blksize);
     return rc;
 }
 
@@ -178,8 +187,8 @@ static int map_block_bytes(struct wcl_mapping *m, uint64_t blk, uint64_t off, ui
         return map_pinned(m, blk, f->floor, off, len);
     uintptr_t a = m->addr + (blk - m->blk_start) * m->blksize + off;
     if (blk < atomic_load(&f->size) / f->blksize)
-        return map_fd(a, len, f->head_fd, blk * f->blksize + off);
-    return map_zeros(a, len);
+        return map_fd(m, a, len, f->head_fd, blk * f->blksize + off);
+    return map_zeros(m, a, len);
 }
 
 /* Blocks [lo, hi) of m per the mapping rule, in runs between pinned entries. */
@@ -394,7 +403,14 @@ static int32_t resize_on_actor(void *arg)
         /* clamped to the mapping: nothing before its start, nothing after its end */
         uint64_t lo = old_nblk > m->blk_start ? old_nblk : m->blk_start;
         uint64_t hi = new_nblk < m->blk_stop ? new_nblk : m->blk_stop;
-        if (lo < hi) {
+        /* The base of a VMA: "check dirty, then remap" per block, as a pin (VIRTMEM.md §4.5: growth
+         * leaves dirty pages in place and bumps the generation of the pages it re-maps). */
+        for (uint64_t b = lo; m->vma && b < hi; b++) {
+            int r = pin_vma_pages(m, b);
+            if (r < 0 && rc == 0)
+                rc = r;
+        }
+        if (!m->vma && lo < hi) {
             int r = map_run(m, lo, hi);
             if (r < 0 && rc == 0)
                 rc = r;
@@ -513,6 +529,7 @@ struct mmap_args {
     struct wcl_file *f;
     uint64_t blk_start, blk_len;
     struct wcl_mapping *m;
+    vm_vma_t *vma;               /* the VMA whose base this Mapping becomes, or NULL */
 };
 
 static int32_t mmap_on_actor(void *arg)
@@ -530,6 +547,7 @@ static int32_t mmap_on_actor(void *arg)
     m->blk_stop = a->blk_start + a->blk_len;
     m->blksize = f->blksize;
     m->len = a->blk_len * f->blksize;
+    m->vma = a->vma; /* before map_run: it notes the VMA's zero pages */
     /* reserve the range as zeros first, then map what the rule says (nothing half-mapped) */
     void *addr = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (addr == MAP_FAILED) {
@@ -557,7 +575,7 @@ int32_t wcl_mmap(wcl_file_t *f, uint64_t blk_start, uint64_t blk_len, wcl_mappin
 {
     if (!f || !out)
         return -EINVAL;
-    struct mmap_args a = { f, blk_start, blk_len, NULL };
+    struct mmap_args a = { f, blk_start, blk_len, NULL, NULL };
     int32_t rc = vm_actor_call(mmap_on_actor, &a);
     if (rc == 0) {
         *out = a.m;
@@ -782,11 +800,10 @@ static struct wcl_mapping *mapping_of_vma(struct wcl_file *f, vm_vma_t *vma)
 
 static int32_t base_mmap_setup_read(void *ctx, vm_vma_t *vma, uint64_t blk, uint64_t blklen, void **addr_out)
 {
-    struct mmap_args a = { ctx, blk, blklen, NULL };
+    struct mmap_args a = { ctx, blk, blklen, NULL, vma };
     int32_t rc = mmap_on_actor(&a);
     if (rc < 0)
         return rc;
-    a.m->vma = vma;
     *addr_out = (void *)a.m->addr;
     return 0;
 }
