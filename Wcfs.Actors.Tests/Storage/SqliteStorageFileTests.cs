@@ -45,6 +45,37 @@ public sealed class SqliteStorageFileTests : IDisposable
         Assert.InRange(s.IdlePageCacheBytes(), 1L << 20, 12L << 20);
     }
 
+    [Fact]
+    public async Task Checkpoints_run_off_the_commit_path_once_a_commit_passes_the_mark()
+    {
+        using var s = SqliteStorage.Open(_dir.File("ckpt.db"));
+        var f = s.NewOid();
+        s.Commit(s.LastTid, [new ObjectWrite(f, new ZBigFileState(2 << 20))], []);
+        var small = new byte[4096];
+        small[0] = 1;
+        s.Commit(s.LastTid, [], [new BlockWrite(f, 0, small)]);
+        Assert.False(s.CheckpointerStarted); // below the mark: no thread at all
+        var next = s.NextCheckpoint;
+        var rnd = new Random(5);
+        var blocks = Enumerable.Range(1, (int)(SqliteStorage.CheckpointBytes >> 21) + 1).Select(b =>
+        {
+            var data = new byte[2 << 20];
+            rnd.NextBytes(data);
+            return new BlockWrite(f, b, data);
+        }).ToList();
+        var walBefore = new FileInfo(s.Path + "-wal").Length;
+        s.Commit(s.LastTid, [], blocks); // past the mark: wakes the checkpointer and returns
+        Assert.True(new FileInfo(s.Path + "-wal").Length > walBefore, "the commit went to the WAL");
+        await next.WaitAsync(TestTimeouts.Default);
+        Assert.True(s.CheckpointerStarted);
+        Assert.Equal(1, s.CheckpointsRun);
+        // The frames are in the database file now: a reader of the file alone (no WAL) sees them.
+        var buf = new byte[2 << 20];
+        Assert.NotNull(s.ReadBlock(f, 1, s.LastTid, buf));
+        Assert.Equal(blocks[0].Data!.Value.ToArray(), buf);
+        Assert.True(new FileInfo(s.Path).Length >= (long)blocks.Count << 21, "the checkpoint copied the blocks into the database file");
+    }
+
     private static void Exec(string path, string sql)
     {
         using var c = new SqliteConnection($"Data Source={path};Pooling=False");

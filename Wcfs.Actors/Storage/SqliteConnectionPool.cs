@@ -85,11 +85,15 @@ internal sealed class PooledSqliteConnection : IDisposable
         // connection has read the file's page size, left each connection caching ~2000 pages
         // (125 MiB, measured with sqlite3_memory_used), and filling that much fresh memory made a
         // 256 MiB commit run at 0.5x a raw INSERT (docs/NOTES.md "Data path").
+        // wal_autocheckpoint = 4096 pages (256 MiB): checkpoints run off the commit path
+        // (SqliteStorage.Checkpoint.cs); the automatic one stays as the backstop for a WAL grown by
+        // many short-lived committers, each below its own mark.
         cmd.CommandText = $"""
             PRAGMA busy_timeout = {(int)SqliteStorage.BusyTimeout.TotalMilliseconds};
             PRAGMA synchronous = FULL;
             PRAGMA cache_size = 128;
             PRAGMA journal_size_limit = {64 << 20};
+            PRAGMA wal_autocheckpoint = 4096;
             """;
         cmd.ExecuteNonQuery();
     }

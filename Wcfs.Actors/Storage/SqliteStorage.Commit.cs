@@ -34,6 +34,7 @@ public sealed partial class SqliteStorage
         });
         Interlocked.Exchange(ref _commitSignal, NewSignal()).TrySetResult();
         TouchNotifyFile(); // after COMMIT: the commit is visible (SqliteStorage.Changes.cs)
+        CountWalBytes(blocks.Sum(b => (long)(b.Data?.Length ?? 0))); // SqliteStorage.Checkpoint.cs
         return tid;
     }
 

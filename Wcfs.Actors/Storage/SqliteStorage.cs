@@ -421,6 +421,7 @@ public sealed partial class SqliteStorage : IStorage
     {
         _disposed = true;
         StopWatchingCommits();
+        StopCheckpointer();
         _pool.Dispose();
     }
 
