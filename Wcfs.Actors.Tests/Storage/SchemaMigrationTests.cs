@@ -1,5 +1,5 @@
 // Schema migrations on databases made by older code (Storage/Fixtures/README.md): SQLite 1 → 3 and
-// 2 → 3, PostgreSQL 1 → 2. Every version of every block reads back as it did, and the database then
+// 2 → 3, PostgreSQL 1 → 3 and 2 → 3. Every version of every block reads back as it did, and the database then
 // behaves as a current one.
 using System.IO.Compression;
 using System.Text;
@@ -205,9 +205,25 @@ public sealed class PostgresSchemaMigrationTests(PostgresFixture pg)
         Assert.Equal("1", PostgresFixture.Scalar(url, "SELECT value FROM wcfs_meta WHERE key = 'schema_version'"));
         using (var s = StorageFactory.Open(url))
             await SchemaOneFixture.AssertHistoryAsync(s);
-        Assert.Equal("2", PostgresFixture.Scalar(url, "SELECT value FROM wcfs_meta WHERE key = 'schema_version'"));
+        Assert.Equal("3", PostgresFixture.Scalar(url, "SELECT value FROM wcfs_meta WHERE key = 'schema_version'"));
         Assert.Equal(0L, PostgresFixture.Scalar(url, "SELECT count(*) FROM pg_class WHERE relname = 'wcfs_blocks_v1'"));
         using var again = (PostgresStorage)StorageFactory.Open(url);
         Assert.Equal(65536, again.ChunkSize);
+    }
+
+    [Fact]
+    public async Task A_schema_2_database_is_migrated_in_place_and_every_version_reads_back()
+    {
+        var url = pg.NewDatabase();
+        PostgresFixture.Execute(url, Encoding.UTF8.GetString(SchemaOneFixture.Gunzip("postgres-schema2.sql.gz")));
+        Assert.Equal("2", PostgresFixture.Scalar(url, "SELECT value FROM wcfs_meta WHERE key = 'schema_version'"));
+        var rows = Convert.ToInt64(PostgresFixture.Scalar(url, "SELECT count(*) FROM wcfs_chunks"), System.Globalization.CultureInfo.InvariantCulture);
+        using (var s = StorageFactory.Open(url))
+            await SchemaOneFixture.AssertHistoryAsync(s);
+        Assert.Equal("3", PostgresFixture.Scalar(url, "SELECT value FROM wcfs_meta WHERE key = 'schema_version'"));
+        // The old rows stay whole; AssertHistoryAsync's last commit appended one byte to block 0 of
+        // file a (100,000 → 100,001 bytes): an append delta over its second chunk.
+        Assert.Equal(rows, Convert.ToInt64(PostgresFixture.Scalar(url, "SELECT count(*) FROM wcfs_chunks WHERE off IS NULL AND depth = 0 AND tid < (SELECT max(tid) FROM wcfs_chunks)"), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(1L, Convert.ToInt64(PostgresFixture.Scalar(url, $"SELECT count(*) FROM wcfs_chunks WHERE tid = (SELECT max(tid) FROM wcfs_chunks) AND chunk = 1 AND off = {100000 - 65536} AND depth = 1 AND octet_length(data) = 1"), System.Globalization.CultureInfo.InvariantCulture));
     }
 }

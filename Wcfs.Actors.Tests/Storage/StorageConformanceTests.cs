@@ -33,7 +33,7 @@ public abstract class StorageConformanceTests : IDisposable
     /// <summary>Called after every storage handle of the test is disposed (remove files, drop databases).</summary>
     protected virtual void Cleanup() { }
 
-    /// <summary>Whether the backend stores small chunk changes as deltas (ChunkDeltas.cs; SQLite does).</summary>
+    /// <summary>Whether the backend stores any small chunk change as a delta (ChunkDeltas.cs; SQLite does; PostgreSQL only appends).</summary>
     protected virtual bool StoresDeltas => false;
 
     /// <summary>The storage under test.</summary>
@@ -521,6 +521,41 @@ public abstract class StorageConformanceTests : IDisposable
         foreach (var (tid, data) in versions)
             Assert.Equal(data, ReadAll(second, f, 0, tid));
         Assert.Equal(0L, Storage.LastBlock(f, Tid.Max));
+    }
+
+    [Fact]
+    public void Appends_are_stored_as_deltas_every_version_reads_back_and_pack_keeps_their_chains()
+    {
+        // 256 commits each appending 1 KiB to one block (64 KiB chunks, ChunkDeltas.cs): per chunk,
+        // whole versions of 1 and 33 KiB plus 62 append deltas of 1 KiB (both backends store
+        // appends as deltas). Whole versions each time would be 8.1 MiB.
+        var f = NewFile(Storage, blockSize: 2 << 20);
+        var data = new byte[256 << 10];
+        for (var i = 0; i < data.Length; i++)
+            data[i] = (byte)((i * 31 + 3) % 255 + 1);
+        var tids = new List<Tid>();
+        for (var n = 1; n <= 256; n++)
+            tids.Add(Storage.Commit(Storage.LastTid, [], [new BlockWrite(f, 0, data.AsMemory(0, n << 10))]));
+        var usage = Storage.Usage().Single(u => u.File == f);
+        Assert.Equal(4L * (64 << 10), usage.HeadBytes); // the whole 33 KiB + 31 deltas of each chunk
+        Assert.Equal(4L * (32 << 10), usage.HistoryBytes);
+
+        void Check(int n, IStorage s)
+        {
+            var buf = ReadAll(s, f, 0, tids[n - 1]);
+            Assert.True(buf.AsSpan(0, n << 10).SequenceEqual(data.AsSpan(0, n << 10)) && !buf.AsSpan(n << 10).ContainsAnyExcept((byte)0), $"version {n}");
+        }
+        foreach (var n in new[] { 1, 2, 32, 33, 34, 64, 65, 200, 256 })
+            Check(n, Storage);
+        using (var second = Second())
+            Check(256, second);
+
+        Storage.Pack(tids[200 - 1]); // version 200 is a delta of depth 7 over version 193
+        for (var n = 200; n <= 256; n++)
+            Check(n, Storage);
+        var packed = Storage.Usage().Single(u => u.File == f);
+        Assert.Equal(usage.HeadBytes, packed.HeadBytes);
+        Assert.Equal(3L * (1 << 10) + 3L * (31 << 10), usage.HistoryBytes - packed.HistoryBytes); // chunks 0-2 dropped their first 32 versions
     }
 
     [Fact]

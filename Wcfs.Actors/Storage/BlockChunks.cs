@@ -6,9 +6,9 @@
 // (oid, blk, chunk, tid) is stored only when the chunk's bytes differ from the chunk's newest
 // stored version before it (an absent chunk reads as zeros). Chunk data has its trailing zeros
 // trimmed; an all-zero chunk that shadows older data is stored as NULL (a hole chunk). Reading a
-// block as of `at` takes each chunk's newest version with tid ≤ at, in one query. On SQLite
-// (schema 3) a chunk version may also be a delta over the version before it (ChunkDeltas.cs); the
-// PostgreSQL layout stores whole chunk versions only. The database's
+// block as of `at` takes each chunk's newest version with tid ≤ at, in one query. Since schema 3 a
+// chunk version may also be a delta over the version before it (ChunkDeltas.cs: any small change
+// on SQLite, appends on PostgreSQL); a read then applies the chain from the newest whole version. The database's
 // chunk size is recorded once (meta) at creation or migration and never changes afterwards, so
 // every reader agrees on where chunk k lies.
 namespace Wcfs.Actors.Storage;

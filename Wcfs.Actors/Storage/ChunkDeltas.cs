@@ -1,5 +1,8 @@
 // ChunkDeltas - whether a changed chunk is stored whole or as a delta over its previous version
-// (SQLite schema 3, SqliteSchema.cs; the PostgreSQL backend stores whole versions only).
+// (schema 3 of both backends). SQLite stores any small change as a delta (its writer reads the
+// previous version in the write transaction); PostgreSQL only append deltas: its writer compares
+// SHA-256 hashes so that no old data crosses the wire, and a chunk that only grew is recognized by
+// the hash of its first Length bytes (each row keeps its content's hash and length).
 //
 // Why: an array that grows by appends changes the end of one chunk per commit. Storing that chunk
 // whole each time cost 40.75 MiB for 1,000 appends of 1 KiB at 64 KiB chunks (bench `history`).

@@ -4,26 +4,32 @@
 // scoped advisory lock (so two first openers do not both create), in the connection's current
 // schema (the first of search_path):
 //   - wcfs_meta present, our format, version == Version  → use it;
-//   - wcfs_meta present, our format, version 1            → migrate to Version in place (one
+//   - wcfs_meta present, our format, version 1 or 2       → migrate to Version in place (one
 //                                                           transaction: all or nothing);
 //   - wcfs_meta present, our format, another version      → refuse, naming both versions;
 //   - wcfs_meta present but not ours / unreadable         → refuse as foreign;
 //   - no wcfs_meta, other relations present               → refuse as foreign (nothing written);
 //   - nothing there                                       → create schema Version.
 //
-// Tables (version 2). tids and oids are stored as bigint (their ulong value reinterpreted; real
+// Tables (version 3). tids and oids are stored as bigint (their ulong value reinterpreted; real
 // tids and oids stay below 2^63, so the signed order is the tid order):
 //   wcfs_head(id = 1, last_tid)                  the one row every commit locks (serializes writers)
 //   wcfs_commits(tid, token, objects, block_oids, block_nums)
 //                                                change record + commit token of every commit
 //   wcfs_objects(oid, tid, kind, data)           data NULL = deleted at tid
 //   wcfs_blocks(oid, blk, tid)                   block versions (serials, sizes; deletions too)
-//   wcfs_chunks(oid, blk, chunk, tid, data)      chunk versions (BlockChunks.cs: only chunks that
-//                                                changed are stored); data NULL = hole chunk,
-//                                                trailing zeros trimmed
+//   wcfs_chunks(oid, blk, chunk, tid, data, off, depth, hash)
+//                                                chunk versions (BlockChunks.cs: only chunks that
+//                                                changed are stored); off NULL: whole (data NULL =
+//                                                hole chunk, trailing zeros trimmed); off set: an
+//                                                append delta (the bytes from off on, ChunkDeltas.cs);
+//                                                hash = SHA-256 of the chunk's content after this
+//                                                version (NULL for holes and for rows of schema 2,
+//                                                whose content is their data)
 //   wcfs_oid_seq                                 oid allocation (never reused, even on rollback)
 // wcfs_meta also holds chunk_size (fixed at creation or migration). Schema 1 kept whole blocks in
-// wcfs_blocks(oid, blk, tid, data); the migration splits them into chunks.
+// wcfs_blocks(oid, blk, tid, data); the migration splits them into chunks. Schema 2 had wcfs_chunks
+// without off, depth and hash: its rows are whole versions, so the migration only adds the columns.
 using Npgsql;
 
 namespace Wcfs.Actors.Storage;
@@ -32,7 +38,7 @@ namespace Wcfs.Actors.Storage;
 internal static class PostgresSchema
 {
     /// <summary>The schema version this build writes and reads.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     /// <summary>The value of wcfs_meta.format that marks our database.</summary>
     public const string Format = "wcfs-actors storage";
@@ -58,11 +64,12 @@ internal static class PostgresSchema
         "CREATE TABLE wcfs_objects (oid bigint NOT NULL, tid bigint NOT NULL, kind smallint NOT NULL, data bytea, PRIMARY KEY (oid, tid))",
     ];
 
-    /// <summary>The block tables of schema 2 (created new, or by the migration from 1).</summary>
+    /// <summary>The block tables of schema 3 (created new, or by the migration from 1).</summary>
     private static readonly string[] BlockTables =
     [
         "CREATE TABLE wcfs_blocks (oid bigint NOT NULL, blk bigint NOT NULL, tid bigint NOT NULL, PRIMARY KEY (oid, blk, tid))",
-        "CREATE TABLE wcfs_chunks (oid bigint NOT NULL, blk bigint NOT NULL, chunk int NOT NULL, tid bigint NOT NULL, data bytea, PRIMARY KEY (oid, blk, chunk, tid))",
+        "CREATE TABLE wcfs_chunks (oid bigint NOT NULL, blk bigint NOT NULL, chunk int NOT NULL, tid bigint NOT NULL, data bytea, " +
+        "off int, depth int NOT NULL DEFAULT 0, hash bytea, PRIMARY KEY (oid, blk, chunk, tid))",
     ];
 
     /// <summary>
@@ -91,8 +98,15 @@ internal static class PostgresSchema
 
         if (relations.Contains("wcfs_meta"))
         {
-            if (CheckMeta(conn, tx, url, schema) == MigratableVersion)
-                Migrate(conn, tx, url, schema, chunkSize);
+            switch (CheckMeta(conn, tx, url, schema))
+            {
+                case 1:
+                    Migrate(conn, tx, url, schema, chunkSize);
+                    break;
+                case 2:
+                    MigrateFromTwo(conn, tx, url, schema);
+                    break;
+            }
             tx.Commit();
             return;
         }
@@ -114,8 +128,8 @@ internal static class PostgresSchema
         }
     }
 
-    /// <summary>The one older schema that is migrated in place.</summary>
-    public const int MigratableVersion = 1;
+    /// <summary>Whether an older schema is migrated in place (1 and 2 are).</summary>
+    public static bool IsMigratable(int version) => version is 1 or 2;
 
     private static void SetChunkStorage(NpgsqlConnection conn, NpgsqlTransaction tx)
     {
@@ -134,9 +148,23 @@ internal static class PostgresSchema
             : throw new StorageException($"refusing to use {url}: invalid chunk size \"{v}\" in wcfs_meta");
     }
 
+    /// <summary>Schema 2 → 3 inside the caller's transaction: the delta columns (every row stays a whole version).</summary>
+    private static void MigrateFromTwo(NpgsqlConnection conn, NpgsqlTransaction tx, string url, string schema)
+    {
+        try
+        {
+            Exec(conn, tx, "ALTER TABLE wcfs_chunks ADD COLUMN off int, ADD COLUMN depth int NOT NULL DEFAULT 0, ADD COLUMN hash bytea");
+            Exec(conn, tx, $"UPDATE wcfs_meta SET value = '{Version}' WHERE key = 'schema_version'");
+        }
+        catch (PostgresException e)
+        {
+            throw new StorageException($"cannot migrate {url} (schema \"{schema}\") from schema version 2 to {Version}: {e.MessageText}; nothing was changed", e);
+        }
+    }
+
     /// <summary>
-    /// Schema 1 → 2 inside the caller's transaction: each whole-block version becomes a block row
-    /// plus the chunks that differ from the block's previous version (BlockChunks.cs).
+    /// Schema 1 → 3 inside the caller's transaction: each whole-block version becomes a block row
+    /// plus the chunks that differ from the block's previous version (BlockChunks.cs), whole.
     /// </summary>
     private static void Migrate(NpgsqlConnection conn, NpgsqlTransaction tx, string url, string schema, int chunkSize)
     {
@@ -197,11 +225,11 @@ internal static class PostgresSchema
         }
         catch (PostgresException e)
         {
-            throw new StorageException($"cannot migrate {url} (schema \"{schema}\") from schema version {MigratableVersion} to {Version}: {e.MessageText}; nothing was changed", e);
+            throw new StorageException($"cannot migrate {url} (schema \"{schema}\") from schema version 1 to {Version}: {e.MessageText}; nothing was changed", e);
         }
     }
 
-    /// <summary>Checks wcfs_meta; returns the schema version (Version, or MigratableVersion to migrate).</summary>
+    /// <summary>Checks wcfs_meta; returns the schema version (Version, or an older one to migrate).</summary>
     private static int CheckMeta(NpgsqlConnection conn, NpgsqlTransaction tx, string url, string schema)
     {
         string? format = null, version = null;
@@ -227,7 +255,7 @@ internal static class PostgresSchema
             throw new StorageException($"refusing to use {url}: unreadable schema version \"{version}\"");
         if (v > Version)
             throw new StorageException($"refusing to use {url}: its schema version {v} is newer than this build's {Version}; upgrade wcfs-actors");
-        if (v < Version && v != MigratableVersion)
+        if (v < Version && !IsMigratable(v))
             throw new StorageException($"refusing to use {url}: its schema version {v} is older than this build's {Version} and no migration exists");
         return v;
     }

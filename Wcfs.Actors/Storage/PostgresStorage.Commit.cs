@@ -73,7 +73,7 @@ public sealed partial class PostgresStorage
         var copyChunks = chunkBytes > InlineBlockBytes;
         if (copyChunks)
         {
-            using var copy = conn.BeginBinaryImport("COPY wcfs_chunks (oid, blk, chunk, tid, data) FROM STDIN (FORMAT BINARY)");
+            using var copy = conn.BeginBinaryImport("COPY wcfs_chunks (oid, blk, chunk, tid, data, off, depth, hash) FROM STDIN (FORMAT BINARY)");
             copy.Timeout = Options.CommitTimeout;
             foreach (var c in chunks)
             {
@@ -86,6 +86,15 @@ public sealed partial class PostgresStorage
                     copy.WriteNull();
                 else
                     copy.Write(c.Data, NpgsqlDbType.Bytea);
+                if (c.Off is { } off)
+                    copy.Write(off, NpgsqlDbType.Integer);
+                else
+                    copy.WriteNull();
+                copy.Write(c.Depth, NpgsqlDbType.Integer);
+                if (c.Hash is null)
+                    copy.WriteNull();
+                else
+                    copy.Write(c.Hash, NpgsqlDbType.Bytea);
             }
             copy.Complete();
         }
@@ -103,9 +112,13 @@ public sealed partial class PostgresStorage
                 plan.ChangedBlockOids, plan.ChangedBlockNums, tid));
         if (!copyChunks && chunks.Count > 0)
             batch.BatchCommands.Add(Command(
-                "INSERT INTO wcfs_chunks (oid, blk, chunk, tid, data) SELECT unnest($1::bigint[]), unnest($2::bigint[]), unnest($3::int[]), $4, unnest($5::bytea[])",
+                "INSERT INTO wcfs_chunks (oid, blk, chunk, tid, data, off, depth, hash) " +
+                "SELECT unnest($1::bigint[]), unnest($2::bigint[]), unnest($3::int[]), $4, unnest($5::bytea[]), unnest($6::int[]), unnest($7::int[]), unnest($8::bytea[])",
                 chunks.Select(c => c.Oid).ToArray(), chunks.Select(c => c.Blk).ToArray(), chunks.Select(c => c.Chunk).ToArray(), tid,
-                new NpgsqlParameter { Value = chunks.Select(c => c.Data.IsEmpty ? null : c.Data.ToArray()).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea }));
+                new NpgsqlParameter { Value = chunks.Select(c => c.Data.IsEmpty ? null : c.Data.ToArray()).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea },
+                new NpgsqlParameter { Value = chunks.Select(c => c.Off).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer },
+                chunks.Select(c => c.Depth).ToArray(),
+                new NpgsqlParameter { Value = chunks.Select(c => c.Hash).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea }));
         batch.BatchCommands.Add(Command(
             "INSERT INTO wcfs_commits (tid, token, objects, block_oids, block_nums) VALUES ($1, $2, $3, $4, $5)",
             tid, token, plan.ChangedObjects, plan.ChangedBlockOids, plan.ChangedBlockNums));
@@ -119,17 +132,24 @@ public sealed partial class PostgresStorage
         return new Tid((ulong)tid);
     }
 
+    /// <summary>The newest stored version of a chunk: its content's SHA-256 (null: a hole), length and delta depth.</summary>
+    private readonly record struct PreviousChunk(byte[]? Hash, int Length, int Depth);
+
+    /// <summary>A chunk row to insert: whole (Off null; Data empty = hole) or an append delta.</summary>
+    private readonly record struct ChunkRow(long Oid, long Blk, int Chunk, ReadOnlyMemory<byte> Data, int? Off, int Depth, byte[]? Hash);
+
     /// <summary>
     /// The chunk rows of a commit (BlockChunks.cs): per written block and chunk position, the
     /// chunk's trimmed bytes (empty = hole chunk) if they differ from its newest stored version,
-    /// compared by SHA-256 (<paramref name="previous"/>: null = stored hole); a position with no
-    /// stored version is written only if it is not all zeros.
+    /// compared by SHA-256 (no old data crosses the wire); a position with no stored version is
+    /// written only if it is not all zeros. A chunk that only grew (its first Length bytes hash to
+    /// the stored version's hash) is stored as an append delta under the rules of ChunkDeltas.cs
+    /// (depth, at most half the new content); every other change is stored whole.
     /// </summary>
-    private List<(long Oid, long Blk, int Chunk, ReadOnlyMemory<byte> Data)> ChangedChunks(
-        CommitPlan plan, Dictionary<Oid, int> blockSizes, Dictionary<(long, long, int), byte[]?> previous)
+    private List<ChunkRow> ChangedChunks(CommitPlan plan, Dictionary<Oid, int> blockSizes, Dictionary<(long, long, int), PreviousChunk> previous)
     {
-        var rows = new List<(long, long, int, ReadOnlyMemory<byte>)>();
-        Span<byte> hash = stackalloc byte[32];
+        var rows = new List<ChunkRow>();
+        Span<byte> prefix = stackalloc byte[32];
         foreach (var (oid, blk, data, _) in plan.Blocks)
         {
             var blockSize = blockSizes[oid];
@@ -140,22 +160,27 @@ public sealed partial class PostgresStorage
                 var from = Math.Min((long)k * chunk, bytes.Length);
                 var slice = bytes.Slice((int)from, (int)Math.Min(chunk, bytes.Length - from));
                 slice = slice[..BlockChunks.Trim(slice.Span).Length];
+                var hash = slice.IsEmpty ? null : System.Security.Cryptography.SHA256.HashData(slice.Span);
                 if (previous.TryGetValue(((long)oid.Value, blk, k), out var before))
                 {
-                    if (slice.IsEmpty && before is null)
+                    if (hash is null ? before.Hash is null : before.Hash is not null && hash.AsSpan().SequenceEqual(before.Hash))
                         continue;
-                    if (!slice.IsEmpty && before is not null)
+                    if (hash is not null && before.Hash is not null && before.Length > 0 && slice.Length > before.Length &&
+                        before.Depth < ChunkDeltas.MaxDepth && 2L * (slice.Length - before.Length) <= slice.Length)
                     {
-                        System.Security.Cryptography.SHA256.HashData(slice.Span, hash);
-                        if (hash.SequenceEqual(before))
+                        System.Security.Cryptography.SHA256.HashData(slice.Span[..before.Length], prefix);
+                        if (prefix.SequenceEqual(before.Hash))
+                        {
+                            rows.Add(new((long)oid.Value, blk, k, slice[before.Length..], before.Length, before.Depth + 1, hash));
                             continue;
+                        }
                     }
                 }
                 else if (slice.IsEmpty)
                 {
                     continue;
                 }
-                rows.Add(((long)oid.Value, blk, k, slice));
+                rows.Add(new((long)oid.Value, blk, k, slice, null, 0, hash));
             }
         }
         return rows;
@@ -167,10 +192,10 @@ public sealed partial class PostgresStorage
     /// only of files and within their block size, block sizes never change) and throws
     /// ConflictException for the first written object or block with a version after
     /// <paramref name="baseAt"/>. Returns the last tid, the database clock in ns, the block size of
-    /// every written file, and the SHA-256 of the newest stored version of every chunk of the written
-    /// blocks (null for a hole chunk).
+    /// every written file, and the SHA-256, length and depth of the newest stored version of every
+    /// chunk of the written blocks (hash null for a hole chunk).
     /// </summary>
-    private static (long Last, long Now, Dictionary<Oid, int> BlockSizes, Dictionary<(long, long, int), byte[]?> Previous) LockAndCheck(NpgsqlConnection conn, NpgsqlTransaction tx, Tid baseAt, CommitPlan plan, TimeSpan timeout)
+    private static (long Last, long Now, Dictionary<Oid, int> BlockSizes, Dictionary<(long, long, int), PreviousChunk> Previous) LockAndCheck(NpgsqlConnection conn, NpgsqlTransaction tx, Tid baseAt, CommitPlan plan, TimeSpan timeout)
     {
         var involved = plan.ChangedObjects.Concat(plan.ChangedBlockOids).Distinct().ToArray();
         // The lock may be held by another writer's big commit: wait as long as a commit may take.
@@ -185,9 +210,11 @@ public sealed partial class PostgresStorage
             "SELECT b.oid, b.blk, max(b.tid) FROM wcfs_blocks b JOIN unnest($1::bigint[], $2::bigint[]) AS w(oid, blk) " +
             "ON b.oid = w.oid AND b.blk = w.blk WHERE b.tid > $3 GROUP BY b.oid, b.blk ORDER BY 1, 2 LIMIT 1",
             plan.ChangedBlockOids, plan.ChangedBlockNums, Db(baseAt)));
-        // The subquery picks the rows first, so only the newest version of each chunk is hashed.
+        // The subquery picks the rows first, so only the newest version of each chunk is hashed (a
+        // row of schema 3 carries its content's hash; a row of schema 2 is whole: its data's).
         batch.BatchCommands.Add(Command(
-            "SELECT oid, blk, chunk, sha256(data) FROM (SELECT DISTINCT ON (c.oid, c.blk, c.chunk) c.oid, c.blk, c.chunk, c.data " +
+            "SELECT oid, blk, chunk, coalesce(hash, sha256(data)), coalesce(off, 0) + coalesce(octet_length(data), 0), depth " +
+            "FROM (SELECT DISTINCT ON (c.oid, c.blk, c.chunk) c.oid, c.blk, c.chunk, c.data, c.off, c.depth, c.hash " +
             "FROM wcfs_chunks c JOIN unnest($1::bigint[], $2::bigint[]) AS w(oid, blk) ON c.oid = w.oid AND c.blk = w.blk " +
             "ORDER BY c.oid, c.blk, c.chunk, c.tid DESC) v",
             plan.ChangedBlockOids, plan.ChangedBlockNums));
@@ -237,9 +264,10 @@ public sealed partial class PostgresStorage
         if (r.Read())
             throw new ConflictException(new Oid((ulong)r.GetInt64(0)), r.GetInt64(1), baseAt, new Tid((ulong)r.GetInt64(2)));
         r.NextResult();
-        var previous = new Dictionary<(long, long, int), byte[]?>();
+        var previous = new Dictionary<(long, long, int), PreviousChunk>();
         while (r.Read())
-            previous[(r.GetInt64(0), r.GetInt64(1), r.GetInt32(2))] = r.IsDBNull(3) ? null : r.GetFieldValue<byte[]>(3);
+            previous[(r.GetInt64(0), r.GetInt64(1), r.GetInt32(2))] =
+                new(r.IsDBNull(3) ? null : r.GetFieldValue<byte[]>(3), r.GetInt32(4), r.GetInt32(5));
         return (last, now, blockSizes, previous);
     }
 

@@ -166,11 +166,15 @@ public sealed partial class PostgresStorage : IStorage
     /// One round trip: row -1 carries the serial (newest block version ≤ at), then one row per chunk
     /// position with a version ≤ at (its newest: one index probe each, LATERAL).
     /// </summary>
+    // Per chunk position: its rows from the newest whole version ≤ at up to the newest version ≤ at,
+    // oldest first (one row unless append deltas follow the whole one: ChunkDeltas.cs).
     private const string ReadBlockSql =
-        "SELECT -1, (SELECT max(tid) FROM wcfs_blocks WHERE oid = $1 AND blk = $2 AND tid <= $3), NULL::bytea " +
+        "SELECT -1, (SELECT max(tid) FROM wcfs_blocks WHERE oid = $1 AND blk = $2 AND tid <= $3), NULL::int, NULL::bytea " +
         "UNION ALL " +
-        "SELECT k, 0::bigint, c.data FROM generate_series(0, $4 - 1) AS k CROSS JOIN LATERAL " +
-        "(SELECT data FROM wcfs_chunks WHERE oid = $1 AND blk = $2 AND chunk = k AND tid <= $3 ORDER BY tid DESC LIMIT 1) AS c";
+        "SELECT k, 0::bigint, c.off, c.data FROM generate_series(0, $4 - 1) AS k CROSS JOIN LATERAL " +
+        "(SELECT data, off FROM wcfs_chunks WHERE oid = $1 AND blk = $2 AND chunk = k AND tid <= $3 AND tid >= " +
+        "(SELECT tid FROM wcfs_chunks WHERE oid = $1 AND blk = $2 AND chunk = k AND tid <= $3 AND off IS NULL ORDER BY tid DESC LIMIT 1) " +
+        "ORDER BY tid) AS c";
 
     /// <inheritdoc />
     public Tid? ReadBlock(Oid oid, long blk, Tid at, Span<byte> dest)
@@ -192,6 +196,7 @@ public sealed partial class PostgresStorage : IStorage
                 using var r = cmd.ExecuteReader(System.Data.CommandBehavior.SequentialAccess);
                 Tid? serial = null;
                 var end = 0; // dest[..end] is written; the rest is cleared at the end
+                var lastChunk = -1;
                 while (r.Read())
                 {
                     var k = r.GetInt32(0);
@@ -202,15 +207,28 @@ public sealed partial class PostgresStorage : IStorage
                         serial = new Tid((ulong)r.GetInt64(1));
                         continue;
                     }
-                    if (r.IsDBNull(2))
+                    // Columns in order (sequential access): off, then data.
+                    var delta = r.IsDBNull(2) ? -1 : r.GetInt32(2);
+                    if (r.IsDBNull(3))
+                    {
+                        lastChunk = k; // a hole: whole, nothing to lay
                         continue;
-                    using var data = r.GetStream(2);
-                    var off = k * _chunkSize;
+                    }
+                    using var data = r.GetStream(3);
+                    if (delta >= 0 && (k != lastChunk || delta > _chunkSize))
+                        throw new StorageException($"{Url}: chunk {k} of block {blk} of {oid}: a delta at {delta} without its whole version before it (corrupt database)");
+                    if (delta < 0 && k == lastChunk)
+                        throw new StorageException($"{Url}: chunk {k} of block {blk} of {oid}: two whole versions in one read (corrupt database)");
+                    lastChunk = k;
+                    var off = k * _chunkSize + Math.Max(delta, 0);
+                    if (delta >= 0 && delta + data.Length > _chunkSize)
+                        throw new StorageException($"{Url}: chunk {k} of block {blk} of {oid}: a delta at {delta} of {data.Length} bytes reaches past the chunk (corrupt database)");
                     if (off + data.Length > dest.Length)
                         throw new ArgumentException($"block {blk} of {oid} holds {off + data.Length} bytes, more than the {dest.Length}-byte buffer", nameof(dest));
-                    dest[end..off].Clear();
+                    if (end < off)
+                        dest[end..off].Clear();
                     data.ReadExactly(dest.Slice(off, (int)data.Length));
-                    end = off + (int)data.Length;
+                    end = Math.Max(end, off + (int)data.Length);
                 }
                 dest[end..].Clear();
                 return serial;
@@ -261,7 +279,8 @@ public sealed partial class PostgresStorage : IStorage
     public void Pack(Tid beforeTid) => Run("pack", conn =>
     {
         // Keep, per object and per block, the newest version at or before the cut (even a deletion:
-        // it keeps LastBlock and serials unchanged for readers at or after the cut) and all later ones.
+        // it keeps LastBlock and serials unchanged for readers at or after the cut) and all later ones;
+        // per chunk, from its newest whole version at or before the cut on (the deltas after it need it).
         using var tx = conn.BeginTransaction();
         using var batch = new NpgsqlBatch(conn, tx)
         {
@@ -272,10 +291,10 @@ public sealed partial class PostgresStorage : IStorage
                     "WHERE o.oid = k.oid AND o.tid < k.keep") { Parameters = { new() { Value = Db(beforeTid) } } },
                 new("DELETE FROM wcfs_blocks b USING (SELECT oid, blk, max(tid) AS keep FROM wcfs_blocks WHERE tid <= $1 GROUP BY oid, blk) k " +
                     "WHERE b.oid = k.oid AND b.blk = k.blk AND b.tid < k.keep") { Parameters = { new() { Value = Db(beforeTid) } } },
-                new("DELETE FROM wcfs_chunks c USING (SELECT oid, blk, chunk, max(tid) AS keep FROM wcfs_chunks WHERE tid <= $1 GROUP BY oid, blk, chunk) k " +
+                new("DELETE FROM wcfs_chunks c USING (SELECT oid, blk, chunk, max(tid) AS keep FROM wcfs_chunks WHERE tid <= $1 AND off IS NULL GROUP BY oid, blk, chunk) k " +
                     "WHERE c.oid = k.oid AND c.blk = k.blk AND c.chunk = k.chunk AND c.tid < k.keep") { Parameters = { new() { Value = Db(beforeTid) } } },
                 // A hole chunk that is now the oldest version of its chunk shadows nothing.
-                new("DELETE FROM wcfs_chunks c WHERE c.data IS NULL AND c.tid <= $1 AND NOT EXISTS " +
+                new("DELETE FROM wcfs_chunks c WHERE c.data IS NULL AND c.off IS NULL AND c.tid <= $1 AND NOT EXISTS " +
                     "(SELECT 1 FROM wcfs_chunks o WHERE o.oid = c.oid AND o.blk = c.blk AND o.chunk = c.chunk AND o.tid < c.tid)") { Parameters = { new() { Value = Db(beforeTid) } } },
             },
         };
@@ -299,7 +318,8 @@ public sealed partial class PostgresStorage : IStorage
     {
         using var cmd = new NpgsqlCommand(
             "SELECT oid, sum(CASE WHEN newest THEN len ELSE 0 END)::bigint, sum(CASE WHEN newest THEN 0 ELSE len END)::bigint " +
-            "FROM (SELECT oid, coalesce(octet_length(data), 0) AS len, tid = max(tid) OVER (PARTITION BY oid, blk, chunk) AS newest FROM wcfs_chunks) v " +
+            "FROM (SELECT oid, coalesce(octet_length(data), 0) AS len, " +
+            "tid >= max(CASE WHEN off IS NULL THEN tid END) OVER (PARTITION BY oid, blk, chunk) AS newest FROM wcfs_chunks) v " +
             "GROUP BY oid ORDER BY oid", conn);
         var list = new List<FileUsage>();
         using var r = cmd.ExecuteReader();

@@ -113,6 +113,7 @@ internal static class BenchPostgresRun
         var n = total / BenchData.BlockSize;
         for (var first = 0; first < n; first += 32)
             s.Commit(s.LastTid, [], [.. Enumerable.Range(first, Math.Min(32, n - first)).Select(i => new BlockWrite(oid, i, data[i % data.Length]))]);
+        (s as SqliteStorage)?.CheckpointNow(); // settled: no background checkpoint under the timed reads
         var buf = new byte[BenchData.BlockSize];
         var rnd = new Random(7);
         var at = s.LastTid;

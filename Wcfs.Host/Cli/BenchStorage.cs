@@ -145,6 +145,7 @@ internal sealed class BenchStorageLoadBlock : IBenchCase
             var tids = new List<Tid>();
             for (var first = 0; first < n; first += 32)
                 tids.Add(s.Commit(s.LastTid, [], [.. Enumerable.Range(first, Math.Min(32, n - first)).Select(i => new BlockWrite(oid, i, data[i % data.Length]))]));
+            s.CheckpointNow(); // settled: no background checkpoint under the timed reads
 
             using var raw = new SqliteConnection($"Data Source={s.Path};Pooling=False");
             raw.Open();
