@@ -106,15 +106,15 @@ public sealed class ChunkDeltaTests : IDisposable
                 }
         }
         CheckFrom(0);
-        var deepest = Scalar(s.Path, "SELECT max(depth) FROM chunk");
+        var deepest = SqliteFile.Scalar(s.Path, "SELECT max(depth) FROM chunk");
         Assert.InRange(deepest, 2, ChunkDeltas.MaxDepth); // chains were built, and bounded
-        Assert.True(Scalar(s.Path, "SELECT count(*) FROM chunk WHERE off IS NOT NULL") > 100);
+        Assert.True(SqliteFile.Scalar(s.Path, "SELECT count(*) FROM chunk WHERE off IS NOT NULL") > 100);
 
-        var rows = Scalar(s.Path, "SELECT count(*) FROM chunk");
+        var rows = SqliteFile.Scalar(s.Path, "SELECT count(*) FROM chunk");
         s.Pack(history[250].Tid);
-        Assert.True(Scalar(s.Path, "SELECT count(*) FROM chunk") < rows);
+        Assert.True(SqliteFile.Scalar(s.Path, "SELECT count(*) FROM chunk") < rows);
         CheckFrom(250);
-        Assert.Equal(0L, Scalar(s.Path, "SELECT count(*) FROM chunk AS c WHERE tid = (SELECT min(tid) FROM chunk AS o " +
+        Assert.Equal(0L, SqliteFile.Scalar(s.Path, "SELECT count(*) FROM chunk AS c WHERE tid = (SELECT min(tid) FROM chunk AS o " +
             "WHERE o.oid = c.oid AND o.blk = c.blk AND o.chunk = c.chunk) AND off IS NOT NULL")); // every chain kept its start
     }
 
@@ -133,15 +133,15 @@ public sealed class ChunkDeltaTests : IDisposable
 
         // Whole versions stored each time would hold 8.1 MiB; per 64 KiB chunk the deltas store
         // whole versions of 1 and 33 KiB and 62 deltas of 1 KiB: 96 KiB.
-        Assert.Equal(4L * (96 << 10), Scalar(s.Path, "SELECT sum(length(data)) FROM chunk"));
-        Assert.Equal(4L * 2, Scalar(s.Path, "SELECT count(*) FROM chunk WHERE off IS NULL"));
-        Assert.Equal(31L, Scalar(s.Path, "SELECT max(depth) FROM chunk"));
+        Assert.Equal(4L * (96 << 10), SqliteFile.Scalar(s.Path, "SELECT sum(length(data)) FROM chunk"));
+        Assert.Equal(4L * 2, SqliteFile.Scalar(s.Path, "SELECT count(*) FROM chunk WHERE off IS NULL"));
+        Assert.Equal(31L, SqliteFile.Scalar(s.Path, "SELECT max(depth) FROM chunk"));
 
         // Pack at version 200: each chunk keeps its rows from its newest whole version ≤ the cut.
         // Chunks 0-2 (versions 1-64, 65-128, 129-192): from their second whole on, 32 rows each;
         // chunk 3 (193-256): version 200 is a delta of depth 7 over 193, so all 64 stay.
         s.Pack(tids[200 - 1]);
-        Assert.Equal(3L * 32 + 64, Scalar(s.Path, "SELECT count(*) FROM chunk"));
+        Assert.Equal(3L * 32 + 64, SqliteFile.Scalar(s.Path, "SELECT count(*) FROM chunk"));
     }
 
     [Fact]
@@ -160,9 +160,9 @@ public sealed class ChunkDeltaTests : IDisposable
             last = s.Commit(s.LastTid, [], [new BlockWrite(f, 0, data)]);
         }
         SqliteConnection.ClearAllPools();
-        Assert.Equal(1L, Scalar(path, "SELECT count(*) FROM chunk WHERE off = 10 AND depth = 1"));
+        Assert.Equal(1L, SqliteFile.Scalar(path, "SELECT count(*) FROM chunk WHERE off = 10 AND depth = 1"));
 
-        Exec(path, "UPDATE chunk SET off = 4096 WHERE depth = 1");
+        SqliteFile.Exec(path, "UPDATE chunk SET off = 4096 WHERE depth = 1");
         using (var s = SqliteStorage.Open(path))
         {
             var e = Assert.Throws<StorageException>(() => s.ReadBlock(f, 0, last, new byte[4096]));
@@ -170,7 +170,7 @@ public sealed class ChunkDeltaTests : IDisposable
             Assert.DoesNotContain('\n', e.Message);
         }
         SqliteConnection.ClearAllPools();
-        Exec(path, "DELETE FROM chunk WHERE off IS NULL");
+        SqliteFile.Exec(path, "DELETE FROM chunk WHERE off IS NULL");
         using (var s = SqliteStorage.Open(path))
         {
             var e = Assert.Throws<StorageException>(() => s.ReadBlock(f, 0, last, new byte[4096]));
@@ -180,23 +180,5 @@ public sealed class ChunkDeltaTests : IDisposable
             Assert.Throws<StorageException>(() => s.Commit(before, [], [new BlockWrite(f, 0, new byte[] { 1 })]));
             Assert.Equal(before, s.LastTid);
         }
-    }
-
-    private static long Scalar(string path, string sql)
-    {
-        using var c = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        return cmd.ExecuteScalar() is long l ? l : 0;
-    }
-
-    private static void Exec(string path, string sql)
-    {
-        using var c = new SqliteConnection($"Data Source={path};Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
     }
 }

@@ -108,26 +108,17 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
         return path;
     }
 
-    private static long Scalar(string path, string sql)
-    {
-        using var c = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        return Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
     [Fact]
     public async Task A_schema_1_database_is_migrated_in_place_and_every_version_reads_back()
     {
         var path = FixtureCopy();
-        Assert.Equal(1L, Scalar(path, "PRAGMA user_version"));
+        Assert.Equal(1L, SqliteFile.Scalar(path, "PRAGMA user_version"));
         using (var s = StorageFactory.Open(path))
             await SchemaOneFixture.AssertHistoryAsync(s);
         SqliteConnection.ClearAllPools();
-        Assert.Equal(3L, Scalar(path, "PRAGMA user_version"));
-        Assert.Equal(3L, Scalar(path, "SELECT value FROM meta WHERE key = 'schema'"));
-        Assert.Equal(0L, Scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'blk'"));
+        Assert.Equal(3L, SqliteFile.Scalar(path, "PRAGMA user_version"));
+        Assert.Equal(3L, SqliteFile.Scalar(path, "SELECT value FROM meta WHERE key = 'schema'"));
+        Assert.Equal(0L, SqliteFile.Scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'blk'"));
         using var again = StorageFactory.Open(path); // a migrated database opens as a current one
         Assert.Equal(65536, ((SqliteStorage)again).ChunkSize);
     }
@@ -137,20 +128,20 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
     {
         var path = _dir.File("v2.db");
         File.WriteAllBytes(path, SchemaOneFixture.Gunzip("sqlite-schema2.db.gz"));
-        Assert.Equal(2L, Scalar(path, "PRAGMA user_version"));
-        var rows = Scalar(path, "SELECT count(*) FROM chunk");
+        Assert.Equal(2L, SqliteFile.Scalar(path, "PRAGMA user_version"));
+        var rows = SqliteFile.Scalar(path, "SELECT count(*) FROM chunk");
         using (var s = StorageFactory.Open(path))
             await SchemaOneFixture.AssertHistoryAsync(s);
         SqliteConnection.ClearAllPools();
-        Assert.Equal(3L, Scalar(path, "PRAGMA user_version"));
-        Assert.Equal(3L, Scalar(path, "SELECT value FROM meta WHERE key = 'schema'"));
+        Assert.Equal(3L, SqliteFile.Scalar(path, "PRAGMA user_version"));
+        Assert.Equal(3L, SqliteFile.Scalar(path, "SELECT value FROM meta WHERE key = 'schema'"));
         // The old rows stay, as whole versions; AssertHistoryAsync's last commit appended one byte
         // to block 0 of file a (100,000 → 100,001 bytes): one delta over its second chunk.
         const string old = "tid < (SELECT max(tid) FROM txn)";
-        Assert.Equal(rows, Scalar(path, $"SELECT count(*) FROM chunk WHERE {old} AND off IS NULL AND depth = 0"));
-        Assert.Equal(rows, Scalar(path, $"SELECT count(*) FROM chunk WHERE {old}"));
-        Assert.Equal(1L, Scalar(path, "SELECT count(*) FROM chunk WHERE NOT (" + old + ")"));
-        Assert.Equal(1L, Scalar(path, $"SELECT count(*) FROM chunk WHERE NOT ({old}) AND chunk = 1 AND off = {100000 - 65536} AND depth = 1 AND length(data) = 1"));
+        Assert.Equal(rows, SqliteFile.Scalar(path, $"SELECT count(*) FROM chunk WHERE {old} AND off IS NULL AND depth = 0"));
+        Assert.Equal(rows, SqliteFile.Scalar(path, $"SELECT count(*) FROM chunk WHERE {old}"));
+        Assert.Equal(1L, SqliteFile.Scalar(path, "SELECT count(*) FROM chunk WHERE NOT (" + old + ")"));
+        Assert.Equal(1L, SqliteFile.Scalar(path, $"SELECT count(*) FROM chunk WHERE NOT ({old}) AND chunk = 1 AND off = {100000 - 65536} AND depth = 1 AND length(data) = 1"));
     }
 
     [Fact]

@@ -76,15 +76,6 @@ public sealed class SqliteStorageFileTests : IDisposable
         Assert.True(new FileInfo(s.Path).Length >= (long)blocks.Count << 21, "the checkpoint copied the blocks into the database file");
     }
 
-    private static void Exec(string path, string sql)
-    {
-        using var c = new SqliteConnection($"Data Source={path};Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
-
     /// <summary>Opening must fail naming <paramref name="expected"/> and leave the file's bytes unchanged.</summary>
     private static void AssertRefusedAndUnchanged(string path, string expected)
     {
@@ -108,7 +99,7 @@ public sealed class SqliteStorageFileTests : IDisposable
     public void A_foreign_SQLite_database_is_refused_and_left_untouched()
     {
         var path = _dir.File("foreign.db");
-        Exec(path, "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers VALUES (1, 'x');");
+        SqliteFile.Exec(path, "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers VALUES (1, 'x');");
         AssertRefusedAndUnchanged(path, "not a wcfs database");
     }
 
@@ -116,7 +107,7 @@ public sealed class SqliteStorageFileTests : IDisposable
     public void A_database_with_a_newer_schema_is_refused_and_left_untouched()
     {
         var path = MakeWcfsDatabase();
-        Exec(path, "PRAGMA user_version = 4");
+        SqliteFile.Exec(path, "PRAGMA user_version = 4");
         AssertRefusedAndUnchanged(path, "newer than this wcfs supports");
     }
 
