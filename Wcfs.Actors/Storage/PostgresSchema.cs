@@ -23,9 +23,9 @@
 //                                                changed are stored); off NULL: whole (data NULL =
 //                                                hole chunk, trailing zeros trimmed); off set: an
 //                                                append delta (the bytes from off on, ChunkDeltas.cs);
-//                                                hash = SHA-256 of the chunk's content after this
-//                                                version (NULL for holes and for rows of schema 2,
-//                                                whose content is their data)
+//                                                hash = SHA-256 of the chunk's content after a
+//                                                delta (NULL for whole rows: their content is
+//                                                their data, hashed when needed)
 //   wcfs_oid_seq                                 oid allocation (never reused, even on rollback)
 // wcfs_meta also holds chunk_size (fixed at creation or migration). Schema 1 kept whole blocks in
 // wcfs_blocks(oid, blk, tid, data); the migration splits them into chunks. Schema 2 had wcfs_chunks

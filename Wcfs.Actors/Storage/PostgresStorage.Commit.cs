@@ -135,7 +135,7 @@ public sealed partial class PostgresStorage
     /// <summary>The newest stored version of a chunk: its content's SHA-256 (null: a hole), length and delta depth.</summary>
     private readonly record struct PreviousChunk(byte[]? Hash, int Length, int Depth);
 
-    /// <summary>A chunk row to insert: whole (Off null; Data empty = hole) or an append delta.</summary>
+    /// <summary>A chunk row to insert: whole (Off null, Hash null; Data empty = hole) or an append delta with its content's hash.</summary>
     private readonly record struct ChunkRow(long Oid, long Blk, int Chunk, ReadOnlyMemory<byte> Data, int? Off, int Depth, byte[]? Hash);
 
     /// <summary>
@@ -160,9 +160,11 @@ public sealed partial class PostgresStorage
                 var from = Math.Min((long)k * chunk, bytes.Length);
                 var slice = bytes.Slice((int)from, (int)Math.Min(chunk, bytes.Length - from));
                 slice = slice[..BlockChunks.Trim(slice.Span).Length];
-                var hash = slice.IsEmpty ? null : System.Security.Cryptography.SHA256.HashData(slice.Span);
                 if (previous.TryGetValue(((long)oid.Value, blk, k), out var before))
                 {
+                    // Hashed only against an earlier version (new blocks cost no hashing); a whole
+                    // row stores no hash: its content is its data (LockAndCheck hashes that).
+                    var hash = slice.IsEmpty ? null : System.Security.Cryptography.SHA256.HashData(slice.Span);
                     if (hash is null ? before.Hash is null : before.Hash is not null && hash.AsSpan().SequenceEqual(before.Hash))
                         continue;
                     if (hash is not null && before.Hash is not null && before.Length > 0 && slice.Length > before.Length &&
@@ -180,7 +182,7 @@ public sealed partial class PostgresStorage
                 {
                     continue;
                 }
-                rows.Add(new((long)oid.Value, blk, k, slice, null, 0, hash));
+                rows.Add(new((long)oid.Value, blk, k, slice, null, 0, null));
             }
         }
         return rows;

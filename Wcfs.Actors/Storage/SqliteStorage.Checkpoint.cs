@@ -57,17 +57,7 @@ public sealed partial class SqliteStorage
                 _checkpointer.Start();
             }
         }
-        if (_checkpointWake.CurrentCount == 0)
-        {
-            try
-            {
-                _checkpointWake.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-                // already woken
-            }
-        }
+        WakeCheckpointer();
     }
 
     private void CheckpointLoop()
@@ -100,6 +90,19 @@ public sealed partial class SqliteStorage
     /// </summary>
     internal void CheckpointNow() => Use("checkpoint", c => c.Execute("PRAGMA wal_checkpoint(FULL)"));
 
+    /// <summary>Wakes the thread once (a wake already pending is enough).</summary>
+    private void WakeCheckpointer()
+    {
+        try
+        {
+            _checkpointWake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // already woken
+        }
+    }
+
     private void StopCheckpointer()
     {
         Thread? t;
@@ -107,14 +110,7 @@ public sealed partial class SqliteStorage
             t = _checkpointer;
         if (t is null)
             return;
-        try
-        {
-            _checkpointWake.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // already woken: it sees _disposed
-        }
+        WakeCheckpointer(); // it sees _disposed
         t.Join(BusyTimeout); // a checkpoint in progress finishes first (bounded by the busy timeout)
     }
 }
