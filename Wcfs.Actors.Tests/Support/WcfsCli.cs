@@ -25,7 +25,10 @@ public static class WcfsCli
         ? other : System.IO.Path.Combine(AppContext.BaseDirectory, "wcfs.dll");
 
     /// <summary>Starts `dotnet wcfs.dll args...` with redirected stdio; the caller owns the process.</summary>
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => StartWith(new Dictionary<string, string>(), args);
+
+    /// <summary>As <see cref="Start"/>, with <paramref name="env"/> added to the child's environment.</summary>
+    public static Process StartWith(IReadOnlyDictionary<string, string> env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -39,6 +42,8 @@ public static class WcfsCli
             psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (k, v) in env)
+            psi.Environment[k] = v;
         return Process.Start(psi) ?? throw new InvalidOperationException("cannot start dotnet");
     }
 
