@@ -7,8 +7,9 @@
 //   S: 0 fatal: <why>             (then SIGBUS, SIGKILL after a grace period, link closed)
 //   S: 0 error: <why>             (invalid frame, too many requests, reply queue full; link closed)
 //
-// The link owns its I/O state only (splitter, out-queue, pending reads, pins in flight, the queue of
-// watch requests). What is watched and pinned lives in Head (guarded by Head.Lock, decided by readers
+// The link owns its I/O state only (splitter, out-queue, pending reads, the queue of watch requests);
+// its pins in flight are in LinkPins, shared with the FUSE threads: an ack-only write completes its
+// pins on the thread that received it (LinkPins.cs), everything else comes here. What is watched and pinned lives in Head (guarded by Head.Lock, decided by readers
 // and HeadActor), so nothing a link does holds a lock a reader or another link needs: a link is a
 // mailbox, and a slow or hostile client slows only its own mailbox.
 //
@@ -28,7 +29,8 @@
 //       EOF, or EINTR.
 //   (3) Watch requests are handled one at a time, in order; at most MaxRequests wait; the out-queue
 //       holds at most MaxOutBytes of replies (plus the last words) and the pins in flight.
-//   (4) Pin timeouts come from the actor's timers, one per pin, cancelled by the ack.
+//   (4) Pin timeouts come from the actor's timers, one per pin, cancelled by the ack (PinsAcked for
+//       acks taken by the fast path).
 //
 // Threading: the actor runs on wcfs.server.link-dispatcher. FUSE replies are non-blocking writes to
 // /dev/fuse and are sent from the actor. The kill (signals, grace period) runs as a task piped back.
@@ -43,8 +45,6 @@ namespace Wcfs.Actors.Server;
 
 internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
 {
-    private sealed record PendingPin(PinRequest Pin, TaskCompletionSource Done, long SentTimestamp);
-
     private readonly WcfsFileSystem _fs;
     private readonly IActorRef _head;
     private readonly ulong _id;
@@ -53,16 +53,17 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
     private readonly FrameSplitter _splitter = new(WatchFrame.MaxBytes - 1);
     private readonly OutQueue _out = new();
     private readonly List<(ulong Req, int Size)> _pendingReads = [];
-    private readonly Dictionary<ulong, PendingPin> _pins = [];
+    private readonly LinkPins _pins;
     private readonly Queue<(ulong Stream, WatchRequest Request)> _requests = new();
-    private List<PendingPin> _killPins = [];
+    private List<LinkPins.Pending> _killPins = [];
     private ulong? _setupInFlight;
     private ulong _nextStream = 2;
     private bool _released, _dropped, _killing;
     private long _inboundBytes;
 
-    public WatchLinkActor(WcfsFileSystem fs, IActorRef head, ulong id, ProcessHandle? opener, WatchLinkProtocol.Settings settings)
+    public WatchLinkActor(WcfsFileSystem fs, IActorRef head, ulong id, ProcessHandle? opener, LinkPins pins, WatchLinkProtocol.Settings settings)
     {
+        _pins = pins;
         _fs = fs;
         _head = head;
         _id = id;
@@ -89,9 +90,14 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
                 Close("released", lastWords: null);
         });
         Receive<SendPin>(OnSendPin);
+        Receive<PinsAcked>(m =>
+        {
+            foreach (var stream in m.Streams)
+                Timers.Cancel(stream);
+        });
         Receive<PinTimedOut>(m =>
         {
-            if (_pins.TryGetValue(m.Stream, out var p))
+            if (_pins.TryGet(m.Stream, out var p))
                 Kill($"pin {p.Pin.File} #{p.Pin.Block}: no ack within {_settings.PinTimeout.TotalSeconds:0.0##}s");
         });
         Receive<SetupReply>(OnSetupReply);
@@ -111,6 +117,7 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
             _inboundBytes += m.Length;
             FuseNative.ReplyWrite(m.Request, (ulong)m.Length);
             ReturnChunks(m.Chunks);
+            _pins.WriteHandled(splitterHolds: false);
         });
         Receive<LinkRead>(OnRead);
         Receive<LinkInterrupt>(OnInterrupt);
@@ -162,6 +169,7 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
         {
             FuseNative.ReplyWrite(m.Request, (ulong)m.Length); // invariant (2)
             ReturnChunks(m.Chunks);
+            _pins.WriteHandled(_splitter.HoldsPartialLine);
         }
     }
 
@@ -268,7 +276,7 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
     {
         var stream = _nextStream;
         _nextStream += 2;
-        _pins[stream] = new PendingPin(m.Pin, m.Done, Stopwatch.GetTimestamp());
+        _pins.Add(stream, new LinkPins.Pending(m.Pin, m.Done, Stopwatch.GetTimestamp()));
         Timers.StartSingleTimer(stream, new PinTimedOut(stream), _settings.PinTimeout); // invariant (4)
         _fs.Stats.PinSent();
         Send(new WatchFrame(stream, m.Pin.ToText()), pin: true);
@@ -276,7 +284,7 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
 
     private void OnPinReply(ulong stream, PinReply reply)
     {
-        if (!_pins.Remove(stream, out var p))
+        if (!_pins.TryTake(stream, out var p))
         {
             Kill($"unexpected reply on stream {stream}: {WatchLinkGrammar.Quote(reply.Text)}");
             return;
@@ -288,7 +296,7 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
             p.Done.TrySetResult();
             return;
         }
-        _fs.Stats.RecordPinRoundTrip(Stopwatch.GetElapsedTime(p.SentTimestamp));
+        _fs.Stats.RecordPinRoundTrip(LinkPins.RoundTrip(p));
         p.Done.TrySetResult();
     }
 
@@ -346,17 +354,19 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
             .PipeTo(Self, success: () => new KillDone(), failure: _ => new KillDone());
     }
 
-    private List<PendingPin> Shutdown(string? lastWords)
+    private List<LinkPins.Pending> Shutdown(string? lastWords)
     {
         if (lastWords is not null)
             _out.Enqueue(new WatchFrame(0, lastWords).ToString());
         IsClosed = true;
         Become(Closed);
         _fs.Stats.LinkClosed();
-        var pins = _pins.Values.ToList();
-        foreach (var stream in _pins.Keys)
+        var pins = new List<LinkPins.Pending>();
+        foreach (var (stream, p) in _pins.Close())
+        {
             Timers.Cancel(stream);
-        _pins.Clear();
+            pins.Add(p);
+        }
         _requests.Clear();
         _setupInFlight = null;
         DrainToReaders();
@@ -370,7 +380,7 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
         if (_inboundBytes >= FloodMemory.FloodBytes)
             FloodMemory.Return();
         // Nothing may be left unanswered (invariant (1), (2)); normally all of this is empty here.
-        foreach (var p in _pins.Values.Concat(_killPins))
+        foreach (var p in _pins.Close().Select(x => x.Pin).Concat(_killPins))
             p.Done.TrySetResult();
         foreach (var (req, _) in _pendingReads)
         {

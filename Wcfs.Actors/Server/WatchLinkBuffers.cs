@@ -23,6 +23,9 @@ internal sealed class FrameSplitter(int maxLineBytes)
     /// <summary>A line over the limit was seen: no more lines come out.</summary>
     public bool Failed => _overLong;
 
+    /// <summary>Bytes of an unfinished line are kept (or the splitter failed): the next bytes continue it.</summary>
+    public bool HoldsPartialLine => _length > 0 || _overLong;
+
     /// <summary>
     /// Feeds bytes: calls <paramref name="onLine"/> with each complete line (without '\n') in order
     /// until it returns false (the rest of the bytes is not looked at); if a line goes over the

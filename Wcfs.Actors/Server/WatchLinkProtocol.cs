@@ -3,6 +3,8 @@
 //
 //   from                        message          what the link does
 //   FUSE write thread           Inbound          splits frames, handles them, then answers the write
+//                                                (a write of acks only is taken on the FUSE thread,
+//   FUSE write thread           PinsAcked        LinkPins.cs; the link only cancels their timeouts)
 //   FUSE read thread            LinkRead         answers with queued frames, EOF, or later
 //   FUSE interrupt thread       LinkInterrupt    answers a pending read with EINTR
 //   FUSE release thread         Released         closes (kills if a pin is outstanding)
@@ -74,6 +76,9 @@ internal static class WatchLinkProtocol
     /// <summary>Send this pin; complete Done when it is acknowledged (or the link closed, or its client was killed).</summary>
     public sealed record SendPin(PinRequest Pin, TaskCompletionSource Done);
 
+    /// <summary>Acks the FUSE write thread took (LinkPins fast path): cancel their timeouts.</summary>
+    public sealed record PinsAcked(ulong[] Streams);
+
     /// <summary>The answer to a SetupWatch: Error set → "error ...", else "ok" after every pin completed.</summary>
     public sealed record SetupReply(ulong Stream, string? Error, IReadOnlyList<Task> Pins);
 
@@ -87,6 +92,6 @@ internal static class WatchLinkProtocol
     internal sealed record KillDone;
 
     /// <summary>Props of the link actor for link <paramref name="id"/> opened by the process <paramref name="opener"/> (a pidfd; null if it could not be taken).</summary>
-    public static Props Props(WcfsFileSystem fs, IActorRef head, ulong id, ProcessHandle? opener, Settings settings, string dispatcher) =>
-        Akka.Actor.Props.Create(() => new WatchLinkActor(fs, head, id, opener, settings)).WithDispatcher(dispatcher);
+    public static Props Props(WcfsFileSystem fs, IActorRef head, ulong id, ProcessHandle? opener, LinkPins pins, Settings settings, string dispatcher) =>
+        Akka.Actor.Props.Create(() => new WatchLinkActor(fs, head, id, opener, pins, settings)).WithDispatcher(dispatcher);
 }

@@ -45,7 +45,7 @@ internal sealed partial class WcfsFileSystem
     private const double EntryTimeout = 3600, HeadFileEntryTimeout = 1;
 
     private readonly ConcurrentDictionary<ulong, Node> _nodes = new();
-    private readonly ConcurrentDictionary<ulong, IActorRef> _links = new();
+    private readonly ConcurrentDictionary<ulong, (IActorRef Actor, LinkPins Pins)> _links = new();
     private readonly ConcurrentDictionary<ulong, IActorRef> _pendingLinkReads = new();
     private readonly ConcurrentDictionary<ulong, byte> _earlyInterrupts = new();
     private readonly Dictionary<Tid, RevDir> _revDirs = [];
@@ -347,8 +347,9 @@ internal sealed partial class WcfsFileSystem
         {
             case WatchFileNode:
                 var id = (ulong)Interlocked.Increment(ref _nextLinkId);
-                var link = _system!.ActorOf(WatchLinkProtocol.Props(this, _head, id, ProcessHandle.OpenOfThread(tid), _linkSettings!, _linkDispatcher), "link-" + id);
-                _links[id] = link;
+                var pins = new LinkPins();
+                var link = _system!.ActorOf(WatchLinkProtocol.Props(this, _head, id, ProcessHandle.OpenOfThread(tid), pins, _linkSettings!, _linkDispatcher), "link-" + id);
+                _links[id] = (link, pins);
                 Stats.LinkOpened();
                 if (FuseNative.ReplyOpen(req, id, FuseOpenFlags.DirectIo | FuseOpenFlags.NonSeekable | FuseOpenFlags.Stream) != 0)
                 {
@@ -380,7 +381,7 @@ internal sealed partial class WcfsFileSystem
     {
         _nodes.TryGetValue(ino, out var n);
         if (n is WatchFileNode && _links.TryRemove(fh, out var link))
-            link.Tell(new WatchLinkProtocol.Released());
+            link.Actor.Tell(new WatchLinkProtocol.Released());
         else if (n is RevFileNode rf && RevDirOf(rf) is { } rd)
             lock (_revDirs) { rd.OpenCount--; rd.LastUsed = DateTime.UtcNow; }
         FuseNative.ReplyErr(req, 0);
@@ -410,7 +411,7 @@ internal sealed partial class WcfsFileSystem
                 return;
             case WatchFileNode:
                 if (_links.TryGetValue(fh, out var link))
-                    link.Tell(new WatchLinkProtocol.LinkRead(req, len, interrupted));
+                    link.Actor.Tell(new WatchLinkProtocol.LinkRead(req, len, interrupted));
                 else
                     FuseNative.ReplyErr(req, Errno.EBADF);
                 return;
@@ -458,7 +459,10 @@ internal sealed partial class WcfsFileSystem
         if (pins is null)
             AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen, started);
         else
-            Task.WhenAll(pins).ContinueWith(_ => AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen, started), TaskScheduler.Default);
+            // On the thread that completes the last pin (pins complete synchronously: WatchRegistry):
+            // usually the FUSE thread that received the ack, already running (LinkPins.cs).
+            Task.WhenAll(pins).ContinueWith(_ => AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen, started),
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private void ReadRev(ulong req, RevFileNode r, long off, int len, long started)
@@ -494,7 +498,21 @@ internal sealed partial class WcfsFileSystem
             FuseNative.ReplyErr(req, n is null ? Errno.ENOENT : Errno.EROFS);
             return;
         }
-        link.Tell(new WatchLinkProtocol.Inbound(req, chunks, length));
+        if (length is > 0 and <= LinkPins.MaxFastBytes && link.Pins.TryTakeAcks(chunks[0].AsSpan(0, length)) is { } acked)
+        {
+            // LinkPins fast path: answer first, then complete (LinkPins invariant (3)).
+            FuseNative.ReplyWrite(req, (ulong)length);
+            WatchLinkProtocol.ReturnChunks(chunks);
+            foreach (var (_, p) in acked)
+            {
+                Stats.RecordPinRoundTrip(LinkPins.RoundTrip(p));
+                p.Done.TrySetResult();
+            }
+            link.Actor.Tell(new WatchLinkProtocol.PinsAcked([.. acked.Select(a => a.Stream)]));
+            return;
+        }
+        link.Pins.WriteQueued();
+        link.Actor.Tell(new WatchLinkProtocol.Inbound(req, chunks, length));
     }
 
     /// <summary>
