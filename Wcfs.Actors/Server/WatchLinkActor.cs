@@ -74,6 +74,23 @@ internal sealed class WatchLinkActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    [ThreadStatic] private static bool _sliced;
+
+    /// <summary>
+    /// The link-dispatcher threads ask for short time slices the first time they run a link: pins are
+    /// sent from here, and under CPU-bound readers a wake-up of this thread otherwise waits for a
+    /// reader's whole slice (VirtmemNative.RequestShortSlice; docs/NOTES.md "Pins under load").
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (!_sliced)
+        {
+            _sliced = true;
+            _ = VirtmemNative.RequestShortSlice();
+        }
+        return base.AroundReceive(receive, message);
+    }
+
     // ---- phases ---------------------------------------------------------------------------------
 
     private void Open()

@@ -489,6 +489,8 @@ internal sealed partial class WcfsFileSystem
         }
     }
 
+    [ThreadStatic] private static bool _writeThreadSliced;
+
     /// <summary>A write of head/watch: handed to the link, which answers it (chunks from WatchLinkProtocol.WriteBuffers, returned by whoever answers).</summary>
     public void Write(ulong req, ulong ino, ulong fh, byte[][] chunks, int length)
     {
@@ -497,6 +499,12 @@ internal sealed partial class WcfsFileSystem
             WatchLinkProtocol.ReturnChunks(chunks);
             FuseNative.ReplyErr(req, n is null ? Errno.ENOENT : Errno.EROFS);
             return;
+        }
+        if (!_writeThreadSliced)
+        {
+            // A FUSE thread that takes acks asks for short slices, as the link threads (WatchLinkActor).
+            _writeThreadSliced = true;
+            _ = VirtmemNative.RequestShortSlice();
         }
         if (length is > 0 and <= LinkPins.MaxFastBytes && link.Pins.TryTakeAcks(chunks[0].AsSpan(0, length)) is { } acked)
         {

@@ -94,6 +94,10 @@ public static unsafe partial class VirtmemNative
     [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_zero_base_faults")]
     public static partial int ZeroBaseFaults(out ulong faults);
 
+    /// <summary>Short time slices for the calling thread, for threads on the pin path (wcfs_virtmem.h). 0, or -errno.</summary>
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_request_short_slice")]
+    public static partial int RequestShortSlice();
+
     [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_stats")]
     public static partial int Stats(out ulong messages, out ulong faultsServed, out ulong faultRetries);
 }

@@ -144,6 +144,13 @@ WCFS_API int32_t vm_fault_stats(uint64_t *read_faults, uint64_t *write_faults);
  * page's base as the zero mapping (a WCFS Mapping past the file's size). One atomic load. */
 WCFS_API int32_t vm_zero_base_faults(uint64_t *faults);
 
+/* Asks for short time slices for the calling thread (sched_setattr(2): SCHED_OTHER at its nice,
+ * a 100 µs slice; Linux >= 6.12 EEVDF: a thread that wakes with a short slice gets an early
+ * deadline and preempts a busy thread sooner; no privilege needed, older kernels ignore it). The
+ * threads on the pin path call it at start (mmap actor, pinner, the server's link threads): under
+ * CPU-bound readers their wake-ups otherwise wait for a reader's whole slice. 0, or -errno. */
+WCFS_API int32_t vm_request_short_slice(void);
+
 #ifdef __cplusplus
 }
 #endif

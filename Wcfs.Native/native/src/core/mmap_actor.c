@@ -50,6 +50,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vm_internal.h"
@@ -133,8 +135,29 @@ int32_t vm_actor_call(int32_t (*fn)(void *), void *arg)
     return m.rc;
 }
 
+int32_t vm_request_short_slice(void)
+{
+    struct { /* struct sched_attr, SCHED_ATTR_SIZE_VER0 (not in every libc's headers) */
+        uint32_t size, policy;
+        uint64_t flags;
+        int32_t nice;
+        uint32_t priority;
+        uint64_t runtime, deadline, period;
+    } attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, 0); /* the calling thread's (Linux: per thread) */
+    if (nice == -1 && errno != 0)
+        return -errno;
+    attr.nice = nice;
+    attr.runtime = VM_PIN_SLICE_NS;
+    return syscall(SYS_sched_setattr, 0, &attr, 0) == 0 ? 0 : -errno;
+}
+
 static void *actor_main(void *unused)
 {
+    (void)vm_request_short_slice(); /* the fault and pin paths wait on this thread */
     /* every native thread of the library has its own alternate signal stack */
     stack_t ss = { .ss_sp = malloc(65536), .ss_size = 65536, .ss_flags = 0 };
     if (ss.ss_sp)

@@ -178,6 +178,7 @@ static const char *read_link(wcl_conn_t *c, char *buf, char *whybuf, size_t whyc
 static void *pinner_main(void *arg)
 {
     wcl_conn_t *c = arg;
+    (void)vm_request_short_slice(); /* a pin waits for this thread to wake (wcfs_virtmem.h) */
     stack_t ss = { .ss_sp = malloc(65536), .ss_size = 65536, .ss_flags = 0 }; /* invariant (P3) */
     if (ss.ss_sp)
         sigaltstack(&ss, NULL);

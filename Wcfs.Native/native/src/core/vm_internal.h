@@ -80,6 +80,7 @@ struct vm_vma {
 
 /* mmap actor (mmap_actor.c) */
 int32_t vm_actor_call(int32_t (*fn)(void *), void *arg);
+#define VM_PIN_SLICE_NS 100000ull /* vm_request_short_slice (wcfs_virtmem.h) */
 int vm_on_actor_thread(void);
 void vm_retire(void (*fn)(void *), void *p);
 
