@@ -85,7 +85,9 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         if (!DurationText.TryParse(pinTimeout, out var pt))
             throw new ArgumentException($"not a duration: {pinTimeout}", nameof(pinTimeout));
         // A test's own `--config FILE` gives the server settings; the launcher writes them into its settings file.
-        var server = WcfsSettings.Default.Server;
+        // The protocol tests see exactly the reads they make: no prefetch of committed blocks unless a
+        // test asks for it (CommitPrefetcherTests; clients through Database/WcfsClient use the default).
+        var server = WcfsSettings.Default.Server with { PrefetchCommitted = false };
         var args = extraArgs.ToList();
         var at = args.IndexOf("--config");
         if (at >= 0)

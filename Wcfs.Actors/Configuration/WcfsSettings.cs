@@ -25,7 +25,9 @@ namespace Wcfs.Actors.Configuration;
 /// <param name="BlockCache"><c>wcfs.server.block-cache</c>: memory for whole blocks reused from read to read, bytes.</param>
 /// <param name="AllowOther"><c>wcfs.server.allow-other</c>: other users may use the mount (allow_other +
 /// default_permissions, owner and modes following the database file); off: only the serving user.</param>
-public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWindow, long Readahead, TimeSpan RevDirIdleTimeout, long BlockCache, bool AllowOther = false);
+/// <param name="PrefetchCommitted"><c>wcfs.server.prefetch-committed</c>: after a commit, the server reads the blocks it
+/// changed of files in use into the shared page cache.</param>
+public sealed record WcfsServerSettings(TimeSpan PinTimeout, TimeSpan HistoryWindow, long Readahead, TimeSpan RevDirIdleTimeout, long BlockCache, bool AllowOther = false, bool PrefetchCommitted = true);
 
 /// <summary>Client-side settings (<c>wcfs.client</c>).</summary>
 /// <param name="PageSize"><c>wcfs.client.page-size</c>: dirty-page granularity, bytes.</param>
@@ -92,7 +94,8 @@ public sealed record WcfsSettings(
                 Readahead: PositiveSize(c, "wcfs.server.readahead"),
                 RevDirIdleTimeout: PositiveDuration(c, "wcfs.server.rev-dir-idle-timeout"),
                 BlockCache: PositiveSize(c, "wcfs.server.block-cache"),
-                AllowOther: GetBool(c, "wcfs.server.allow-other")),
+                AllowOther: GetBool(c, "wcfs.server.allow-other"),
+                PrefetchCommitted: GetBool(c, "wcfs.server.prefetch-committed")),
             Client: new WcfsClientSettings(
                 PageSize: pageSize,
                 AskTimeout: PositiveDuration(c, "wcfs.client.ask-timeout"),
@@ -119,7 +122,8 @@ public sealed record WcfsSettings(
     public static string ServerHocon(WcfsServerSettings server) =>
         $"wcfs.server {{ pin-timeout = {DurationText.Format(server.PinTimeout)}, history-window = {DurationText.Format(server.HistoryWindow)}, "
         + $"readahead = {SizeText.Format(server.Readahead)}, rev-dir-idle-timeout = {DurationText.Format(server.RevDirIdleTimeout)}, "
-        + $"block-cache = {SizeText.Format(server.BlockCache)}, allow-other = {(server.AllowOther ? "on" : "off")} }}\n";
+        + $"block-cache = {SizeText.Format(server.BlockCache)}, allow-other = {(server.AllowOther ? "on" : "off")}, "
+        + $"prefetch-committed = {(server.PrefetchCommitted ? "on" : "off")} }}\n";
 
     private static Config LoadReference()
     {

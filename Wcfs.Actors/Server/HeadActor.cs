@@ -12,7 +12,9 @@
 //      then) — the drain is piped back as ReadsDrained, later commits queue meanwhile;
 //   3. invalidate exactly the changed blocks of head/bigfile/F in the kernel cache;
 //   4. under Head.Lock: head/at moves to the commit, history is trimmed; the watch setups waiting
-//      for an at ≤ the new head/at are set up.
+//      for an at ≤ the new head/at are set up;
+//   5. (wcfs.server.prefetch-committed) the changed blocks are queued for CommitPrefetcher, which
+//      reads them into the kernel cache through ordinary head/ reads.
 // Reads never wait for this actor (they serve DataAt), so steps 2/3 cannot deadlock on page locks;
 // watch setups are handled between and during commits (their pins may be what a read in step 2
 // waits for).
@@ -69,6 +71,7 @@ internal sealed class HeadActor : ReceiveActor
             _waiting.RemoveAll(w => w.Setup.LinkId == m.LinkId); // invariant (3)
             _fs.Stats.SetWatchSetupsWaiting(_waiting.Count);
             Sender.Tell(new WatchLinkProtocol.LinkDropped());
+            _settings.Prefetch?.Retry();
         });
         Receive<InvalidateEntry>(m => { FuseNative.NotifyInvalEntry(_session, 1, m.Name); });
     }
@@ -102,6 +105,7 @@ internal sealed class HeadActor : ReceiveActor
             _fs.Head.Trim(DateTime.UtcNow);
         }
         Log.Debug("head/at → {Tid} ({Files} files changed)", m.Record.Tid, m.Changed.Count);
+        _settings.Prefetch?.Post([.. m.Changed.Select(c => new CommitPrefetcher.Changed(c.File, c.Blocks, m.Record.Tid))]); // step 5
         RunWaitingSetups(m.Record.Tid);
         NextCommit();
     }
@@ -155,6 +159,7 @@ internal sealed class HeadActor : ReceiveActor
             lock (_fs.Head.Lock)
                 _fs.Watches.Stop(m.LinkId, req.File);
             link.Tell(new WatchLinkProtocol.SetupReply(m.Stream, null, []));
+            _settings.Prefetch?.Retry();
             return;
         }
         Storage.Tid headAt;
@@ -172,6 +177,7 @@ internal sealed class HeadActor : ReceiveActor
         lock (_fs.Head.Lock)
             pins = _fs.Watches.Setup(m.LinkId, link, req.File, at, out error);
         link.Tell(new WatchLinkProtocol.SetupReply(m.Stream, error is null ? null : WatchLinkGrammar.ErrorReply(error), pins));
+        _settings.Prefetch?.Retry(); // a watch moved: blocks pending for it may be readable now
     }
 
     private void RunWaitingSetups(Storage.Tid headAt)

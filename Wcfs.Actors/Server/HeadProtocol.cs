@@ -29,7 +29,9 @@ internal static class HeadProtocol
     }
 
     /// <summary>Settings of the head actor.</summary>
-    public sealed record Settings(Invalidation Invalidation);
+    /// <param name="Invalidation">How the changed blocks leave the kernel cache.</param>
+    /// <param name="Prefetch">Reads each commit's changed blocks into the kernel cache once head/at moved (null: off).</param>
+    public sealed record Settings(Invalidation Invalidation, CommitPrefetcher? Prefetch = null);
 
     /// <summary>A change record from storage, in order; SeenTimestamp is when it arrived (Stopwatch ticks).</summary>
     public sealed record Commit(ChangeRecord Record, long SeenTimestamp);

@@ -104,6 +104,30 @@ internal sealed class WatchRegistry(Head head)
     }
 
     /// <summary>
+    /// For CommitPrefetcher (caller holds Head.Lock): whether a read of blocks [b0, b1] of f now
+    /// would wait for a pin (one PinsForRead would send, or one sent and not acknowledged yet).
+    /// Sends nothing. Mirrors PinsForRead and EnsurePin.
+    /// </summary>
+    public bool WouldWaitForPins(HeadFile f, long b0, long b1)
+    {
+        if (f.Watches.Count == 0)
+            return false;
+        for (var blk = b0; blk <= b1; blk++)
+        {
+            if (f.LastChange(blk) is not { } last)
+                continue;
+            foreach (var w in f.Watches)
+            {
+                if (last <= w.At)
+                    continue;
+                if (!w.Pinned.TryGetValue(blk, out var cur) || cur.Rev != head.RevFor(f, blk, w.At) || !cur.Done.IsCompleted)
+                    return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
     /// Read side (caller holds Head.Lock, blocks already marked accessed): the pins that must be
     /// acknowledged before blocks [b0, b1] of f are answered (invariant (2)).
     /// </summary>

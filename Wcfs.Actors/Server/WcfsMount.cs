@@ -63,6 +63,7 @@ public sealed class WcfsMount : IAsyncDisposable
     private readonly WcfsFileSystem _fs;
     private readonly FuseSessionHandle _session;
     private readonly Thread _loop;
+    private CommitPrefetcher? _prefetch;
     private readonly ActorSystem _system;
     private readonly IActorRef _head;
     private readonly CancellationTokenSource _changes = new();
@@ -203,9 +204,11 @@ public sealed class WcfsMount : IAsyncDisposable
                 Log.Error("FUSE loop ended with errno {Errno}", -r);
             mount!._ended.TrySetResult(false);
         }) { Name = "wcfs-fuse-loop", IsBackground = true };
-        var head = system.ActorOf(HeadProtocol.Props(fs, session, new HeadProtocol.Settings(invalidation), "wcfs.server.head-dispatcher"), "head");
+        // Prefetching needs the invalidation (without it the kernel keeps the old pages anyway).
+        var prefetch = o.Settings.PrefetchCommitted && invalidation == HeadProtocol.Invalidation.On ? new CommitPrefetcher(o.Mountpoint, o.Settings.Readahead, fs) : null;
+        var head = system.ActorOf(HeadProtocol.Props(fs, session, new HeadProtocol.Settings(invalidation, prefetch), "wcfs.server.head-dispatcher"), "head");
         fs.Attach(system, head, new WatchLinkProtocol.Settings(o.Settings.PinTimeout), "wcfs.server.link-dispatcher");
-        mount = new WcfsMount(o, lockFile, storage, fs, session, loop, system, head, MountPoint.MountDevice(o.Mountpoint));
+        mount = new WcfsMount(o, lockFile, storage, fs, session, loop, system, head, MountPoint.MountDevice(o.Mountpoint)) { _prefetch = prefetch };
         loop.Start();
         mount.Serve(start);
         return mount;
@@ -289,6 +292,7 @@ public sealed class WcfsMount : IAsyncDisposable
         if (Interlocked.Exchange(ref _stopped, 1) != 0)
             return;
         Log.Information("unmounting {Mountpoint}", _options.Mountpoint);
+        _prefetch?.Dispose(); // its reads of our own mount end before the unmount
         FuseNative.Exit(_session);
         // Files still open on the detached mount keep the connection (and the loop) alive: abort it
         // through fusectl if mounted; else leave the session to the process exit, which closes

@@ -133,6 +133,16 @@ internal static partial class Libc
 
     private const long SysPidfdOpen = 434, SysPidfdSendSignal = 424;
 
+    /// <summary>fstat(2) of <paramref name="fd"/>: its size in bytes, or -1 (see <see cref="Errno"/>). On FUSE, a size
+    /// whose attributes the server invalidated is asked for again.</summary>
+    public static long FileSize(int fd) => Syscall.fstat(fd, out var st) == 0 ? st.st_size : -1;
+
+    /// <summary>readahead(2): queues reads of [offset, +count) of <paramref name="fd"/> into the page cache and returns; 0, or -1.</summary>
+    public static int Readahead(int fd, long offset, long count) => (int)ReadaheadNative(fd, offset, (nuint)count);
+
+    [LibraryImport("libc", EntryPoint = "readahead", SetLastError = true)]
+    private static partial nint ReadaheadNative(int fd, long offset, nuint count);
+
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     private static partial int Flock(int fd, int operation);
 
