@@ -85,7 +85,7 @@ public class FaultyClientTests(SharedServerShortPinTimeout shared) : IClassFixtu
             Assert.Equal(0, code);
         Assert.Equal(killed ? 1 : 0, s.Stat("pinkill") - killsBefore);
         if (killed)
-            Assert.Contains($"(pid {bad.Pid})", s.Log); // the server logs why ("0 fatal: ..." to the client is best effort)
+            await s.AssertLogContainsAsync($"(pid {bad.Pid})"); // the server logs why ("0 fatal: ..." to the client is best effort)
 
         // the good client was not touched and still works
         Assert.False(good.Process.HasExited);

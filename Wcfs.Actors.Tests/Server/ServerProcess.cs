@@ -46,6 +46,19 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     public Process Process => _process!;
     public string Log { get { lock (_log) return _log.ToString(); } }
 
+    /// <summary>
+    /// Asserts that the server's output contains <paramref name="text"/>, waiting for it (bounded): the
+    /// output reaches <see cref="Log"/> through a pipe a thread of the test reads, so a line the
+    /// server wrote before an effect the test saw can still be on its way.
+    /// </summary>
+    public async Task AssertLogContainsAsync(string text)
+    {
+        var deadline = DateTime.UtcNow + Scaled(15);
+        while (!Log.Contains(text, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            await Task.Delay(10); // why: the captured output has no change notification; poll it
+        Xunit.Assert.Contains(text, Log);
+    }
+
     public static string WcfsDll => Support.WcfsCli.Dll;
 
     /// <summary>
