@@ -44,7 +44,7 @@ internal sealed class BenchClientRead : IBenchCase
         }
         ctx.Log.WriteLine($"  stored {bytes >> 20} MiB");
 
-        await using var server = await BenchServer.StartAsync(url, Path.Combine(ctx.TempDir, "mnt"));
+        await using var server = await BenchServer.StartAsync(url, Path.Combine(ctx.TempDir, "mnt"), prefetch: false); // cold reads
         var head = Path.Combine(server.Mountpoint, "head", "bigfile", oid.ToString());
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (Tid.Parse(await File.ReadAllTextAsync(Path.Combine(server.Mountpoint, "head", "at"), ct)) < at)

@@ -49,11 +49,17 @@ internal sealed class BenchServer : IAsyncDisposable
     /// <summary>The server's process id.</summary>
     public int Pid => _p.Id;
 
-    public static async Task<BenchServer> StartAsync(string url, string mnt, string extra = "")
+    /// <param name="url">The storage.</param>
+    /// <param name="mnt">The mountpoint.</param>
+    /// <param name="extra">More arguments of `wcfs serve`.</param>
+    /// <param name="prefetch">wcfs.server.prefetch-committed. Off for the cases that measure how the
+    /// server serves a block that is not cached (cold reads, pins on read): with it on, the server
+    /// reads committed blocks itself, and a later watch setup pins them all at once.</param>
+    public static async Task<BenchServer> StartAsync(string url, string mnt, string extra = "", bool prefetch = true)
     {
         // the one launcher (WcfsServer), running this very tool
         var self = new WcfsTool("dotnet", [typeof(BenchServer).Assembly.Location], "this wcfs");
-        var request = new WcfsServer.Request(url, mnt, WcfsSettings.Default.Server)
+        var request = new WcfsServer.Request(url, mnt, WcfsSettings.Default.Server with { PrefetchCommitted = prefetch })
         {
             ExtraArguments = extra.Split(' ', StringSplitOptions.RemoveEmptyEntries),
         };
@@ -186,7 +192,7 @@ internal sealed class BenchFuseRead : IBenchCase
         var head = "";
         for (var r = 0; r < reps; r++)
         {
-            await using (var server = await BenchServer.StartAsync(url, Path.Combine(ctx.TempDir, "mnt")))
+            await using (var server = await BenchServer.StartAsync(url, Path.Combine(ctx.TempDir, "mnt"), prefetch: false))
             {
                 head = Path.Combine(server.Mountpoint, "head", "bigfile", oid.ToString());
                 first[r] = BenchMap.Touch(head, size);
@@ -314,7 +320,7 @@ internal sealed class BenchPin : IBenchCase
         var oid = s.NewOid();
         s.Commit(s.LastTid, [new ObjectWrite(oid, new ZBigFileState(bs))], []);
         var streamOid = readers > 0 ? BenchStream.Store(s, ctx.Quick ? 32L << 20 : 256L << 20) : default;
-        await using var server = await BenchServer.StartAsync(url, Path.Combine(dir, "mnt"));
+        await using var server = await BenchServer.StartAsync(url, Path.Combine(dir, "mnt"), prefetch: false);
         var head = Path.Combine(server.Mountpoint, "head", "bigfile", oid.ToString());
         _ = File.Exists(head);
         BlockWrite[] Writes(string tag) => [.. Enumerable.Range(0, n).Select(b => new BlockWrite(oid, b, Encoding.UTF8.GetBytes(tag + b)))];
