@@ -18,27 +18,11 @@ public sealed class BenchPostgresCommandTests(PostgresFixture pg, ITestOutputHel
     public async Task Pg_commit_and_pg_loadblock_report_medians_of_three_rounds_against_sqlite_and_a_plain_table()
     {
         var json = _dir.File("bench.json");
-        using var p = WcfsCli.StartWith(new Dictionary<string, string> { ["WCFS_BENCH_POSTGRES_URL"] = pg.ServerUrl },
-            "bench", "--quick", "--json", json, "--dir", _dir.Path, "pg-commit", "pg-loadblock");
-        string stdout, stderr;
-        try
-        {
-            p.StandardInput.Close();
-            var readOut = p.StandardOutput.ReadToEndAsync();
-            var readErr = p.StandardError.ReadToEndAsync();
-            using var cts = new CancellationTokenSource(TestTimeouts.Scale(TimeSpan.FromMinutes(4)));
-            await p.WaitForExitAsync(cts.Token);
-            stdout = await readOut;
-            stderr = await readErr;
-        }
-        finally
-        {
-            if (!p.HasExited)
-                p.Kill(entireProcessTree: true);
-        }
-        output.WriteLine(stdout);
-        output.WriteLine(stderr);
-        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}: {stderr}");
+        var r = await WcfsCli.RunLongWithAsync(new Dictionary<string, string> { ["WCFS_BENCH_POSTGRES_URL"] = pg.ServerUrl },
+            TestTimeouts.Scale(TimeSpan.FromMinutes(4)), "bench", "--quick", "--json", json, "--dir", _dir.Path, "pg-commit", "pg-loadblock");
+        output.WriteLine(r.Out);
+        output.WriteLine(r.Stderr);
+        Assert.True(r.ExitCode == 0, r.ToString());
 
         using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(json));
         var entries = doc.RootElement.EnumerateArray().ToList();

@@ -63,9 +63,12 @@ public static class WcfsCli
     /// <paramref name="bound"/> (already scaled).</summary>
     public static Task<CliResult> RunLongAsync(TimeSpan bound, params string[] args) => RunBoundedAsync(null, bound, args);
 
-    private static async Task<CliResult> RunBoundedAsync(byte[]? stdin, TimeSpan bound, string[] args)
+    /// <summary>As <see cref="RunLongAsync"/>, with <paramref name="env"/> added to the child's environment.</summary>
+    public static Task<CliResult> RunLongWithAsync(IReadOnlyDictionary<string, string> env, TimeSpan bound, params string[] args) => RunBoundedAsync(null, bound, args, env);
+
+    private static async Task<CliResult> RunBoundedAsync(byte[]? stdin, TimeSpan bound, string[] args, IReadOnlyDictionary<string, string>? env = null)
     {
-        using var p = Start(args);
+        using var p = StartWith(env ?? new Dictionary<string, string>(), args);
         try
         {
             var stdout = new MemoryStream();
