@@ -48,7 +48,6 @@ internal sealed class CommitPrefetcher : IDisposable
     private readonly Dictionary<(HeadFile File, long Blk), Tid> _pending = []; // the prefetch thread's own
     private readonly Thread _thread;
     private int _retryQueued;
-    private long _requestedBytes;
 
     /// <param name="mountpoint">The server's mountpoint.</param>
     /// <param name="readahead">The mount's readahead (wcfs.server.readahead): the most one readahead(2) reads.</param>
@@ -61,14 +60,6 @@ internal sealed class CommitPrefetcher : IDisposable
         _thread = new Thread(Run) { Name = "wcfs-prefetch", IsBackground = true };
         _thread.Start();
     }
-
-    /// <summary>Bytes asked for so far (the kernel skips pages it has cached).</summary>
-    public long RequestedBytes => Interlocked.Read(ref _requestedBytes);
-
-    /// <summary>Blocks waiting for their watchers (for tests; the prefetch thread's count, racy).</summary>
-    public int PendingBlocks => Volatile.Read(ref _pendingCount);
-
-    private int _pendingCount;
 
     /// <summary>Queues the blocks of one commit (HeadActor, after head/at moved).</summary>
     public void Post(IReadOnlyList<Changed> changed)
@@ -97,7 +88,6 @@ internal sealed class CommitPrefetcher : IDisposable
                         _pending[(c.File, b)] = c.Rev;
                 if (_pending.Count > 0)
                     ReadReady();
-                Volatile.Write(ref _pendingCount, _pending.Count);
             }
         }
         catch (ObjectDisposedException)
@@ -149,9 +139,7 @@ internal sealed class CommitPrefetcher : IDisposable
                 // One call reads at most the mount's readahead (the kernel caps it there).
                 for (long off = start * f.BlockSize, end = Math.Min((start + count) * f.BlockSize, size); off < end && !_queue.IsAddingCompleted; off += _step)
                 {
-                    var len = Math.Min(_step, end - off);
-                    if (Libc.Readahead(fd, off, len) == 0)
-                        Interlocked.Add(ref _requestedBytes, len);
+                    _ = Libc.Readahead(fd, off, Math.Min(_step, end - off)); // a failure only leaves pages for the readers
                 }
             }
         }
