@@ -41,7 +41,9 @@ public sealed record WcfsClientSettings(long PageSize, TimeSpan AskTimeout, Time
 /// <summary>Settings of the dirty-page layer (<c>wcfs.virtmem</c>).</summary>
 /// <param name="RamLimit"><c>wcfs.virtmem.ram-limit</c>: RAM budget of one VirtmemActor, bytes.</param>
 /// <param name="AskTimeout"><c>wcfs.virtmem.ask-timeout</c>: how long the BigFileH edge API waits for its actor.</param>
-public sealed record WcfsVirtmemSettings(long RamLimit, TimeSpan AskTimeout);
+/// <param name="HugePages"><c>wcfs.virtmem.huge-pages</c>: dirty pages take 2 MiB huge pages when the page size is a
+/// multiple of 2 MiB and the kernel offers them (vm.nr_hugepages, vm.nr_overcommit_hugepages); ordinary memory otherwise.</param>
+public sealed record WcfsVirtmemSettings(long RamLimit, TimeSpan AskTimeout, bool HugePages = true);
 
 /// <summary>Settings of stored history (<c>wcfs.history</c>).</summary>
 /// <param name="ChunkSize"><c>wcfs.history.chunk-size</c>: the chunk size of block versions, bytes (applied when a database is created or migrated).</param>
@@ -103,7 +105,8 @@ public sealed record WcfsSettings(
                 ReattachTimeout: NonNegativeDuration(c, "wcfs.client.reattach-timeout")),
             Virtmem: new WcfsVirtmemSettings(
                 RamLimit: ramLimit,
-                AskTimeout: PositiveDuration(c, "wcfs.virtmem.ask-timeout")))
+                AskTimeout: PositiveDuration(c, "wcfs.virtmem.ask-timeout"),
+                HugePages: GetBool(c, "wcfs.virtmem.huge-pages")))
         {
             History = new WcfsHistorySettings(ChunkSize(c, "wcfs.history.chunk-size")),
             UnknownKeys = LeafKeys(c).Where(k => !KnownKeys.Contains(k) && !IsDispatcherKey(k)).Order(StringComparer.Ordinal).ToArray(),

@@ -45,7 +45,7 @@ internal sealed class VirtmemActor : ReceiveActor
     protected override void PreStart()
     {
         VirtmemErrors.Check(VirtmemNative.Init(), "install the virtmem fault handler");
-        _ram = VmRamHandle.Create(_settings.PageSize, _settings.RamLimit / _settings.PageSize);
+        _ram = VmRamHandle.Create(_settings.PageSize, _settings.RamLimit / _settings.PageSize, _settings.HugePages);
         _ramMetrics = WcfsMetrics.ObserveRam(_ram);
     }
 

@@ -76,7 +76,8 @@ public static class VirtmemProtocol
     /// <param name="PageSize">Dirty-page granularity in bytes (<c>wcfs.client.page-size</c>).</param>
     /// <param name="RamLimit">RAM budget in bytes (<c>wcfs.virtmem.ram-limit</c>).</param>
     /// <param name="AskTimeout">Timeout of the edge API (<c>wcfs.virtmem.ask-timeout</c>).</param>
-    public sealed record Settings(long PageSize, long RamLimit, TimeSpan AskTimeout)
+    /// <param name="HugePages">Dirty pages in huge pages when the kernel offers them (<c>wcfs.virtmem.huge-pages</c>).</param>
+    public sealed record Settings(long PageSize, long RamLimit, TimeSpan AskTimeout, bool HugePages = true)
     {
         /// <summary>The reference.conf defaults.</summary>
         public static Settings Default { get; } = From(WcfsSettings.Default);
@@ -84,7 +85,7 @@ public static class VirtmemProtocol
         /// <summary>The settings of a VirtmemActor of <paramref name="pageSize"/>-byte pages (default:
         /// <c>wcfs.client.page-size</c>) from the runtime's one settings object.</summary>
         public static Settings From(WcfsSettings settings, long? pageSize = null) =>
-            new(pageSize ?? settings.Client.PageSize, settings.Virtmem.RamLimit, settings.Virtmem.AskTimeout);
+            new(pageSize ?? settings.Client.PageSize, settings.Virtmem.RamLimit, settings.Virtmem.AskTimeout, settings.Virtmem.HugePages);
     }
 
     /// <summary>Props of a VirtmemActor on its dedicated dispatcher.</summary>

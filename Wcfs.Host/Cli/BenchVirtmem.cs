@@ -105,7 +105,7 @@ internal sealed class BenchVirtmemFault : IBenchCase
     private static unsafe (double Wall, double Cpu) Overlay(SafeFileHandle data, long size, int pageSize)
     {
         VirtmemErrors.Check(VirtmemNative.Init(), "virtmem init");
-        using var ram = VmRamHandle.Create(pageSize, size / pageSize);
+        using var ram = VmRamHandle.Create(pageSize, size / pageSize, hugePages: true); // as wcfs.virtmem.huge-pages = on
         using var file = VmFileHandle.CreateFileBase(pageSize, data);
         using var fh = VmFileHHandle.Open(file, ram);
         using var vma = VmaHandle.Map(fh, 0, size / pageSize);

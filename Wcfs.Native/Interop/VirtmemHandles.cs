@@ -21,9 +21,14 @@ public sealed class VmRamHandle : SafeHandleZeroOrMinusOneIsInvalid
     public long PageSize { get; private set; }
 
     /// <summary>Creates a RAM of <paramref name="maxPages"/> pages of <paramref name="pageSize"/> bytes.</summary>
-    public static VmRamHandle Create(long pageSize, long maxPages)
+    /// <param name="pageSize">Page size in bytes.</param>
+    /// <param name="maxPages">The budget in pages.</param>
+    /// <param name="hugePages">Pages take 2 MiB huge pages while the kernel offers them, when <paramref name="pageSize"/>
+    /// is a multiple of 2 MiB (<c>VM_RAM_HUGE_TRY</c>); ordinary memory otherwise.</param>
+    public static VmRamHandle Create(long pageSize, long maxPages, bool hugePages = false)
     {
-        VirtmemErrors.Check(VirtmemNative.RamCreate((ulong)pageSize, (ulong)maxPages, out var p), $"create RAM of {maxPages} pages x {pageSize} bytes");
+        VirtmemErrors.Check(VirtmemNative.RamCreateFlags((ulong)pageSize, (ulong)maxPages, hugePages ? VirtmemNative.RamHugeTry : 0, out var p),
+            $"create RAM of {maxPages} pages x {pageSize} bytes");
         var h = new VmRamHandle { PageSize = pageSize };
         h.SetHandle(p);
         return h;
@@ -34,6 +39,13 @@ public sealed class VmRamHandle : SafeHandleZeroOrMinusOneIsInvalid
     {
         VirtmemErrors.Check(VirtmemNative.RamStats(handle, out var used, out var bytes), "RAM stats");
         return ((long)used, (long)bytes);
+    }
+
+    /// <summary>Whether this RAM has a huge-page pool, and how many of its pages are huge pages now.</summary>
+    public (bool Enabled, long HugePages) HugeStats()
+    {
+        VirtmemErrors.Check(VirtmemNative.RamHugeStats(handle, out var enabled, out var n), "RAM huge-page stats");
+        return (enabled != 0, (long)n);
     }
 
     /// <inheritdoc />

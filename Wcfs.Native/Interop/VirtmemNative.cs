@@ -26,6 +26,15 @@ public static unsafe partial class VirtmemNative
     [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_ram_create")]
     public static partial int RamCreate(ulong pageSize, ulong maxPages, out nint ram);
 
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_ram_create_flags")]
+    public static partial int RamCreateFlags(ulong pageSize, ulong maxPages, uint flags, out nint ram);
+
+    /// <summary><c>VM_RAM_HUGE_TRY</c>: pages take hugetlb pages when the kernel offers them.</summary>
+    public const uint RamHugeTry = 1;
+
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_ram_huge_stats")]
+    public static partial int RamHugeStats(nint ram, out int enabled, out ulong hugePages);
+
     [LibraryImport(NativeLibraries.Core, EntryPoint = "vm_ram_destroy")]
     public static partial int RamDestroy(nint ram);
 

@@ -68,6 +68,13 @@ WCFS_API int32_t vm_init(void);
 /* RAM: pagesize must be a multiple of the OS page size; max_pages is the budget (address space of
  * the RAM window is reserved for it; memory is taken per page when the page is allocated). */
 WCFS_API int32_t vm_ram_create(uint64_t pagesize, uint64_t max_pages, vm_ram_t **out);
+/* vm_ram_create with flags. VM_RAM_HUGE_TRY: when pagesize is a multiple of 2 MiB and the kernel
+ * offers 2 MiB huge pages (free ones, or vm.nr_overcommit_hugepages), pages take a hugetlb page
+ * while there is one, else ordinary memory (ram.c R4). */
+#define VM_RAM_HUGE_TRY 1u
+WCFS_API int32_t vm_ram_create_flags(uint64_t pagesize, uint64_t max_pages, uint32_t flags, vm_ram_t **out);
+/* enabled: the RAM has a hugetlb pool; huge_pages: pages allocated from it now. */
+WCFS_API int32_t vm_ram_huge_stats(vm_ram_t *ram, int32_t *enabled, uint64_t *huge_pages);
 /* -EBUSY while a handle uses it. */
 WCFS_API int32_t vm_ram_destroy(vm_ram_t *ram);
 /* used_pages: pages allocated; allocated_bytes: memory the memfd really holds (st_blocks*512). */

@@ -171,7 +171,10 @@ static void handle_fault(vm_vma_t *v, uintptr_t addr, int write)
     } else {
         if (state == VM_PAGE_BASE && !write)
             vm_fatal("read fault on a base page of an overlay mapping (bug)", addr);
-        int64_t slot = vm_ram_alloc(fh->ram);
+        /* a hugetlb slot only where every VMA of the handle maps the page at a huge-page boundary
+         * (vm_vma.c keeps no_huge; this VMA's own address is checked here) */
+        int huge_ok = !atomic_load(&fh->no_huge) && (atomic_load(&v->addr) + i * fh->pagesize) % VM_HUGE_SIZE == 0;
+        int64_t slot = vm_ram_alloc(fh->ram, huge_ok);
         if (slot < 0)
             vm_fatal(cause_of((int32_t)slot), addr);
         void *dst = vm_ram_addr(fh->ram, slot);

@@ -370,8 +370,8 @@ int32_t vm_map_ram(vm_vma_t *v, struct vm_page *p, int64_t slot, int prot)
     vm_fileh_t *fh = v->fh;
     /* MAP_POPULATE: the page is in memory already (ram.c R2); mapping its PTEs now spares the
      * faulting thread the minor fault(s) when it retries the access */
-    void *a = mmap(vm_vma_pg_addr(v, p->pgno), fh->pagesize, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fh->ram->fd,
-                   (off_t)((uint64_t)slot * fh->pagesize));
+    void *a = mmap(vm_vma_pg_addr(v, p->pgno), fh->pagesize, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+                   vm_ram_pool_of(fh->ram, slot)->fd, (off_t)vm_ram_off(fh->ram, slot));
     return a == MAP_FAILED ? -errno : 0;
 }
 
@@ -427,7 +427,9 @@ int32_t vm_actor_fault(void *arg)
     uint32_t state = atomic_load(&p->state);
     int stale = atomic_load(&v->dead) || atomic_load(&p->gen) != m->gen || state != m->expect;
     if (m->slot >= 0) { /* a filled RAM slot to install (invariant 4: only if nothing changed) */
-        if (stale) {
+        /* a hugetlb slot taken before a VMA off a huge-page boundary appeared (vm_vma.c no_huge):
+         * it could not be mapped there; the retry takes an ordinary slot */
+        if (stale || ((uint64_t)m->slot >= fh->ram->max_pages && atomic_load(&fh->no_huge))) {
             vm_ram_free(fh->ram, m->slot);
             return VM_RETRY;
         }

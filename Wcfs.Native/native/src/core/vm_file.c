@@ -145,9 +145,15 @@ static int32_t fb_mmap_setup_read(void *ctx, vm_vma_t *vma, uint64_t blk, uint64
 {
     struct vm_filebase *fb = ctx;
     uint64_t len = blklen * fb->blksize;
-    void *a = mmap(NULL, len, PROT_READ, MAP_SHARED, fb->fd, (off_t)(blk * fb->blksize));
+    /* reserved at a huge-page boundary first (ram.c R4), then the file over it */
+    void *a = vm_reserve_aligned(len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
     if (a == MAP_FAILED)
         return -errno;
+    if (mmap(a, len, PROT_READ, MAP_SHARED | MAP_FIXED, fb->fd, (off_t)(blk * fb->blksize)) == MAP_FAILED) {
+        int e = -errno;
+        munmap(a, len);
+        return e;
+    }
     for (struct vm_filebase_pin *p = fb->pins; p; p = p->next) {
         if (p->blk < blk || p->blk >= blk + blklen)
             continue;

@@ -17,16 +17,26 @@
 
 #define VM_RETRY 1 /* actor reply to a fault: nothing done, let the access fault again */
 
-struct vm_ram {
-    int fd;                    /* memfd; slot s is bytes [s*pagesize, (s+1)*pagesize) */
-    uint64_t pagesize;
-    uint64_t max_pages;
+/* One pool of slots: a memfd mapped once RW (its "window"). */
+struct vm_ram_pool {
+    int fd;                    /* memfd; slot s of the pool is bytes [s*pagesize, (s+1)*pagesize) */
     uint8_t *window;           /* the whole memfd mapped RW: the staging address of every slot */
     _Atomic uint64_t *bitmap;  /* slot in use; lock-free allocation from faulting threads */
+};
+
+struct vm_ram {
+    uint64_t pagesize;
+    uint64_t max_pages;
     uint64_t nwords;
+    struct vm_ram_pool pool[2]; /* [0] ordinary memfd (slots 0..max_pages-1); [1] hugetlb memfd
+                                 * (slots max_pages..2*max_pages-1), fd -1 when off (ram.c R4) */
     _Atomic uint64_t used;
+    _Atomic uint64_t huge_used;
     int users;                 /* handles (actor thread only) */
 };
+
+/* Huge page size the hugetlb pool uses (2 MiB: the x86-64 default; ram.c R4). */
+#define VM_HUGE_SIZE (2ull << 20)
 
 struct vm_filebase;
 
@@ -61,6 +71,7 @@ struct vm_fileh {
     int written_in_store;
     uint64_t ndirty;           /* invariant (3) */
     uint64_t nram;             /* pages holding a RAM slot */
+    _Atomic int no_huge;       /* a VMA of this handle is not VM_HUGE_SIZE aligned: ordinary slots only */
 };
 
 struct vm_vma {
@@ -125,10 +136,24 @@ int32_t vm_page_drop(vm_fileh_t *fh, struct vm_page *p);
 void vm_vma_note_zero_base(vm_vma_t *v, uint64_t off, uint64_t len, int zero);
 
 /* RAM (ram.c) */
-int64_t vm_ram_alloc(vm_ram_t *ram);      /* slot, or -ENOSPC/-ENOMEM; any thread */
+/* slot, or -ENOSPC/-ENOMEM; any thread. huge_ok: the caller can map a hugetlb slot (every VMA
+ * address of the page is VM_HUGE_SIZE aligned); a slot from the hugetlb pool is tried first. */
+int64_t vm_ram_alloc(vm_ram_t *ram, int huge_ok);
 void vm_ram_free(vm_ram_t *ram, int64_t slot);
-static inline void *vm_ram_addr(vm_ram_t *ram, int64_t slot) { return ram->window + (uint64_t)slot * ram->pagesize; }
+static inline struct vm_ram_pool *vm_ram_pool_of(vm_ram_t *ram, int64_t slot)
+{
+    return &ram->pool[(uint64_t)slot >= ram->max_pages];
+}
+static inline uint64_t vm_ram_off(vm_ram_t *ram, int64_t slot)
+{
+    return ((uint64_t)slot % ram->max_pages) * ram->pagesize;
+}
+static inline void *vm_ram_addr(vm_ram_t *ram, int64_t slot) { return vm_ram_pool_of(ram, slot)->window + vm_ram_off(ram, slot); }
+static inline int vm_ram_has_huge(vm_ram_t *ram) { return ram->pool[1].fd >= 0; }
 int vm_ram_slot_in_use(vm_ram_t *ram, int64_t slot);
+/* Reserves len bytes of address space (PROT_NONE... as prot/flags say, anonymous) aligned to
+ * VM_HUGE_SIZE when len is a multiple of it, so hugetlb slots can be mapped at its pages. */
+void *vm_reserve_aligned(uint64_t len, int prot, int flags);
 
 /* files (file.c) */
 int32_t vm_file_load(vm_file_t *file, uint64_t off, void *buf, uint64_t len); /* faulting thread */

@@ -62,13 +62,26 @@ static int32_t mmap_on_actor(void *arg)
             return rc;
         }
     } else {
-        addr = mmap(NULL, v->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        addr = vm_reserve_aligned(v->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
         if (addr == MAP_FAILED) {
             free(v);
             return -errno;
         }
     }
     atomic_store(&v->addr, (uintptr_t)addr);
+    if (vm_ram_has_huge(fh->ram) && (uintptr_t)addr % VM_HUGE_SIZE != 0) {
+        /* a base layer that placed the VMA off a huge-page boundary: hugetlb slots could not be
+         * mapped here, so the handle takes ordinary slots from now on; the ones it holds cannot
+         * appear in this VMA */
+        atomic_store(&fh->no_huge, 1);
+        for (uint64_t i = 0; i < fh->hcap; i++)
+            for (struct vm_page *p = fh->htab ? fh->htab[i] : NULL; p; p = p->hnext)
+                if (p->slot >= 0 && (uint64_t)p->slot >= fh->ram->max_pages) {
+                    v->pages = NULL;
+                    rc = -EINVAL;
+                    goto undo;
+                }
+    }
     rc = -ENOMEM;
     v->pages = calloc(a->pglen, sizeof *v->pages);
     if (!v->pages)

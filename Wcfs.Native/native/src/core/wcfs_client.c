@@ -549,7 +549,8 @@ static int32_t mmap_on_actor(void *arg)
     m->len = a->blk_len * f->blksize;
     m->vma = a->vma; /* before map_run: it notes the VMA's zero pages */
     /* reserve the range as zeros first, then map what the rule says (nothing half-mapped) */
-    void *addr = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* at a huge-page boundary: virtmem may back this VMA's dirty pages with huge pages (ram.c R4) */
+    void *addr = vm_reserve_aligned(m->len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
     if (addr == MAP_FAILED) {
         int e = -errno;
         free(m);
