@@ -47,6 +47,10 @@ internal sealed class VirtmemActor : ReceiveActor
         VirtmemErrors.Check(VirtmemNative.Init(), "install the virtmem fault handler");
         _ram = VmRamHandle.Create(_settings.PageSize, _settings.RamLimit / _settings.PageSize, _settings.HugePages);
         _ramMetrics = WcfsMetrics.ObserveRam(_ram);
+        if (_settings.HugePages && _settings.PageSize % (2L << 20) == 0)
+            _log.Debug(_ram.HugeStats().Enabled
+                ? "virtmem: dirty pages take 2 MiB huge pages while the kernel has free ones (wcfs.virtmem.huge-pages)"
+                : "virtmem: the kernel offers no huge pages (vm.nr_hugepages has none free): dirty pages use ordinary memory");
     }
 
     protected override void PostStop()

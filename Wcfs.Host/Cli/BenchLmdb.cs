@@ -46,10 +46,23 @@ internal sealed partial class BenchLmdb : IBenchCase
         {
             var dir = Path.Combine(ctx.TempDir, "rep" + r);
             Directory.CreateDirectory(dir);
-            demo.Add(await DemoJobAsync(dir, size, ct));
-            lmdb.Add(await LmdbJobAsync(dir, size, ct));
-            raw.Add(RawInsertFill(dir, size));
+            // why sync(2) before each job: the one before leaves up to a GiB of dirty page cache, whose
+            // writeback would slow the next job's fsyncs; why the order rotates per repetition: on this
+            // VM's disk later jobs of a run were slower (the demo's fill measured 162–190 MB/s in the
+            // bench, 220–247 alone; LMDB's 389 in a first job, 160 in a later one)
+            Func<Task>[] jobs =
+            [
+                async () => demo.Add(await DemoJobAsync(dir, size, ct)),
+                async () => lmdb.Add(await LmdbJobAsync(dir, size, ct)),
+                () => { raw.Add(RawInsertFill(dir, size)); return Task.CompletedTask; },
+            ];
+            for (var j = 0; j < jobs.Length; j++)
+            {
+                Mono.Unix.Native.Syscall.sync();
+                await jobs[(j + r) % jobs.Length]();
+            }
             ctx.Log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  rep {r + 1}: demo {demo[^1]}; lmdb {lmdb[^1]}; raw SQLite INSERT fill {raw[^1]:0} MB/s"));
+            Directory.Delete(dir, recursive: true); // its GiBs of page cache go with it
         }
         return
         [
@@ -154,9 +167,7 @@ internal sealed partial class BenchLmdb : IBenchCase
             }
             mbs = size / sw.Elapsed.TotalSeconds / 1e6;
         }
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
-            File.Delete(path + suffix);
-        return mbs;
+        return mbs; // the file stays with the repetition's others: deleting a GiB on this disk (ext4, discard) slowed the jobs after it
     }
 
     // ---- LMDB: the same job ---------------------------------------------------------------------
