@@ -50,6 +50,7 @@ internal sealed partial class WcfsFileSystem
     private readonly ConcurrentDictionary<ulong, byte> _earlyInterrupts = new();
     private readonly Dictionary<Tid, RevDir> _revDirs = [];
     private readonly BlockReader _reader;
+    private readonly ReadAnswerers<AnswerJob> _answerers; // reads are answered off the FUSE threads (ReadAnswerers.cs)
     private long _nextIno = (long)FirstDynamicIno;
     private long _nextLinkId;
     private volatile string? _eioReason;
@@ -67,6 +68,7 @@ internal sealed partial class WcfsFileSystem
         Head = new Head(start, historyWindow);
         Watches = new WatchRegistry(Head);
         _reader = new BlockReader(storage, blockCacheBytes);
+        _answerers = new ReadAnswerers<AnswerJob>(j => AnswerRead(j.Req, j.Oid, j.BlockSize, j.At, j.Off, j.N, j.Gen, j.Started));
 
         var headBigfile = new DirNode(InoHeadBigfile, LookupHeadFile, ListHeadFiles, attrTimeout: 0);
         var headAt = new ControlNode(InoHeadAt, () => { lock (Head.Lock) return Head.HeadAt.ToString(); }, partOfHead: true);
@@ -96,7 +98,11 @@ internal sealed partial class WcfsFileSystem
     public MountAccess Access { get; init; } = MountAccess.For("", allowOther: false);
 
     /// <summary>Frees the block cache (after the FUSE loop ended; a late read then fails with EIO).</summary>
-    public void ReleaseBlockCache() => _reader.Dispose();
+    public void ReleaseBlockCache()
+    {
+        _answerers.Dispose(); // no read is answered after this
+        _reader.Dispose();
+    }
 
     private ulong NewIno() => (ulong)Interlocked.Increment(ref _nextIno);
 
@@ -457,18 +463,32 @@ internal sealed partial class WcfsFileSystem
             }
         }
         if (pins is null)
-            AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen, started);
+            PostAnswer(req, f.Oid, f.BlockSize, at, off, n, gen, started);
         else
-            // On the thread that completes the last pin (pins complete synchronously: WatchRegistry):
-            // usually the FUSE thread that received the ack, already running (LinkPins.cs).
-            Task.WhenAll(pins).ContinueWith(_ => AnswerRead(req, f.Oid, f.BlockSize, at, off, n, gen, started),
+            // Posted by the thread that completes the last pin (pins complete synchronously:
+            // WatchRegistry; usually the FUSE thread that took the ack, LinkPins.cs) to the pinned
+            // readers, so that thread stays light and the read does not queue behind bulk reads
+            // (ReadAnswerers.cs).
+            Task.WhenAll(pins).ContinueWith(_ => PostAnswer(req, f.Oid, f.BlockSize, at, off, n, gen, started, pinned: true),
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private void ReadRev(ulong req, RevFileNode r, long off, int len, long started)
     {
         var n = off < r.Size ? (int)Math.Min(len, r.Size - off) : 0;
-        AnswerRead(req, r.Oid, r.BlockSize, r.At, off, n, gen: null, started);
+        PostAnswer(req, r.Oid, r.BlockSize, r.At, off, n, gen: null, started);
+    }
+
+    /// <summary>One read to answer (ReadAnswerers: a struct, so posting allocates nothing).</summary>
+    internal readonly record struct AnswerJob(ulong Req, Oid Oid, int BlockSize, Tid At, long Off, int N, ReadGeneration? Gen, long Started);
+
+    private void PostAnswer(ulong req, Oid oid, int blockSize, Tid at, long off, int n, ReadGeneration? gen, long started, bool pinned = false)
+    {
+        var job = new AnswerJob(req, oid, blockSize, at, off, n, gen, started);
+        if (pinned)
+            _answerers.PostPinned(job);
+        else
+            _answerers.Post(job);
     }
 
     private void AnswerRead(ulong req, Oid oid, int blockSize, Tid at, long off, int n, ReadGeneration? gen, long started)

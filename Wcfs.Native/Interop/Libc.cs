@@ -140,6 +140,18 @@ internal static partial class Libc
     /// <summary>readahead(2): queues reads of [offset, +count) of <paramref name="fd"/> into the page cache and returns; 0, or -1.</summary>
     public static int Readahead(int fd, long offset, long count) => (int)ReadaheadNative(fd, offset, (nuint)count);
 
+    /// <summary>
+    /// Lowers the calling thread's CPU priority to nice <paramref name="nice"/> (setpriority(2) on its
+    /// thread id). Raising nice needs no privilege; going back does. 0, or -1 (see <see cref="LastPInvokeErrno"/>).
+    /// </summary>
+    public static int LowerThreadPriority(int nice) => SetPriority(0 /* PRIO_PROCESS: with a tid, that thread */, GetTid(), nice);
+
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    private static partial int SetPriority(int which, int who, int prio);
+
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    private static partial int GetTid();
+
     [LibraryImport("libc", EntryPoint = "readahead", SetLastError = true)]
     private static partial nint ReadaheadNative(int fd, long offset, nuint count);
 
