@@ -12,7 +12,7 @@
 // (docs/NOTES.md "Data path, fifth pass").
 //
 // Two groups, each a queue and its threads, at rest blocked on the queue (no timer):
-//   bulk    every read that needs no pin: 2 per core (at least 4), at nice 5 (raising nice needs no
+//   bulk    every read that needs no pin: 2 per core (4 to 32), at nice 5 (raising nice needs no
 //           privilege), so that within the server the FUSE and link threads come first.
 //   pinned  the reads that waited for a pin (posted by the thread that completed the pin): 2
 //           threads at normal priority, so that a pinned read does not queue behind bulk reads and
@@ -40,7 +40,7 @@ internal sealed class ReadAnswerers<TJob> : IDisposable where TJob : struct
     public ReadAnswerers(Action<TJob> answer)
     {
         _answer = answer;
-        var bulk = Math.Max(4, 2 * Environment.ProcessorCount);
+        var bulk = Math.Clamp(2 * Environment.ProcessorCount, 4, 32);
         for (var i = 0; i < bulk; i++)
             Start(_bulk, "wcfs-read-" + i, BulkNice);
         for (var i = 0; i < 2; i++)

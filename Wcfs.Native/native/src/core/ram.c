@@ -22,7 +22,7 @@
  * Why huge pages: on a VM with shadow page tables the first access to each 4 KiB page after its
  * PTE changed costs ~5 µs (a 256 MiB memset into freshly mapped memory: 351 ms, again: 10 ms), and
  * so does every PTE a mprotect, a remap or a hole punch touches. A 2 MiB page of virtmem is 512
- * such PTEs; as one huge page it is one (docs/NOTES.md "Huge pages for virtmem RAM").
+ * such PTEs; as one huge page it is one (docs/NOTES.md "Data path, fifth pass").
  */
 #include <errno.h>
 #include <fcntl.h>
