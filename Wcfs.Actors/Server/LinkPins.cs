@@ -21,8 +21,9 @@
 //       TaskCompletionSource.TrySetResult makes a second completion harmless anyway.
 //   (2) Writes go to the fast path or to the actor, never both; a write the fast path declines
 //       has taken nothing.
-//   (3) The fast path answers the write before completing the pins: a reader's continuation may run
-//       on this thread (the pins' continuations run synchronously), the client waits for nothing.
+//   (3) The fast path answers the write before completing the pins: the pins' continuations run
+//       synchronously on this thread (they only queue the waiting reads: ReadAnswerers.cs), the
+//       client waits for nothing.
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;

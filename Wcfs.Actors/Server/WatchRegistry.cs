@@ -167,9 +167,9 @@ internal sealed class WatchRegistry(Head head)
         {
             return Task.CompletedTask;
         }
-        // Continuations run on the completing thread (a read waiting for this pin is answered by the
-        // thread that took the ack: LinkPins.cs); completers hold no lock (the link actor, the FUSE
-        // write thread).
+        // Continuations run on the completing thread (a read waiting for this pin is queued for the
+        // pinned readers by the thread that took the ack: LinkPins.cs, ReadAnswerers.cs); completers
+        // hold no lock (the link actor, the FUSE write thread).
         var done = new TaskCompletionSource();
         if (rev is { } r)
             w.Pinned[blk] = new PinState(r, done.Task);

@@ -68,7 +68,7 @@ internal sealed partial class WcfsFileSystem
         Head = new Head(start, historyWindow);
         Watches = new WatchRegistry(Head);
         _reader = new BlockReader(storage, blockCacheBytes);
-        _answerers = new ReadAnswerers<AnswerJob>(j => AnswerRead(j.Req, j.Oid, j.BlockSize, j.At, j.Off, j.N, j.Gen, j.Started));
+        _answerers = new ReadAnswerers<AnswerJob>(AnswerRead);
 
         var headBigfile = new DirNode(InoHeadBigfile, LookupHeadFile, ListHeadFiles, attrTimeout: 0);
         var headAt = new ControlNode(InoHeadAt, () => { lock (Head.Lock) return Head.HeadAt.ToString(); }, partOfHead: true);
@@ -462,50 +462,43 @@ internal sealed partial class WcfsFileSystem
                 throw;
             }
         }
+        var job = new AnswerJob(req, f.Oid, f.BlockSize, at, off, n, gen, started);
         if (pins is null)
-            PostAnswer(req, f.Oid, f.BlockSize, at, off, n, gen, started);
+            _answerers.Post(job);
         else
             // Posted by the thread that completes the last pin (pins complete synchronously:
             // WatchRegistry; usually the FUSE thread that took the ack, LinkPins.cs) to the pinned
             // readers, so that thread stays light and the read does not queue behind bulk reads
             // (ReadAnswerers.cs).
-            Task.WhenAll(pins).ContinueWith(_ => PostAnswer(req, f.Oid, f.BlockSize, at, off, n, gen, started, pinned: true),
+            Task.WhenAll(pins).ContinueWith(_ => _answerers.PostPinned(job),
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private void ReadRev(ulong req, RevFileNode r, long off, int len, long started)
     {
         var n = off < r.Size ? (int)Math.Min(len, r.Size - off) : 0;
-        PostAnswer(req, r.Oid, r.BlockSize, r.At, off, n, gen: null, started);
+        _answerers.Post(new AnswerJob(req, r.Oid, r.BlockSize, r.At, off, n, Gen: null, started));
     }
 
     /// <summary>One read to answer (ReadAnswerers: a struct, so posting allocates nothing).</summary>
     internal readonly record struct AnswerJob(ulong Req, Oid Oid, int BlockSize, Tid At, long Off, int N, ReadGeneration? Gen, long Started);
 
-    private void PostAnswer(ulong req, Oid oid, int blockSize, Tid at, long off, int n, ReadGeneration? gen, long started, bool pinned = false)
-    {
-        var job = new AnswerJob(req, oid, blockSize, at, off, n, gen, started);
-        if (pinned)
-            _answerers.PostPinned(job);
-        else
-            _answerers.Post(job);
-    }
-
-    private void AnswerRead(ulong req, Oid oid, int blockSize, Tid at, long off, int n, ReadGeneration? gen, long started)
+    /// <summary>On a ReadAnswerers thread: the reply, the statistics, the generation's exit.</summary>
+    private void AnswerRead(AnswerJob j)
     {
         try
         {
-            _reader.Answer(req, oid, blockSize, at, off, n);
-            Stats.ReadAnswered(n, started);
+            _reader.Answer(j.Req, j.Oid, j.BlockSize, j.At, j.Off, j.N);
+            Stats.ReadAnswered(j.N, j.Started);
         }
         catch (Exception e)
         {
-            Log.Error(e, "read of {Oid} @{At} [{Off}, +{Len}) failed", oid, at, off, n);
-            FuseNative.ReplyErr(req, Errno.EIO);
+            Log.Error(e, "read of {Oid} @{At} [{Off}, +{Len}) failed", j.Oid, j.At, j.Off, j.N);
+            FuseNative.ReplyErr(j.Req, Errno.EIO);
         }
         finally
         {
-            gen?.Exit();
+            j.Gen?.Exit();
         }
     }
 

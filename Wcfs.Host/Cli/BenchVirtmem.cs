@@ -38,13 +38,14 @@ internal static partial class BenchVirtmemData
     /// <summary>
     /// One line on the kernel's 2 MiB huge pages, which virtmem's 2 MiB pages take when offered
     /// (wcfs.virtmem.huge-pages = on): the figures of fault, writeout and lmdb differ by ~10x with them.
+    /// <paramref name="label"/> starts the line (the bench's log and the demo's summary align differently).
     /// </summary>
-    public static string HugePagesLine()
+    public static string HugePagesLine(string label = "  huge pages: ")
     {
         const string dir = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
         string R(string n) => File.Exists(dir + n) ? File.ReadAllText(dir + n).Trim() : "?";
         var offered = R("free_hugepages") is not ("0" or "?") || R("nr_overcommit_hugepages") is not ("0" or "?");
-        return $"  huge pages: {(offered ? "offered" : "none offered")} (vm.nr_hugepages {R("nr_hugepages")}, free {R("free_hugepages")}, " +
+        return $"{label}{(offered ? "offered" : "none offered")} (vm.nr_hugepages {R("nr_hugepages")}, free {R("free_hugepages")}, " +
             $"vm.nr_overcommit_hugepages {R("nr_overcommit_hugepages")}){(offered ? "" : ": virtmem's 2 MiB pages use ordinary memory")}";
     }
 

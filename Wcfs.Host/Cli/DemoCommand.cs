@@ -131,7 +131,7 @@ internal static class DemoCommand
         var fillSeconds = fillWatch.Elapsed.TotalSeconds;
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  filled      @{filledAt} in {fillSeconds:0.0} s ({bytes / fillSeconds / 1e6:0} MB/s: writes through ZBigArray views, {(blocks + ChunkBlocks - 1) / ChunkBlocks} Connection commits)"));
-        Console.Out.WriteLine(BenchVirtmemData.HugePagesLine().Replace("  huge pages: ", "  huge pages  ", StringComparison.Ordinal) +
+        Console.Out.WriteLine(BenchVirtmemData.HugePagesLine("  huge pages  ") +
             " (README \"Huge pages\")");
 
         // 3. workers while the array changes
