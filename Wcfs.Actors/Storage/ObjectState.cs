@@ -4,6 +4,7 @@
 // and read only by ObjectCodec, so every backend stores objects the same way.
 using System.Collections.Immutable;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Wcfs.Actors.Storage;
 
@@ -40,19 +41,27 @@ public enum ArrayOrder
 public sealed record ZBigArrayState(ImmutableArray<long> Shape, string Dtype, ArrayOrder Order, Oid FileOid) : ObjectState;
 
 /// <summary>The one encoding of object states for storage backends.</summary>
-public static class ObjectCodec
+public static partial class ObjectCodec
 {
     private const byte KindRoot = 1, KindFile = 2, KindArray = 3;
 
     private sealed record RootDto(Dictionary<string, string> Names);
     private sealed record ArrayDto(long[] Shape, string Dtype, string Order, string File);
 
+    // Source-generated (de)serializers: the reflection-based ones load System.Text.Json's whole
+    // converter set and emit accessors at run time, ~1 MiB of type data and code in every process
+    // that opens a database (docs/NOTES.md "Memory vs LMDB's readers"). Same JSON as before.
+    [JsonSerializable(typeof(RootDto))]
+    [JsonSerializable(typeof(ArrayDto))]
+    [JsonSerializable(typeof(int))]
+    private sealed partial class ObjectJson : JsonSerializerContext;
+
     /// <summary>Encodes a state as (kind, bytes).</summary>
     public static (byte Kind, byte[] Data) Encode(ObjectState state) => state switch
     {
-        RootState r => (KindRoot, JsonSerializer.SerializeToUtf8Bytes(new RootDto(r.Names.ToDictionary(kv => kv.Key, kv => kv.Value.ToString())))),
-        ZBigFileState f => (KindFile, JsonSerializer.SerializeToUtf8Bytes(f.BlockSize)),
-        ZBigArrayState a => (KindArray, JsonSerializer.SerializeToUtf8Bytes(new ArrayDto(a.Shape.ToArray(), a.Dtype, a.Order.ToString(), a.FileOid.ToString()))),
+        RootState r => (KindRoot, JsonSerializer.SerializeToUtf8Bytes(new RootDto(r.Names.ToDictionary(kv => kv.Key, kv => kv.Value.ToString())), ObjectJson.Default.RootDto)),
+        ZBigFileState f => (KindFile, JsonSerializer.SerializeToUtf8Bytes(f.BlockSize, ObjectJson.Default.Int32)),
+        ZBigArrayState a => (KindArray, JsonSerializer.SerializeToUtf8Bytes(new ArrayDto(a.Shape.ToArray(), a.Dtype, a.Order.ToString(), a.FileOid.ToString()), ObjectJson.Default.ArrayDto)),
         _ => throw new ArgumentException($"unknown object state {state.GetType().Name}", nameof(state)),
     };
 
@@ -64,15 +73,15 @@ public static class ObjectCodec
             switch (kind)
             {
                 case KindRoot:
-                    var r = JsonSerializer.Deserialize<RootDto>(data) ?? throw new JsonException("null");
+                    var r = JsonSerializer.Deserialize(data, ObjectJson.Default.RootDto) ?? throw new JsonException("null");
                     return new RootState(r.Names.ToImmutableSortedDictionary(kv => kv.Key, kv => Oid.Parse(kv.Value), StringComparer.Ordinal));
                 case KindFile:
-                    var bs = JsonSerializer.Deserialize<int>(data);
+                    var bs = JsonSerializer.Deserialize(data, ObjectJson.Default.Int32);
                     if (!ZBigFileState.IsValidBlockSize(bs))
                         throw new JsonException($"invalid block size {bs}");
                     return new ZBigFileState(bs);
                 case KindArray:
-                    var a = JsonSerializer.Deserialize<ArrayDto>(data) ?? throw new JsonException("null");
+                    var a = JsonSerializer.Deserialize(data, ObjectJson.Default.ArrayDto) ?? throw new JsonException("null");
                     return new ZBigArrayState([.. a.Shape], a.Dtype, Enum.Parse<ArrayOrder>(a.Order), Oid.Parse(a.File));
                 default:
                     throw new JsonException($"unknown kind {kind}");
