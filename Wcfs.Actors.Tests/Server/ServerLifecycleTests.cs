@@ -160,6 +160,10 @@ public sealed class ServerLifecycleTests : IDisposable
             Assert.Equal(mnt, await WcfsServer.EnsureRunningAsync(_url, settings, Scaled(30)));
             Assert.Equal(pid, MountPoint.ServerPid(mnt));
             Assert.Equal("3.0", File.ReadAllText(Path.Combine(mnt, ".wcfs", "pintimeout")));
+            // RuntimeKnobs reach the server through setsid (the environment of the detached start)
+            var environ = File.ReadAllText($"/proc/{pid}/environ").Split('\0');
+            var expected = Environment.GetEnvironmentVariable("DOTNET_JitHostMaxSlabCache") ?? "1";
+            Assert.Contains("DOTNET_JitHostMaxSlabCache=" + expected, environ);
         }
         finally
         {

@@ -90,13 +90,14 @@ public sealed record WcfsTool(string FileName, IReadOnlyList<string> Prefix, str
     /// <summary>The argument list of <c>wcfs <paramref name="command"/></c>: <see cref="FileName"/> then these.</summary>
     public IReadOnlyList<string> Arguments(IEnumerable<string> command) => [.. Prefix, .. command];
 
-    /// <summary>A start info for <c>wcfs <paramref name="command"/></c> (no shell; arguments passed as a list).</summary>
+    /// <summary>A start info for <c>wcfs <paramref name="command"/></c> (no shell; arguments passed as a
+    /// list; the runtime settings of <see cref="Hosting.RuntimeKnobs"/>).</summary>
     public ProcessStartInfo StartInfo(IEnumerable<string> command)
     {
         var psi = new ProcessStartInfo(FileName) { UseShellExecute = false };
         foreach (var a in Arguments(command))
             psi.ArgumentList.Add(a);
-        return psi;
+        return Hosting.RuntimeKnobs.ApplyTo(psi);
     }
 
     /// <inheritdoc />
@@ -215,6 +216,8 @@ public static class WcfsServer
         var detached = new ProcessStartInfo("setsid") { UseShellExecute = false };
         foreach (var a in (string[])[.. DetachedShell(stderr), psi.FileName, .. psi.ArgumentList])
             detached.ArgumentList.Add(a);
+        foreach (var (name, value) in psi.Environment) // e.g. RuntimeKnobs' settings
+            detached.Environment[name] = value;
         return Process.Start(detached) ?? throw new WcfsClientException("cannot run setsid to start the WCFS server");
     }
 

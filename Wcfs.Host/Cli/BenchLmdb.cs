@@ -23,6 +23,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using LightningDB;
+using Wcfs.Actors.Hosting;
 
 namespace Wcfs.Host.Cli;
 
@@ -118,7 +119,7 @@ internal sealed partial class BenchLmdb : IBenchCase
         psi.ArgumentList.Add(typeof(BenchLmdb).Assembly.Location);
         foreach (var a in args)
             psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi) ?? throw new CommandException("cannot start wcfs " + args[0]);
+        using var p = Process.Start(RuntimeKnobs.ApplyTo(psi)) ?? throw new CommandException("cannot start wcfs " + args[0]);
         var stdout = p.StandardOutput.ReadToEndAsync(ct);
         var stderr = p.StandardError.ReadToEndAsync(ct);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -250,7 +251,7 @@ internal sealed partial class BenchLmdb : IBenchCase
         psi.ArgumentList.Add("lmdb-reader");
         psi.ArgumentList.Add(path);
         psi.ArgumentList.Add(blocks.ToString(CultureInfo.InvariantCulture));
-        return Process.Start(psi) ?? throw new CommandException("cannot start an LMDB reader");
+        return Process.Start(RuntimeKnobs.ApplyTo(psi)) ?? throw new CommandException("cannot start an LMDB reader"); // as the demo's workers
     }
 
     private static byte[] Key(long blk)

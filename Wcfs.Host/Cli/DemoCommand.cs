@@ -191,7 +191,7 @@ internal static class DemoCommand
                 $"  throughput  fill {bytes / fillSeconds / 1e6:0} MB/s; workers read {DemoData.Bytes(readBytes)} together at {readBytes / readSeconds / 1e6:0} MB/s"));
             Console.Out.WriteLine($"  pins        {(pins is null ? "unknown (no .wcfs/stats)" : pins.Value.ToString(CultureInfo.InvariantCulture))} handled by the workers' pinners (server .wcfs/stats)");
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  memory      workers' PSS together {DemoData.Bytes(pssTotal * 1024.0)}, of it WCFS-mapped data {DemoData.Bytes(pssWcfs * 1024.0)}; array {DemoData.Bytes(bytes)} ({workerCount} private copies would be {DemoData.Bytes((double)bytes * workerCount)})"));
+                $"  memory      workers' PSS together {DemoData.MiB(pssTotal * 1024.0)}, of it WCFS-mapped data {DemoData.MiB(pssWcfs * 1024.0)}; array {DemoData.Bytes(bytes)} ({workerCount} private copies would be {DemoData.Bytes((double)bytes * workerCount)})"));
         }
         finally
         {
@@ -376,7 +376,7 @@ internal static class DemoCommand
                 psi.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
             foreach (var a in new[] { "demo", "worker", "--url", url, "--mountpoint", mnt, "--blocks", blocks.ToString(CultureInfo.InvariantCulture) })
                 psi.ArgumentList.Add(a);
-            var p = Process.Start(psi) ?? throw new CommandException($"cannot start worker {index} ({exe})");
+            var p = Process.Start(RuntimeKnobs.ApplyTo(psi)) ?? throw new CommandException($"cannot start worker {index} ({exe})");
             return new Worker(index, p);
         }
 

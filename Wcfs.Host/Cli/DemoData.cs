@@ -103,6 +103,9 @@ internal static class DemoData
         return null;
     }
 
+    /// <summary>Bytes in MiB at any size (PSS figures: 0.01 GiB was too coarse to compare runs).</summary>
+    public static string MiB(double n) => string.Create(CultureInfo.InvariantCulture, $"{n / (1L << 20):0.0} MiB");
+
     /// <summary>Bytes as "1.0 GiB" / "64.0 MiB".</summary>
     public static string Bytes(double n) =>
         n >= 1L << 30 ? string.Create(CultureInfo.InvariantCulture, $"{n / (1L << 30):0.00} GiB")
