@@ -19,19 +19,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_check.h"
 #include "wcfs_virtmem.h"
 
 #define MIB2 (2ull << 20)
 #define NBLK 4
 #define POOL "/proc/sys/vm/nr_hugepages"
-#define CHECK(c)                                                                                     \
-    do {                                                                                             \
-        if (!(c)) {                                                                                  \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                    \
-            exit(1);                                                                                 \
-        }                                                                                            \
-    } while (0)
-#define OK(rc) CHECK((rc) >= 0)
 
 /* The base: blocks of a tmpfs file, read-only. Every VMA after the first is placed one 4 KiB page
  * past a 2 MiB boundary. */

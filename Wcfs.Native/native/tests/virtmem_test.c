@@ -21,17 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_check.h"
 #include "wcfs_virtmem.h"
 
 #define PS 4096u
-#define CHECK(c)                                                                                     \
-    do {                                                                                             \
-        if (!(c)) {                                                                                  \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                    \
-            exit(1);                                                                                 \
-        }                                                                                            \
-    } while (0)
-#define OK(rc) CHECK((rc) >= 0)
 
 static int tmpfile_with(uint64_t size, uint8_t fill)
 {
