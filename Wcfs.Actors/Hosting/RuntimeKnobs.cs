@@ -7,8 +7,8 @@
 // that memory for good: a demo worker held 9.6 MiB of native heap, 8.5 MiB of it 144 such slabs
 // (heaptrack: "leaked" from libclrjit; /proc/PID/smaps [heap]). With the knob the JIT frees its
 // scratch memory after each compilation: [heap] 1.5 MiB, the worker's start time unchanged within
-// noise (0.93-0.99 s either way), PSS 5-7 MiB lower per process (docs/NOTES.md "Memory vs LMDB's
-// readers"). An app that hosts the library sets it in its own environment (README).
+// noise (0.93-0.99 s either way), PSS 5-7 MiB lower per process (docs/NOTES.md "Data path, sixth
+// pass"). An app that hosts the library sets it in its own environment (README).
 //
 // A value already in the environment (the user's) wins; nothing else is changed.
 using System.Diagnostics;

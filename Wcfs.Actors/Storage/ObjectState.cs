@@ -49,8 +49,9 @@ public static partial class ObjectCodec
     private sealed record ArrayDto(long[] Shape, string Dtype, string Order, string File);
 
     // Source-generated (de)serializers: the reflection-based ones load System.Text.Json's whole
-    // converter set and emit accessors at run time, ~1 MiB of type data and code in every process
-    // that opens a database (docs/NOTES.md "Memory vs LMDB's readers"). Same JSON as before.
+    // converter set and emit accessors at run time, ~0.5 MiB of type data and code in every process
+    // that opens a database (docs/NOTES.md "Data path, sixth pass"). Same JSON as before
+    // (StoredFormTests).
     [JsonSerializable(typeof(RootDto))]
     [JsonSerializable(typeof(ArrayDto))]
     [JsonSerializable(typeof(int))]
