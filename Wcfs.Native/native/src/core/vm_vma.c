@@ -71,9 +71,9 @@ static int32_t mmap_on_actor(void *arg)
     atomic_store(&v->addr, (uintptr_t)addr);
     if (vm_ram_has_huge(fh->ram) && (uintptr_t)addr % VM_HUGE_SIZE != 0) {
         /* a base layer that placed the VMA off a huge-page boundary: hugetlb slots could not be
-         * mapped here, so the handle takes ordinary slots from now on; the ones it holds cannot
-         * appear in this VMA */
-        atomic_store(&fh->no_huge, 1);
+         * mapped here. Refused while the handle holds one (it could not appear in this VMA);
+         * accepted, the handle takes ordinary slots from now on (a refused VMA changes nothing:
+         * installs run on this thread too, so no huge slot can slip in between) */
         for (uint64_t i = 0; i < fh->hcap; i++)
             for (struct vm_page *p = fh->htab ? fh->htab[i] : NULL; p; p = p->hnext)
                 if (p->slot >= 0 && (uint64_t)p->slot >= fh->ram->max_pages) {
@@ -81,6 +81,7 @@ static int32_t mmap_on_actor(void *arg)
                     rc = -EINVAL;
                     goto undo;
                 }
+        atomic_store(&fh->no_huge, 1);
     }
     rc = -ENOMEM;
     v->pages = calloc(a->pglen, sizeof *v->pages);
