@@ -145,26 +145,18 @@ internal sealed partial class BenchLmdb : IBenchCase
         var blocks = size / BlockSize;
         var data = new byte[BlockSize];
         double mbs;
-        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        using (var raw = new RawBlobInserts(path))
         {
-            c.Open();
-            BenchStorageCommit.Exec(c, "PRAGMA page_size = 65536; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB);");
-            using var insert = c.CreateCommand();
-            insert.CommandText = "INSERT INTO b(id, data) VALUES ($id, $data)";
-            var id = insert.Parameters.Add("$id", Microsoft.Data.Sqlite.SqliteType.Integer);
-            var blob = insert.Parameters.Add("$data", Microsoft.Data.Sqlite.SqliteType.Blob);
-            blob.Value = data;
             var sw = Stopwatch.StartNew();
             for (long b = 0; b < blocks; b += ChunkBlocks)
             {
-                BenchStorageCommit.Exec(c, "BEGIN IMMEDIATE");
+                raw.Begin();
                 for (var k = b; k < Math.Min(b + ChunkBlocks, blocks); k++)
                 {
                     DemoData.FillBlock(data, k, 0);
-                    id.Value = k;
-                    insert.ExecuteNonQuery();
+                    raw.Insert(k, data);
                 }
-                BenchStorageCommit.Exec(c, "COMMIT");
+                raw.Commit();
             }
             mbs = size / sw.Elapsed.TotalSeconds / 1e6;
         }

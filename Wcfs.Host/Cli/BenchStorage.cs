@@ -91,24 +91,16 @@ internal sealed class BenchStorageCommit : IBenchCase
     private static double Baseline(string dir, int round, int n, byte[][] data)
     {
         var path = Path.Combine(dir, $"plain-{round}.db");
-        using var c = new SqliteConnection($"Data Source={path};Pooling=False");
-        c.Open();
-        Exec(c, "PRAGMA page_size = 65536; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB);");
-        using var insert = c.CreateCommand();
-        insert.CommandText = "INSERT INTO b(id, data) VALUES ($id, $data)";
-        var id = insert.Parameters.Add("$id", SqliteType.Integer);
-        var blob = insert.Parameters.Add("$data", SqliteType.Blob);
-        var sw = Stopwatch.StartNew();
-        Exec(c, "BEGIN IMMEDIATE");
-        for (var i = 0; i < n; i++)
+        double mbs;
+        using (var raw = new RawBlobInserts(path))
         {
-            id.Value = i;
-            blob.Value = data[i % data.Length];
-            insert.ExecuteNonQuery();
+            var sw = Stopwatch.StartNew();
+            raw.Begin();
+            for (var i = 0; i < n; i++)
+                raw.Insert(i, data[i % data.Length]);
+            raw.Commit();
+            mbs = (double)n * BenchData.BlockSize / 1e6 / sw.Elapsed.TotalSeconds;
         }
-        Exec(c, "COMMIT");
-        var mbs = (double)n * BenchData.BlockSize / 1e6 / sw.Elapsed.TotalSeconds;
-        c.Close();
         Delete(path);
         return mbs;
     }
@@ -220,5 +212,44 @@ internal sealed class BenchStorageLoadBlock : IBenchCase
             throw new InvalidOperationException($"rowid {rowid} missing");
         raw.sqlite3_column_blob(stmt, 0).CopyTo(dest);
         raw.sqlite3_reset(stmt);
+    }
+}
+
+/// <summary>
+/// The raw-INSERT baseline of the commit case and the lmdb case's fill: a plain SQLite file with the
+/// commit case's pragmas (64 KiB pages, WAL, synchronous=FULL) and one table of whole blobs by id.
+/// </summary>
+internal sealed class RawBlobInserts : IDisposable
+{
+    private readonly SqliteConnection _c;
+    private readonly SqliteCommand _insert;
+    private readonly SqliteParameter _id, _blob;
+
+    public RawBlobInserts(string path)
+    {
+        _c = new SqliteConnection($"Data Source={path};Pooling=False");
+        _c.Open();
+        BenchStorageCommit.Exec(_c, "PRAGMA page_size = 65536; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB);");
+        _insert = _c.CreateCommand();
+        _insert.CommandText = "INSERT INTO b(id, data) VALUES ($id, $data)";
+        _id = _insert.Parameters.Add("$id", SqliteType.Integer);
+        _blob = _insert.Parameters.Add("$data", SqliteType.Blob);
+    }
+
+    public void Begin() => BenchStorageCommit.Exec(_c, "BEGIN IMMEDIATE");
+
+    public void Commit() => BenchStorageCommit.Exec(_c, "COMMIT");
+
+    public void Insert(long id, byte[] data)
+    {
+        _id.Value = id;
+        _blob.Value = data;
+        _insert.ExecuteNonQuery();
+    }
+
+    public void Dispose()
+    {
+        _insert.Dispose();
+        _c.Dispose();
     }
 }
