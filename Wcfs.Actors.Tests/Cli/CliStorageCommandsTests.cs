@@ -108,6 +108,21 @@ public sealed class CliStorageCommandsTests : IDisposable
         Assert.Equal(Block("zz"), (await WcfsCli.RunAsync("file", "cat", f.ToString(), "--config", conf)).Stdout);
     }
 
+    [Theory]
+    [InlineData(2, "status")]
+    [InlineData(2, "serve")]
+    [InlineData(1, "file", "ls")]
+    [InlineData(1, "demo", "--size", "2MiB", "--workers", "1")]
+    public async Task A_config_file_the_hocon_parser_rejects_fails_with_one_line_naming_the_file(int exitCode, params string[] command)
+    {
+        // Akka's parser throws FormatException (not ConfigurationException) for an unresolved substitution:
+        // serve, status, stop, stats, mountpoint, pack and demo printed it with a stack trace.
+        var conf = _dir.File("bad.conf");
+        await File.WriteAllTextAsync(conf, $"wcfs.storage = \"{Url}\"\nwcfs.server.pin-timeout = ${{nope}}\n");
+        await Fails(exitCode, $"wcfs: invalid config {conf}: Unresolved substitution: nope", WcfsCli.RunAsync([.. command, "--config", conf]));
+        Assert.False(File.Exists(DbPath)); // nothing was opened
+    }
+
     [Fact]
     public async Task Help_lists_every_command_and_hides_the_test_helpers()
     {

@@ -90,6 +90,8 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
             var ready = await child.StandardOutput.ReadLineAsync().WaitAsync(ServerProcess.Scaled(180));
             Assert.StartsWith("ready ", ready);
             Assert.EndsWith(" b0", ready);
+            if (autostart) // the restart command's settings (storage URL included) stay in the conn: no file holds them
+                Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(Server.Mountpoint)!, $"*.serve-{child.Id}-*"));
             var after = Server.Commit(oid, (2, "b2-new")); // after the child's snapshot
             await Server.WaitHeadAtAsync(after);
             await KillServerAndReleaseAsync(child); // the child faults on the dead mount and waits

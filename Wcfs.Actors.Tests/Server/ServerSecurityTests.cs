@@ -295,9 +295,35 @@ public sealed class ServerSecurityTests : IDisposable
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_password_never_reaches_the_servers_messages_and_can_come_from_stdin(bool fromStdin)
+    [InlineData("", "--config -: stdin gave no settings")]
+    [InlineData("wcfs.storage = \"postgresql://u:Sup3rSecret@127.0.0.1:1/db\"\nwcfs.server.pin-timeout = ${nope}\n", "--config -: stdin is not valid HOCON")]
+    public async Task Settings_on_stdin_that_are_missing_or_not_hocon_are_refused_in_one_line_that_never_quotes_them(string stdin, string expected)
+    {
+        var root = _dir.File("root");
+        PrivateFiles.EnsurePrivateDirectory(root);
+        var r = await ServeRefusedAsync(Path.Combine(root, "mnt"), stdin, "--config", "-");
+        AssertOneLine(r, expected);
+        Assert.Equal(WcfsCommandLineExitUsage, r.ExitCode);
+        Assert.DoesNotContain("Sup3rSecret", r.Stderr + r.Out);
+    }
+
+    [Fact]
+    public async Task Url_from_stdin_and_config_from_stdin_together_are_refused_before_reading_either()
+    {
+        var root = _dir.File("root");
+        PrivateFiles.EnsurePrivateDirectory(root);
+        var r = await ServeRefusedAsync(Path.Combine(root, "mnt"), "sqlite:///x.db\n", "--url-from-stdin", "--config", "-");
+        AssertOneLine(r, "--url-from-stdin and --config - both read stdin");
+        Assert.Equal(WcfsCommandLineExitUsage, r.ExitCode);
+    }
+
+    private const int WcfsCommandLineExitUsage = 2;
+
+    [Theory]
+    [InlineData("argument")]
+    [InlineData("url-from-stdin")]
+    [InlineData("config-from-stdin")] // how the library's launcher starts a detached server
+    public async Task A_password_never_reaches_the_servers_messages_and_can_come_from_stdin(string how)
     {
         var root = _dir.File("root");
         PrivateFiles.EnsurePrivateDirectory(root);
@@ -306,9 +332,12 @@ public sealed class ServerSecurityTests : IDisposable
         Assert.True(PrivateFiles.TryLock(held));
         const string url = "postgresql://wcfsuser:Sup3rSecret@127.0.0.1:1/db";
 
-        var r = fromStdin
-            ? await ServeRefusedAsync(mnt, url + "\n", "--url-from-stdin")
-            : await ServeRefusedAsync(mnt, null, url);
+        var r = how switch
+        {
+            "url-from-stdin" => await ServeRefusedAsync(mnt, url + "\n", "--url-from-stdin"),
+            "config-from-stdin" => await ServeRefusedAsync(mnt, $"wcfs.storage = \"{url}\"\nwcfs.server.pin-timeout = 20s\n", "--config", "-"),
+            _ => await ServeRefusedAsync(mnt, null, url),
+        };
         AssertOneLine(r, "another wcfs server for postgresql://wcfsuser:***@127.0.0.1:1/db");
         Assert.DoesNotContain("Sup3rSecret", r.Stderr + r.Out);
     }

@@ -135,8 +135,8 @@ internal sealed class ConnActor : ReceiveActor, IWithUnboundedStash
             _at = s.At;
             _conn.SetAt(_at.Value); // invariant (C4)
             _conn.SetReattach(_settings.ReattachTimeout);
-            if (_settings.Autostart is { Count: > 0 } start)
-                _conn.SetAutostart(start);
+            if (_settings.Autostart is { Argv.Count: > 0 } start)
+                _conn.SetAutostart(start.Argv, start.Input);
             _pinner = Context.ActorOf(PinnerProtocol.Props(_conn, _settings.Dispatcher), "pinner");
             Context.Watch(_pinner);
             Sender.Tell(new ConnProtocol.Started(Self));

@@ -58,8 +58,8 @@ public static class ConnProtocol
     /// <param name="Dispatcher">Where the blocking native calls run (<c>wcfs.client.dispatcher</c>).</param>
     /// <param name="AskTimeout">Timeout of the edge API.</param>
     /// <param name="ReattachTimeout">How long the conn waits for a new server when its server died (zero: not at all).</param>
-    /// <param name="Autostart">The command (argv) that starts a new server when this conn's server died; null: wait for one.</param>
-    public sealed record Settings(string Mountpoint, string Dispatcher, TimeSpan AskTimeout, TimeSpan ReattachTimeout = default, IReadOnlyList<string>? Autostart = null);
+    /// <param name="Autostart">The command that starts a new server when this conn's server died (run natively); null: wait for one.</param>
+    public sealed record Settings(string Mountpoint, string Dispatcher, TimeSpan AskTimeout, TimeSpan ReattachTimeout = default, WcfsServer.DetachedStart? Autostart = null);
 
     /// <summary>Props of a conn actor.</summary>
     internal static Props Props(Settings settings, ConnLifetime lifetime) =>

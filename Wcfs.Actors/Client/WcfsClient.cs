@@ -77,9 +77,8 @@ public sealed class WcfsClient : IAsyncDisposable
     private bool _disposed;
     private readonly WcfsSettings? _autostart;
     private readonly bool _ownsSystem;
-    private readonly string? _restartSettingsFile;
 
-    private WcfsClient(string url, string mountpoint, WcfsRuntime runtime, bool ownsSystem, WcfsClientSettings settings, Microsoft.Win32.SafeHandles.SafeFileHandle zurl, string[]? restart, string? restartSettingsFile, WcfsSettings? autostart)
+    private WcfsClient(string url, string mountpoint, WcfsRuntime runtime, bool ownsSystem, WcfsClientSettings settings, Microsoft.Win32.SafeHandles.SafeFileHandle zurl, WcfsServer.DetachedStart? restart, WcfsSettings? autostart)
     {
         Url = url;
         Mountpoint = mountpoint;
@@ -89,7 +88,6 @@ public sealed class WcfsClient : IAsyncDisposable
         _zurl = zurl;
         _autostart = autostart;
         Actor = runtime.NewClientActor(url, mountpoint, settings, restart, RenewLiveness);
-        _restartSettingsFile = restartSettingsFile;
     }
 
     /// <summary>The storage URL the server serves.</summary>
@@ -140,11 +138,8 @@ public sealed class WcfsClient : IAsyncDisposable
                 client = client with { ReattachTimeout = reattach >= TimeSpan.Zero ? reattach : throw new ArgumentOutOfRangeException(nameof(options), "ReattachTimeout must not be negative") };
             var zurl = File.OpenHandle(Path.Combine(mnt, ".wcfs", "zurl")); // invariant (2)
             // When the server dies, a conn starts a new one with this command (natively: no managed code in the gap).
-            string[]? restart = null;
-            string? restartFile = null;
-            if (options.Autostart ?? settings.Autostart)
-                (restart, restartFile) = WcfsServer.DetachedCommand(new WcfsServer.Request(url, mnt, settings.Server));
-            return new WcfsClient(url, mnt, runtime, ownsSystem, client, zurl, restart, restartFile, restart is null ? null : settings);
+            var restart = options.Autostart ?? settings.Autostart ? WcfsServer.DetachedCommand(new WcfsServer.Request(url, mnt, settings.Server)) : null;
+            return new WcfsClient(url, mnt, runtime, ownsSystem, client, zurl, restart, restart is null ? null : settings);
         }
         catch
         {
@@ -284,8 +279,6 @@ public sealed class WcfsClient : IAsyncDisposable
             _disposed = true;
             _zurl.Dispose();
         }
-        if (_restartSettingsFile is not null)
-            File.Delete(_restartSettingsFile);
         if (_ownsSystem)
             await System.Terminate().ConfigureAwait(false);
     }

@@ -32,9 +32,9 @@ public static class WcfsProtocol
     /// <summary>Props of the WcfsActor of one mountpoint.</summary>
     /// <param name="mountpoint">The WCFS mount.</param>
     /// <param name="settings">The client settings.</param>
-    /// <param name="autostart">How to start a new server when the server dies (argv), null: never.</param>
+    /// <param name="autostart">How to start a new server when the server dies, null: never.</param>
     /// <param name="reattached">Called (on a pool thread) when a conn re-attached to a new server.</param>
-    public static Props Props(string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart = null, Action? reattached = null) =>
+    public static Props Props(string mountpoint, WcfsClientSettings settings, WcfsServer.DetachedStart? autostart = null, Action? reattached = null) =>
         Akka.Actor.Props.Create(() => new WcfsActor(mountpoint, settings, autostart, reattached));
 }
 
@@ -42,7 +42,7 @@ internal sealed class WcfsActor : ReceiveActor
 {
     private long _next;
 
-    public WcfsActor(string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart, Action? reattached)
+    public WcfsActor(string mountpoint, WcfsClientSettings settings, WcfsServer.DetachedStart? autostart, Action? reattached)
     {
         Receive<WcfsProtocol.ConnReattached>(_ => { if (reattached is not null) Task.Run(reattached); });
         Receive<WcfsProtocol.Connect>(c =>

@@ -12,12 +12,15 @@
 //   3. wcfs.dll next to the application (AppContext.BaseDirectory).
 // None found: WcfsToolNotFoundException at once, naming the three places and how to install.
 //
-// Handing over settings: every server setting (wcfs.server.*) and the storage URL go to the child in
-// a settings file `<mountpoint>.serve-<pid>-<n>.conf`, created mode 0600 before the child starts and
-// read by `wcfs serve --config FILE`; the command line holds the mountpoint and the file's path only.
-// A PostgreSQL password in the URL is therefore never on a command line (visible in ps to every user)
-// nor in the environment. The autostart path deletes the file once the server answered (or failed);
-// callers of StartInfo delete it with the directory they chose (Request.SettingsDirectory).
+// Handing over settings: every server setting (wcfs.server.*) and the storage URL go to the server as
+// one HOCON text (SettingsText); the command line holds the mountpoint and `--config` only. A
+// PostgreSQL password in the URL is therefore never on a command line (visible in ps to every user)
+// nor in the environment. A detached server (autostart here, a conn's native restart) reads the text
+// on its stdin (`wcfs serve --config -`): a pipe the launcher fills, so no file holds the URL, not
+// even after the launching process was killed (a settings file left behind by a process that never
+// disposed its client used to keep the URL in the mount root for good). Callers of StartInfo (tests,
+// benchmarks: foreground children) get a settings file `<mountpoint>.serve-<pid>-<n>.conf`, created
+// 0600 in the directory they chose (Request.SettingsDirectory), which they delete with it.
 //
 // Logs of a detached server (autostart, and a conn's native restart): the server writes its own log,
 // `--log-file <mnt>.log`, rotated by size by the server (`wcfs serve --log-file-size`, default 16 MiB,
@@ -28,7 +31,8 @@
 //
 // Autostart, as a sequence:
 //   probe <mnt>/.wcfs/zurl -> Running: done
-//   write the settings file; start `setsid sh -c 'exec "$@" >>STDERR 2>&1' sh TOOL serve ... --log-file LOG`
+//   start `setsid sh -c 'exec "$@" >>STDERR 2>&1' sh TOOL serve ... --config - --log-file LOG`, write the
+//     settings to its stdin and close it
 //     (own session: a Ctrl-C of the app's terminal does not reach the server; setsid execs in place,
 //      so the Process we hold IS the server and its early exit is seen within one poll)
 //   poll the mount every 20 ms until Running, up to wcfs.client.start-timeout
@@ -108,7 +112,7 @@ public sealed record WcfsTool(string FileName, IReadOnlyList<string> Prefix, str
 public static class WcfsServer
 {
     /// <summary>What a <c>wcfs serve</c> is started with.</summary>
-    /// <param name="Url">The storage URL (may hold a password: it goes to the settings file only).</param>
+    /// <param name="Url">The storage URL (may hold a password: it goes to the server's settings only, on stdin or in a 0600 file).</param>
     /// <param name="Mountpoint">Where to mount.</param>
     /// <param name="Server">Every server setting (wcfs.server.*).</param>
     public sealed record Request(string Url, string Mountpoint, WcfsServerSettings Server)
@@ -116,8 +120,16 @@ public static class WcfsServer
         /// <summary>More arguments for <c>wcfs serve</c> (e.g. <c>--verbose</c>).</summary>
         public IReadOnlyList<string> ExtraArguments { get; init; } = [];
 
-        /// <summary>Where the 0600 settings file goes; null: next to the mountpoint.</summary>
+        /// <summary>Where the 0600 settings file of <see cref="StartInfo"/> goes; null: next to the mountpoint.</summary>
         public string? SettingsDirectory { get; init; }
+    }
+
+    /// <summary>The command (argv) that starts a detached <c>wcfs serve</c> and returns at once, and the
+    /// settings it must get on stdin (HOCON, storage URL included: keep it out of logs and messages).</summary>
+    public sealed record DetachedStart(IReadOnlyList<string> Argv, string Input)
+    {
+        /// <inheritdoc />
+        public override string ToString() => string.Join(' ', Argv) + " (settings on stdin)"; // never the URL
     }
 
     private static int _nextFile;
@@ -139,6 +151,13 @@ public static class WcfsServer
     private static IEnumerable<string> ServeArguments(Request r, string settingsFile, string? logFile = null) =>
         ["serve", "--mountpoint", r.Mountpoint, "--config", settingsFile, .. logFile is null ? [] : new[] { "--log-file", logFile }, .. r.ExtraArguments];
 
+    /// <summary>The settings of one <c>wcfs serve</c>: the storage URL and every server setting, as HOCON.</summary>
+    private static string SettingsText(Request r) => new StringBuilder()
+        .Append("# written by the wcfs launcher for one `wcfs serve`; holds the storage URL\n")
+        .Append("wcfs.storage = ").Append(HoconString(r.Url)).Append('\n')
+        .Append(WcfsSettings.ServerHocon(r.Server))
+        .ToString();
+
     private static string WriteSettingsFile(Request r)
     {
         var mnt = r.Mountpoint.TrimEnd('/');
@@ -146,11 +165,7 @@ public static class WcfsServer
         PrivateFiles.EnsurePrivateDirectory(dir); // the mount root: private (PrivateFiles.cs)
         var name = $"{Path.GetFileName(mnt)}.serve-{Environment.ProcessId}-{Interlocked.Increment(ref _nextFile)}.conf";
         var path = Path.Combine(dir, name);
-        var text = new StringBuilder()
-            .Append("# written by the wcfs launcher for one `wcfs serve`; holds the storage URL (0600)\n")
-            .Append("wcfs.storage = ").Append(HoconString(r.Url)).Append('\n')
-            .Append(WcfsSettings.ServerHocon(r.Server))
-            .ToString();
+        var text = SettingsText(r);
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite; // the URL may hold a password
@@ -185,40 +200,46 @@ public static class WcfsServer
         var logs = ServerLogFiles.Create(mnt);
         var mark = logs.Mark();
         var request = new Request(url, mnt, s.Server);
-        var file = WriteSettingsFile(request);
-        try
+        using var server = StartDetached(tool.StartInfo(ServeArguments(request, StdinConfig, logs.Log)), logs.Stderr, SettingsText(request));
+        var limit = timeout ?? s.Client.StartTimeout;
+        var deadline = DateTime.UtcNow + limit;
+        while (DateTime.UtcNow < deadline)
         {
-            using var server = StartDetached(tool.StartInfo(ServeArguments(request, file, logs.Log)), logs.Stderr);
-            var limit = timeout ?? s.Client.StartTimeout;
-            var deadline = DateTime.UtcNow + limit;
-            while (DateTime.UtcNow < deadline)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                (state, served) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-                if (state == ServerState.Running)
-                    return Check(mnt, served, normalized);
-                if (server.HasExited && !AnotherStarterHoldsTheLock(mnt))
-                    throw new WcfsClientException(
-                        $"`wcfs serve` ({tool}) for {UrlRedaction.Redact(normalized)} exited with {server.ExitCode} before mounting {mnt}: {logs.TailSince(mark)}");
-                await Task.Delay(20, cancellationToken).ConfigureAwait(false); // why: the mount appears asynchronously; no event to wait on
-            }
-            throw new TimeoutException($"the WCFS server for {UrlRedaction.Redact(normalized)} did not start within {limit.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)}s: see {logs.Log} and {logs.Stderr}");
+            cancellationToken.ThrowIfCancellationRequested();
+            (state, served) = await MountPoint.ProbeAsync(mnt, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            if (state == ServerState.Running)
+                return Check(mnt, served, normalized);
+            if (server.HasExited && !AnotherStarterHoldsTheLock(mnt))
+                throw new WcfsClientException(
+                    $"`wcfs serve` ({tool}) for {UrlRedaction.Redact(normalized)} exited with {server.ExitCode} before mounting {mnt}: {logs.TailSince(mark)}");
+            await Task.Delay(20, cancellationToken).ConfigureAwait(false); // why: the mount appears asynchronously; no event to wait on
         }
-        finally
-        {
-            File.Delete(file);
-        }
+        throw new TimeoutException($"the WCFS server for {UrlRedaction.Redact(normalized)} did not start within {limit.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)}s: see {logs.Log} and {logs.Stderr}");
     }
 
-    /// <summary>Starts <paramref name="psi"/> in its own session with stdout and stderr appended to <paramref name="stderr"/>.</summary>
-    private static Process StartDetached(ProcessStartInfo psi, string stderr)
+    /// <summary><c>--config -</c>: the server reads its settings from stdin.</summary>
+    private const string StdinConfig = "-";
+
+    /// <summary>Starts <paramref name="psi"/> in its own session with stdout and stderr appended to
+    /// <paramref name="stderr"/> and <paramref name="input"/> as its whole stdin.</summary>
+    private static Process StartDetached(ProcessStartInfo psi, string stderr, string input)
     {
-        var detached = new ProcessStartInfo("setsid") { UseShellExecute = false };
+        var detached = new ProcessStartInfo("setsid") { UseShellExecute = false, RedirectStandardInput = true, StandardInputEncoding = new UTF8Encoding(false) };
         foreach (var a in (string[])[.. DetachedShell(stderr), psi.FileName, .. psi.ArgumentList])
             detached.ArgumentList.Add(a);
         foreach (var (name, value) in psi.Environment) // e.g. RuntimeKnobs' settings
             detached.Environment[name] = value;
-        return Process.Start(detached) ?? throw new WcfsClientException("cannot run setsid to start the WCFS server");
+        var p = Process.Start(detached) ?? throw new WcfsClientException("cannot run setsid to start the WCFS server");
+        try
+        {
+            p.StandardInput.Write(input);
+            p.StandardInput.Close(); // EOF: the server has its settings
+        }
+        catch (IOException)
+        {
+            // the server exited before reading (a bad tool, a usage error): the caller sees its exit and log
+        }
+        return p;
     }
 
     private static bool AnotherStarterHoldsTheLock(string mnt)
@@ -246,20 +267,21 @@ public static class WcfsServer
     }
 
     /// <summary>
-    /// The command (argv) that starts a detached <c>wcfs serve</c> for <paramref name="request"/> and returns
-    /// at once, and its settings file (0600), which stays until the caller deletes it: a conn whose server
-    /// died runs this natively (wcfs_client_reattach.c), so nothing managed runs in the gap.
+    /// The command that starts a detached <c>wcfs serve</c> for <paramref name="request"/> and returns at
+    /// once, and the settings it gets on stdin: a conn whose server died runs it natively, feeding the
+    /// settings through a pipe (wcfs_client_reattach.c), so nothing managed runs in the gap and no file
+    /// holds the storage URL.
     /// </summary>
     /// <exception cref="WcfsToolNotFoundException">No wcfs tool (see <see cref="WcfsTool.Find"/>).</exception>
-    public static (string[] Argv, string SettingsFile) DetachedCommand(Request request, WcfsTool? tool = null)
+    public static DetachedStart DetachedCommand(Request request, WcfsTool? tool = null)
     {
         tool ??= WcfsTool.Find();
         var logs = ServerLogFiles.Create(request.Mountpoint);
-        var file = WriteSettingsFile(request);
-        string[] argv = ["setsid", "-f", .. DetachedShell(logs.Stderr), tool.FileName, .. tool.Arguments(ServeArguments(request, file, logs.Log))];
-        return (argv, file);
+        string[] argv = ["setsid", "-f", .. DetachedShell(logs.Stderr), tool.FileName, .. tool.Arguments(ServeArguments(request, StdinConfig, logs.Log))];
+        return new DetachedStart(argv, SettingsText(request));
     }
 
-    /// <summary><c>sh -c</c> that appends the command's stdout and stderr to <paramref name="stderr"/> and execs it in place.</summary>
-    private static string[] DetachedShell(string stderr) => ["sh", "-c", "out=$1; shift; exec \"$@\" >>\"$out\" 2>&1 </dev/null", "sh", stderr];
+    /// <summary><c>sh -c</c> that appends the command's stdout and stderr to <paramref name="stderr"/> and
+    /// execs it in place; its stdin is the launcher's pipe of settings.</summary>
+    private static string[] DetachedShell(string stderr) => ["sh", "-c", "out=$1; shift; exec \"$@\" >>\"$out\" 2>&1", "sh", stderr];
 }

@@ -93,7 +93,7 @@ public sealed class WcfsRuntime : IExtension
 
     /// <summary>A new WcfsActor for one client of <paramref name="url"/> at <paramref name="mountpoint"/>
     /// (<c>/system/wcfs-client-&lt;hash&gt;-&lt;n&gt;</c>), registered until <see cref="ForgetClient"/>.</summary>
-    internal IActorRef NewClientActor(string url, string mountpoint, WcfsClientSettings settings, IReadOnlyList<string>? autostart, Action? reattached = null)
+    internal IActorRef NewClientActor(string url, string mountpoint, WcfsClientSettings settings, Client.WcfsServer.DetachedStart? autostart, Action? reattached = null)
     {
         var actor = _system.SystemActorOf(WcfsProtocol.Props(mountpoint, settings, autostart, reattached),
             $"wcfs-client-{MountHash(mountpoint)}-{Interlocked.Increment(ref _clients)}");

@@ -88,14 +88,7 @@ internal static class DemoCommand
     {
         if (file is null)
             return Config.Empty; // the runtime adds reference.conf
-        try
-        {
-            return ConfigurationFactory.ParseString(File.ReadAllText(file));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CommandException($"cannot read config {file}: {e.Message}");
-        }
+        return ConfigFile.Parse(file);
     }
 
     private static async Task<int> RunAsync(string url, Config config, long bytes, int workerCount)

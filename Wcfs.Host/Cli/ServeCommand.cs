@@ -1,8 +1,9 @@
 // ServeCommand - `wcfs serve <url> [--mountpoint DIR] [--pin-timeout DUR] [--config FILE]
 // [--log-format text|json] [--log-file FILE [--log-file-size SIZE]]` (API.md §4): runs the WCFS
 // server in the foreground until unmounted or SIGTERM/SIGINT. Logging: ServeLogging.
-// `wcfs serve --url-from-stdin ...` reads the URL from stdin instead: a launcher uses it so that a
-// PostgreSQL password never appears on a command line (/proc/<pid>/cmdline is world-readable).
+// `wcfs serve --url-from-stdin ...` reads the URL from stdin instead, and `--config -` the whole settings
+// (wcfs.storage included; the library's launcher uses it for detached servers): a PostgreSQL password
+// then never appears on a command line (/proc/<pid>/cmdline is world-readable) nor in a file.
 // Also holds the option parsing shared by status/stop/mountpoint (ServeCli).
 using System.CommandLine;
 using System.Runtime.InteropServices;
@@ -23,22 +24,44 @@ internal static class ServeCli
         Arity = ArgumentArity.ZeroOrOne,
     };
 
-    public static Option<string?> ConfigOption() => new("--config") { Description = "HOCON file with a wcfs { } section" };
+    public static Option<string?> ConfigOption() => new("--config") { Description = "HOCON file with a wcfs { } section (-: read it from stdin)" };
 
-    /// <summary>Settings from --config (reference.conf as fallback); null after printing the error.</summary>
+    /// <summary>Settings from --config (reference.conf as fallback; "-" reads the HOCON from stdin, as a
+    /// launcher hands a detached server its storage URL); null after printing the error.</summary>
     public static WcfsSettings? LoadSettings(string? configPath)
     {
         try
         {
-            return configPath is null
-                ? WcfsSettings.Default
-                : WcfsSettings.FromConfig(ConfigurationFactory.ParseString(File.ReadAllText(configPath)));
+            return configPath switch
+            {
+                null => WcfsSettings.Default,
+                "-" => FromStdin(),
+                _ => WcfsSettings.FromConfig(ConfigFile.Parse(configPath)),
+            };
         }
-        catch (Exception e) when (e is ConfigurationException or IOException)
+        catch (Exception e) when (e is ConfigurationException or CommandException)
         {
             Console.Error.WriteLine($"wcfs: {e.Message}");
             return null;
         }
+    }
+
+    private static WcfsSettings FromStdin()
+    {
+        var text = Console.In.ReadToEnd();
+        if (string.IsNullOrWhiteSpace(text))
+            throw new ConfigurationException("--config -: stdin gave no settings (expected HOCON, e.g. wcfs.storage = \"...\")");
+        Config parsed;
+        try
+        {
+            parsed = ConfigurationFactory.ParseString(text);
+        }
+        catch (Exception e)
+        {
+            // the parser's message quotes the text, which may hold a password: name the kind of error only
+            throw new ConfigurationException($"--config -: stdin is not valid HOCON ({e.GetType().Name})");
+        }
+        return WcfsSettings.FromConfig(parsed);
     }
 
     public static string Url(string? url, WcfsSettings s) => url ?? s.EffectiveStorageUrl;
@@ -97,6 +120,11 @@ internal static class ServeCommand
             Log.Logger = ServeLogging.Create(pr.GetValue(verbose), pr.GetValue(logFormat) == "json", pr.GetValue(logFile), rotateAt);
             try
             {
+                if (pr.GetValue(urlFromStdin) && pr.GetValue(config) == "-")
+                {
+                    Console.Error.WriteLine("wcfs: --url-from-stdin and --config - both read stdin: give the URL as wcfs.storage in the settings");
+                    return WcfsCommandLine.ExitUsage;
+                }
                 var s = ServeCli.LoadSettings(pr.GetValue(config));
                 if (s is null)
                     return WcfsCommandLine.ExitUsage;

@@ -46,23 +46,7 @@ internal static class StorageArguments
     {
         if (configFile is null)
             return WcfsSettings.Default.EffectiveStorageUrl;
-        string text;
-        try
-        {
-            text = File.ReadAllText(configFile);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CommandException($"cannot read config {configFile}: {e.Message}");
-        }
-        try
-        {
-            return WcfsSettings.FromConfig(ConfigurationFactory.ParseString(text)).EffectiveStorageUrl;
-        }
-        catch (Exception e) when (e is not ConfigurationException)
-        {
-            throw new ConfigurationException($"invalid config {configFile}: {e.Message}");
-        }
+        return WcfsSettings.FromConfig(ConfigFile.Parse(configFile)).EffectiveStorageUrl;
     }
 
     public static Oid ParseOid(string s) =>

@@ -58,15 +58,19 @@ public sealed class WclConnHandle : SafeHandleZeroOrMinusOneIsInvalid
     public void SetReattach(TimeSpan timeout) =>
         ClientErrors.Check(ClientNative.ConnSetReattach(handle, (long)timeout.TotalMilliseconds), "set the re-attach timeout");
 
-    /// <summary>The command (argv) the native side runs to start a new server when this conn's server died.</summary>
-    public void SetAutostart(IReadOnlyList<string> argv)
+    /// <summary>The command (argv) the native side runs to start a new server when this conn's server died, and
+    /// the text it gets on stdin (the server's settings; at most <see cref="ClientNative.AutostartInputMax"/> bytes of UTF-8).</summary>
+    /// <exception cref="ArgumentException"><paramref name="input"/> is longer than that.</exception>
+    public void SetAutostart(IReadOnlyList<string> argv, string? input)
     {
+        if (input is not null && System.Text.Encoding.UTF8.GetByteCount(input) > ClientNative.AutostartInputMax)
+            throw new ArgumentException($"the settings a restarted WCFS server gets on stdin are {System.Text.Encoding.UTF8.GetByteCount(input)} bytes; at most {ClientNative.AutostartInputMax} fit (a shorter storage URL?)", nameof(input));
         var ptrs = new nint[argv.Count + 1];
         try
         {
             for (var i = 0; i < argv.Count; i++)
                 ptrs[i] = System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8(argv[i]);
-            ClientErrors.Check(ClientNative.ConnSetAutostart(handle, ptrs, argv.Count), "set the autostart command");
+            ClientErrors.Check(ClientNative.ConnSetAutostart(handle, ptrs, argv.Count, input), "set the autostart command");
         }
         finally
         {

@@ -82,8 +82,11 @@ public static unsafe partial class ClientNative
     [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_set_reattach")]
     public static partial int ConnSetReattach(nint c, long timeoutMs);
 
-    [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_set_autostart")]
-    public static partial int ConnSetAutostart(nint c, [System.Runtime.InteropServices.In] nint[] argv, int argc);
+    [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_set_autostart", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int ConnSetAutostart(nint c, [System.Runtime.InteropServices.In] nint[] argv, int argc, string? input);
+
+    /// <summary>WCL_AUTOSTART_INPUT_MAX: the most bytes of stdin text an autostart command gets.</summary>
+    public const int AutostartInputMax = 4096;
 
     [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_conn_unfloor")]
     public static partial int ConnUnfloor(nint c);

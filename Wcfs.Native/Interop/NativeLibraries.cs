@@ -16,7 +16,7 @@ public static partial class NativeLibraries
     public const string Fuse = "wcfs_fuse";
 
     /// <summary>The ABI version this assembly was written against (WCFS_ABI_VERSION).</summary>
-    public const int ExpectedAbiVersion = 1;
+    public const int ExpectedAbiVersion = 2;
 
     [LibraryImport(Core, EntryPoint = "wcfs_abi_version")]
     private static partial int AbiVersionNative();

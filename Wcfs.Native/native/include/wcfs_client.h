@@ -91,8 +91,12 @@ WCFS_API int32_t wcl_conn_set_at(wcl_conn_t *c, uint64_t at);
  * wait for the re-map and retry (wcfs_client_reattach.c). */
 WCFS_API int32_t wcl_conn_set_reattach(wcl_conn_t *c, int64_t timeout_ms);
 /* The command (argv[0..argc), copied) a conn runs once per dead server of its mount, when its link
- * dropped because that server died, to start a new one (it must return at once: the server detaches). */
-WCFS_API int32_t wcl_conn_set_autostart(wcl_conn_t *c, const char *const *argv, int32_t argc);
+ * dropped because that server died, to start a new one (it must return at once: the server detaches),
+ * and the text (copied; NULL: none) the command gets on its stdin: the server's settings, storage URL
+ * included, so that no file holds them. At most WCL_AUTOSTART_INPUT_MAX bytes (-E2BIG): the text is
+ * written into the pipe before the command starts, which never blocks up to that size. */
+#define WCL_AUTOSTART_INPUT_MAX 4096
+WCFS_API int32_t wcl_conn_set_autostart(wcl_conn_t *c, const char *const *argv, int32_t argc, const char *input);
 /* After a resync whose watches were accepted: unpinned blocks that a re-attach left mapped from the
  * snapshot (@at, because the new server refused a watch that far back) go back to head. */
 WCFS_API int32_t wcl_conn_unfloor(wcl_conn_t *c);

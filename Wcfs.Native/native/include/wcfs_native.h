@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 /* ABI version of this header; C# checks it at load time. Bumped on every incompatible change. */
-#define WCFS_ABI_VERSION 1
+#define WCFS_ABI_VERSION 2
 
 /* Returns WCFS_ABI_VERSION. Any thread; never blocks. */
 WCFS_API int32_t wcfs_abi_version(void);

@@ -101,20 +101,28 @@ int32_t wcl_conn_set_reattach(wcl_conn_t *c, int64_t timeout_ms)
     return 0;
 }
 
-int32_t wcl_conn_set_autostart(wcl_conn_t *c, const char *const *argv, int32_t argc)
+int32_t wcl_conn_set_autostart(wcl_conn_t *c, const char *const *argv, int32_t argc, const char *input)
 {
     if (!c || !argv || argc <= 0 || c->autostart)
         return -EINVAL;
+    if (input && strlen(input) > WCL_AUTOSTART_INPUT_MAX)
+        return -E2BIG;
+    char *in = input ? strdup(input) : NULL;
     char **v = calloc((size_t)argc + 1, sizeof *v);
-    if (!v)
+    if (!v || (input && !in)) {
+        free(v);
+        free(in);
         return -ENOMEM;
+    }
     for (int32_t i = 0; i < argc; i++)
         if (!argv[i] || !(v[i] = strdup(argv[i]))) {
             while (i-- > 0)
                 free(v[i]);
             free(v);
+            free(in);
             return -ENOMEM;
         }
+    c->autostart_input = in;
     c->autostart = v; /* read by the pinner only after a link drop, long after this call */
     return 0;
 }
@@ -389,6 +397,9 @@ int32_t wcl_conn_close(wcl_conn_t *c, int32_t timeout_ms)
     for (char **a = c->autostart; a && *a; a++)
         free(*a);
     free(c->autostart);
+    if (c->autostart_input) /* the settings may hold a password: not left in freed memory */
+        explicit_bzero(c->autostart_input, strlen(c->autostart_input));
+    free(c->autostart_input);
     pthread_mutex_destroy(&c->revmu);
     free(c->mnt);
     free(c);

@@ -55,6 +55,7 @@ struct wcl_conn {
     int nrw, rw_errors, reattaching;
     char reason[192];            /* pinner only: why the link went down for good */
     char **autostart;            /* argv (NULL-terminated) that starts a new server, or NULL */
+    char *autostart_input;       /* what that command reads on stdin (the server's settings), or NULL */
     _Atomic uint64_t next_stream;/* next odd stream id of a client request */
     /* event queue: lock-free stack pushed by the pinner, drained by one managed thread at a time */
     _Atomic(struct wcl_evnode *) evstack;

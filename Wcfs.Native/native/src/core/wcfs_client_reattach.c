@@ -87,6 +87,39 @@ int wcl_reattach_wait(struct wcl_mount *m, uint64_t dev)
     }
 }
 
+/* The read end of a pipe (close-on-exec, fd > 2) that holds text and then EOF: the autostart
+ * command's stdin (the server's settings, wcl_conn_set_autostart). The text is written before the
+ * command starts: at most WCL_AUTOSTART_INPUT_MAX bytes, which a pipe always takes without blocking
+ * (its smallest capacity is one page). -1: no text, or no pipe (the command then reads /dev/null: a
+ * server without settings fails with a usage error in its log, and the re-attach reports that no
+ * server came back). */
+static int autostart_stdin(const char *text)
+{
+    int p[2];
+    if (!text || pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t n = write(p[1], text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    close(p[1]);
+    if (off < len) {
+        close(p[0]);
+        return -1;
+    }
+    if (p[0] <= 2) { /* our own stdin was closed: keep the pipe off 0..2 so the dup2 onto 0 is a real dup */
+        int fd = fcntl(p[0], F_DUPFD_CLOEXEC, 3);
+        close(p[0]);
+        return fd;
+    }
+    return p[0];
+}
+
 /* ---- the re-attach of one conn (its pinner thread) ---------------------------------------------
  *
  *   link drops, server gone (stat of the mountpoint), re-attach on -> pending++ (faults wait),
@@ -168,8 +201,18 @@ int wcl_reattach(wcl_conn_t *c, const char **why)
         posix_spawnattr_setsigmask(&attr, &none);
         posix_spawnattr_setsigdefault(&attr, &all);
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        if (posix_spawnp(&pid, c->autostart[0], NULL, &attr, c->autostart, environ) == 0)
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        int in = autostart_stdin(c->autostart_input);
+        if (in >= 0)
+            posix_spawn_file_actions_adddup2(&fa, in, 0); /* the dup on 0 is not close-on-exec */
+        else /* never the application's own stdin (a terminal the server would wait on) */
+            posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        if (posix_spawnp(&pid, c->autostart[0], &fa, &attr, c->autostart, environ) == 0)
             waitpid(pid, NULL, 0); /* the command detaches the server and returns */
+        if (in >= 0)
+            close(in);
+        posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
     }
 
