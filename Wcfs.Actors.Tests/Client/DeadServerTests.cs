@@ -231,11 +231,11 @@ public sealed partial class DeadServerTests(ITestOutputHelper output) : WcfsDbTe
         var deadline = DateTime.UtcNow + ServerProcess.Scaled(20);
         while (MountPoint.ServerPid(Server.Mountpoint) is null && MountPoint.IsMounted(Server.Mountpoint) && DateTime.UtcNow < deadline)
             await Task.Delay(20); // why: the pid file has no change notification
-        if (MountPoint.ServerPid(Server.Mountpoint) is not { } pid || pid == Server.Process.Id)
+        using var server = MountPoint.OpenServer(Server.Mountpoint); // verified `wcfs serve` holding the lock, as a pidfd
+        if (server is null || server.Pid == Server.Process.Id)
             return;
-        Wcfs.Native.Interop.Libc.Kill(pid, Wcfs.Native.Interop.Libc.SIGTERM);
-        while (Directory.Exists($"/proc/{pid}") && DateTime.UtcNow < deadline + ServerProcess.Scaled(20))
-            await Task.Delay(20); // why: the server is not our child (setsid); poll for its exit
+        server.Signal(Wcfs.Native.Interop.Libc.SIGTERM);
+        await Task.Run(() => server.WaitForExit(ServerProcess.Scaled(20))); // the pidfd turns readable at its exit
     }
 
     [GeneratedRegex("^[0-9a-f]{16}$")]

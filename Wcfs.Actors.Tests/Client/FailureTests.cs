@@ -81,13 +81,9 @@ public class FailureTests
             var pidDeadline = DateTime.UtcNow + ServerProcess.Scaled(10);
             while (MountPoint.ServerPid(mnt) is null && MountPoint.IsMounted(mnt) && DateTime.UtcNow < pidDeadline)
                 await Task.Delay(20); // why: the pid file has no change notification
-            if (MountPoint.ServerPid(mnt) is { } pid)
-            {
-                Wcfs.Native.Interop.Libc.Kill(pid, Wcfs.Native.Interop.Libc.SIGTERM); // the server this test autostarted
-                var deadline = DateTime.UtcNow + ServerProcess.Scaled(20);
-                while (Directory.Exists($"/proc/{pid}") && DateTime.UtcNow < deadline)
-                    await Task.Delay(20); // why: the server is not our child (setsid); poll for its exit
-            }
+            using (var server = MountPoint.OpenServer(mnt)) // the server this test autostarted: verified, as a pidfd
+                if (server is not null && server.Signal(Wcfs.Native.Interop.Libc.SIGTERM))
+                    await Task.Run(() => server.WaitForExit(ServerProcess.Scaled(20))); // the pidfd turns readable at its exit
             if (MountPoint.IsMounted(mnt))
                 MountPoint.Unmount(mnt);
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }

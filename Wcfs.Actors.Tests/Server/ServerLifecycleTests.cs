@@ -175,7 +175,7 @@ public sealed class ServerLifecycleTests : IDisposable
     {
         if (!p.HasExited)
         {
-            Wcfs.Native.Interop.Libc.Kill(p.Id, Wcfs.Native.Interop.Libc.SIGTERM);
+            Wcfs.Actors.Server.ProcessHandle.SignalChild(p, Wcfs.Native.Interop.Libc.SIGTERM);
             if (!p.WaitForExit(Scaled(10)))
                 p.Kill();
         }

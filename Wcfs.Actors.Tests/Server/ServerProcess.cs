@@ -153,7 +153,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     /// stays behind, dead (ENOTCONN), until <see cref="RestartAsync"/> or disposal removes it.</summary>
     public async Task KillHardAsync()
     {
-        Libc.Kill(Process.Id, Libc.SIGKILL);
+        Process.Kill(); // SIGKILL; safe against a reused pid (the runtime checks the child under its reaping lock)
         using var cts = new CancellationTokenSource(Scaled(15));
         await Process.WaitForExitAsync(cts.Token);
     }
@@ -302,7 +302,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         {
             if (process is { HasExited: false } p)
             {
-                Libc.Kill(p.Id, Libc.SIGTERM);
+                Wcfs.Actors.Server.ProcessHandle.SignalChild(p, Libc.SIGTERM); // a pidfd: never a reused pid
                 using var cts = new CancellationTokenSource(Scaled(10));
                 try { await p.WaitForExitAsync(cts.Token); }
                 catch (OperationCanceledException) { p.Kill(); }

@@ -22,13 +22,24 @@ public sealed class ServerSecurityTests : IDisposable
 {
     private const int Nobody = 65534;
     private readonly TempDirectory _dir = new("wcfs-security");
-    private readonly List<int> _sleepers = [];
+    private readonly Dictionary<int, Wcfs.Actors.Server.ProcessHandle> _sleepers = []; // taken while each sleeps: never a reused pid
 
     public void Dispose()
     {
-        foreach (var pid in _sleepers)
-            Libc.Kill(pid, Libc.SIGKILL);
+        foreach (var h in _sleepers.Values)
+        {
+            h.Signal(Libc.SIGKILL);
+            h.Dispose();
+        }
         _dir.Dispose();
+    }
+
+    /// <summary>Keeps a pidfd of a sleeper just started (alive for 600 s), to kill it later.</summary>
+    private void AddSleeper(int pid)
+    {
+        if (_sleepers.Remove(pid, out var earlier)) // an earlier sleeper with this pid was killed: its pid came round again
+            earlier.Dispose();
+        _sleepers[pid] = Wcfs.Actors.Server.ProcessHandle.Open(pid) ?? throw new InvalidOperationException($"sleeper {pid} is gone already");
     }
 
     // ---- helpers -----------------------------------------------------------------------------
@@ -61,7 +72,7 @@ public sealed class ServerSecurityTests : IDisposable
     private int StartSleeper()
     {
         using var p = Process.Start("sleep", "600");
-        _sleepers.Add(p.Id);
+        AddSleeper(p.Id);
         return p.Id;
     }
 
@@ -257,7 +268,7 @@ public sealed class ServerSecurityTests : IDisposable
             "exec 3<>\"$0\"; printf '1 watch %s @%s\\n' \"$1\" \"$2\" >&3; sleep 600 </dev/null >/dev/null 2>&1 & echo $!",
             watch, f.ToString(), t1.ToString()]) { RedirectStandardOutput = true })!;
         var holder = int.Parse((await opener.StandardOutput.ReadToEndAsync()).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        _sleepers.Add(holder);
+        AddSleeper(holder);
         await opener.WaitForExitAsync();
         var a = opener.Id;
         opener.Dispose();
@@ -266,12 +277,12 @@ public sealed class ServerSecurityTests : IDisposable
         for (var attempt = 0; attempt < 200 && innocent != a; attempt++)
         {
             if (innocent != 0)
-                Libc.Kill(innocent, Libc.SIGKILL);
+                _sleepers[innocent].Signal(Libc.SIGKILL);
             using var spawn = Process.Start(new ProcessStartInfo("sh", ["-c",
                 "echo $(($0 - 1)) > /proc/sys/kernel/ns_last_pid; sleep 600 </dev/null >/dev/null 2>&1 & echo $!", a.ToString(System.Globalization.CultureInfo.InvariantCulture)])
             { RedirectStandardOutput = true })!;
             innocent = int.Parse((await spawn.StandardOutput.ReadToEndAsync()).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-            _sleepers.Add(innocent);
+            AddSleeper(innocent);
             await spawn.WaitForExitAsync();
         }
         Assert.True(innocent == a, $"could not give pid {a} to another process in 200 attempts");
@@ -280,6 +291,18 @@ public sealed class ServerSecurityTests : IDisposable
         Assert.Equal("new", await ReadBlockAsync(s.HeadPath(f), 0).WaitAsync(Scaled(30)));
         Assert.True(Alive(innocent), $"the server killed pid {a}, now an unrelated process:\n{s.Log}");
         Assert.Equal(0, s.Stat("pinkill"));
+    }
+
+    [Fact]
+    public async Task A_child_is_signalled_through_a_pidfd_and_not_at_all_once_it_has_exited()
+    {
+        using var child = Process.Start("sleep", "600");
+        Assert.True(Wcfs.Actors.Server.ProcessHandle.SignalChild(child, Libc.SIGTERM));
+        await child.WaitForExitAsync().WaitAsync(Scaled(10));
+        Assert.Equal(128 + Libc.SIGTERM, child.ExitCode); // the sleeper died of our SIGTERM
+        // its pid may belong to anyone now: nothing is sent, and no handle is given out
+        Assert.False(Wcfs.Actors.Server.ProcessHandle.SignalChild(child, Libc.SIGTERM));
+        Assert.Null(Wcfs.Actors.Server.ProcessHandle.OfChild(child));
     }
 
     // ---- secrets -----------------------------------------------------------------------------

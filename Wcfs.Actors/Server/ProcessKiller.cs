@@ -52,6 +52,32 @@ public sealed class ProcessHandle : SafeHandle
         return p;
     }
 
+    /// <summary>
+    /// A child this process started, as a pidfd, or null once it has exited. The pidfd is taken first and
+    /// the child checked alive after: until the runtime reaps a child its pid cannot be reused, so a child
+    /// not yet exited at the check was the process the pidfd names. Use it to send a child anything but
+    /// SIGKILL (<see cref="System.Diagnostics.Process.Kill()"/> is safe already): <c>kill(child.Id, ...)</c>
+    /// after the runtime reaped it would hit whoever got the pid next.
+    /// </summary>
+    public static ProcessHandle? OfChild(System.Diagnostics.Process child)
+    {
+        var h = Open(child.Id);
+        if (h is not null && child.HasExited)
+        {
+            h.Dispose();
+            return null;
+        }
+        return h;
+    }
+
+    /// <summary>Sends <paramref name="signal"/> to <paramref name="child"/> (a process this one started)
+    /// through a pidfd; false if it has exited.</summary>
+    public static bool SignalChild(System.Diagnostics.Process child, int signal)
+    {
+        using var h = OfChild(child);
+        return h is not null && h.Signal(signal);
+    }
+
     /// <summary>Sends <paramref name="signal"/> (a signal number); false if the process has exited (or the handle is closed).</summary>
     public bool Signal(int signal) => With(fd => Libc.PidfdSendSignal(fd, signal) == 0);
 

@@ -21,6 +21,7 @@ using Wcfs.Native.Interop;
 using Wcfs.Actors.Client;
 using Wcfs.Actors.Configuration;
 using Wcfs.Actors.Protocol;
+using Wcfs.Actors.Server;
 using Wcfs.Actors.Storage;
 
 namespace Wcfs.Host.Cli;
@@ -86,7 +87,7 @@ internal sealed class BenchServer : IAsyncDisposable
     {
         if (!_p.HasExited)
         {
-            Libc.Kill(_p.Id, Libc.SIGTERM);
+            ProcessHandle.SignalChild(_p, Libc.SIGTERM); // a pidfd: never a reused pid
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             try { await _p.WaitForExitAsync(cts.Token); } catch (OperationCanceledException) { _p.Kill(); }
         }
@@ -269,7 +270,7 @@ internal sealed class BenchFuseRead : IBenchCase
         }
         finally
         {
-            Libc.Kill(p.Id, Libc.SIGTERM);
+            ProcessHandle.SignalChild(p, Libc.SIGTERM);
             MountPoint.Unmount(mnt);
             p.WaitForExit(5000);
         }

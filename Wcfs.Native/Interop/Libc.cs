@@ -36,9 +36,6 @@ internal static partial class Libc
     /// <summary>mincore(2): one byte per page of [addr, addr+length) into <paramref name="vec"/>.</summary>
     public static int Mincore(nint addr, nuint length, byte[] vec) => Syscall.mincore(addr, length, vec);
 
-    /// <summary>kill(2) with a Linux signal number (SIGTERM 15, SIGKILL 9, SIGBUS 7).</summary>
-    public static int Kill(int pid, int signal) => Syscall.kill(pid, NativeConvert.ToSignum(signal));
-
     /// <summary>SIGBUS, SIGKILL, SIGTERM (Linux numbers).</summary>
     public const int SIGBUS = 7, SIGKILL = 9, SIGTERM = 15;
 
