@@ -64,6 +64,7 @@ int main(void)
     CONST(NS "ClientNative", "EventPin", WCL_EV_PIN);
     CONST(NS "ClientNative", "EventDown", WCL_EV_DOWN);
     CONST(NS "ClientNative", "EventLastWords", WCL_EV_LAST_WORDS);
+    CONST(NS "ClientNative", "AutostartInputMax", WCL_AUTOSTART_INPUT_MAX);
     SIZE(NS "ClientNative+Event", struct wcl_event);
     OFFSET(NS "ClientNative+Event", "Kind", struct wcl_event, kind);
     OFFSET(NS "ClientNative+Event", "Rc", struct wcl_event, rc);
