@@ -7,7 +7,8 @@
 // throughput (bytes summed / slowest reader's time) and their PSS together (while they still hold
 // their mappings).
 //   WCFS side: `wcfs demo --size S --workers 4 --url sqlite://...` as a child process (its
-//              summary lines are parsed), its autostarted server stopped afterwards.
+//              summary lines are parsed), its autostarted server (mount root in the repetition's
+//              directory) stopped afterwards.
 //   LMDB side: LightningDB (one environment, 2 MiB values keyed by the big-endian block number,
 //              default durability: fsync at commit); readers are `wcfs lmdb-reader` processes
 //              (hidden command below) reading values in place from LMDB's map (no copy).
@@ -85,7 +86,11 @@ internal sealed partial class BenchLmdb : IBenchCase
     private static async Task<JobFigures> DemoJobAsync(string dir, long size, CancellationToken ct)
     {
         var url = "sqlite://" + Path.Combine(dir, "demo.sqlite");
-        var (code, output) = await RunSelfAsync(["demo", "--size", (size >> 20).ToString(CultureInfo.InvariantCulture) + "MiB", "--workers", Readers.ToString(CultureInfo.InvariantCulture), "--url", url], ct);
+        // the autostarted server mounts under the repetition's directory: its lock, pid and log files go
+        // with it, instead of piling up in the user's mount root (one set per repetition of every run)
+        var config = Path.Combine(dir, "demo.conf");
+        await File.WriteAllTextAsync(config, $"wcfs.mount-root = \"{Path.Combine(dir, "mnt")}\"\n", ct);
+        var (code, output) = await RunSelfAsync(["demo", "--size", (size >> 20).ToString(CultureInfo.InvariantCulture) + "MiB", "--workers", Readers.ToString(CultureInfo.InvariantCulture), "--url", url, "--config", config], ct);
         try
         {
             if (code != 0)
@@ -100,7 +105,7 @@ internal sealed partial class BenchLmdb : IBenchCase
         }
         finally
         {
-            await RunSelfAsync(["stop", url], CancellationToken.None); // the demo's autostarted server
+            await RunSelfAsync(["stop", url, "--config", config], CancellationToken.None); // the demo's autostarted server
         }
     }
 
