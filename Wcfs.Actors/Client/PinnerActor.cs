@@ -2,8 +2,10 @@
 // from a reader thread and routes them. Never on the ack path (PinnerProtocol.cs).
 //
 // Threading: the reader thread is the single consumer of the native event queue (wcl_conn_poll is
-// single-consumer); it blocks only in poll(2) on the conn's eventfd with a short timeout so that
-// PostStop can stop it before the conn is closed (the conn memory must outlive the reader).
+// single-consumer); it blocks only in poll(2) on the conn's eventfd, without a timeout: a conn at rest
+// costs no wakeups (a 50 ms poll timeout woke every idle client 20 times a second). PostStop stops it
+// before the conn is closed (the conn memory must outlive the reader): it sets _stopping and makes the
+// eventfd readable (WakeEvents), the reader polls no event, sees _stopping and ends.
 using Akka.Actor;
 using Akka.Event;
 using Wcfs.Actors.Diagnostics;
@@ -71,7 +73,10 @@ internal sealed class PinnerActor : ReceiveActor
     protected override void PostStop()
     {
         _stopping = true;
-        _reader?.Join(); // why: bounded by one poll timeout; the conn must outlive its reader
+        if (_reader is null)
+            return;
+        ClientNative.WakeEvents(_conn!.EventFd);
+        _reader.Join(); // why: the reader ends right after the wake-up; the conn must outlive its reader
     }
 
     private void ReadLoop(WclConnHandle conn, IActorRef self)
@@ -84,8 +89,8 @@ internal sealed class PinnerActor : ReceiveActor
             var fd = conn.EventFd;
             while (!_stopping)
             {
-                if (!ClientNative.WaitEvents(fd, 50))
-                    continue;
+                if (!ClientNative.WaitEvents(fd, -1))
+                    continue; // EINTR
                 int n;
                 while ((n = conn.Poll(buf)) > 0)
                     for (var i = 0; i < n; i++)

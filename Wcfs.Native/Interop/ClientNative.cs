@@ -128,6 +128,14 @@ public static unsafe partial class ClientNative
     [LibraryImport(NativeLibraries.Core, EntryPoint = "wcl_file_vm_base")]
     public static partial int FileVmBase(nint file, out nint vmFile);
 
-    /// <summary>Waits up to <paramref name="timeoutMs"/> for the conn's eventfd to become readable (a blocking syscall: call it from a thread of its own).</summary>
+    /// <summary>Waits up to <paramref name="timeoutMs"/> (-1: for good) for the conn's eventfd to become readable (a blocking syscall: call it from a thread of its own).</summary>
     public static bool WaitEvents(int eventFd, int timeoutMs) => Libc.WaitReadable(eventFd, timeoutMs);
+
+    /// <summary>Makes the conn's eventfd readable without an event (eventfd counter +1): a reader blocked in
+    /// <see cref="WaitEvents"/> wakes, polls nothing and can see that it is asked to stop.</summary>
+    public static unsafe void WakeEvents(int eventFd)
+    {
+        ulong one = 1;
+        Mono.Unix.Native.Syscall.write(eventFd, &one, sizeof(ulong)); // EFD_NONBLOCK: never waits; a full counter is readable anyway
+    }
 }
