@@ -338,7 +338,8 @@ public sealed class WcfsMount : IAsyncDisposable
           loggers = ["Akka.Logger.Serilog.SerilogLogger, Akka.Logger.Serilog"]
           log-dead-letters = off
         }
-        """).WithFallback(WcfsSettings.Reference);
+        """).WithFallback(ConfigurationFactory.ParseString(Hosting.TimerQueueScheduler.Hocon)) // at rest, free: no 10 ms tick once a pin was timed
+        .WithFallback(WcfsSettings.Reference);
 
     private static unsafe int Mount(string mountpoint, string options, WfuseOps ops, out FuseSessionHandle session) =>
         FuseNative.Mount(mountpoint, options, &ops, out session);

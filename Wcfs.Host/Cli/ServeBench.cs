@@ -330,32 +330,7 @@ internal sealed class BenchPin : IBenchCase
         var atFile = Path.Combine(server.Mountpoint, "head", "at");
         await BenchWait.UntilAsync(() => File.ReadAllText(atFile) == at2.ToString(), TimeSpan.FromSeconds(60), $"head/at to show {at2}", ct, TimeSpan.FromMilliseconds(2)); // why: bench poll, bounded, named
 
-        using var link = new FileStream(Path.Combine(server.Mountpoint, "head", "watch"), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 0);
-        link.Write(Encoding.UTF8.GetBytes($"1 watch {oid} @{at1}\n"));
-        var acker = new Thread(() =>
-        {
-            _ = VirtmemNative.RequestShortSlice(); // as the client's native pinner thread does
-            var buf = new byte[4096];
-            var line = new StringBuilder();
-            try
-            {
-                int got;
-                while ((got = link.Read(buf)) > 0)
-                {
-                    foreach (var ch in Encoding.ASCII.GetString(buf, 0, got))
-                    {
-                        if (ch != '\n') { line.Append(ch); continue; }
-                        var text = line.ToString();
-                        line.Clear();
-                        var sp = text.IndexOf(' ', StringComparison.Ordinal);
-                        if (text.AsSpan(sp + 1).StartsWith("pin "))
-                            link.Write(Encoding.ASCII.GetBytes(text[..sp] + " ack\n"));
-                    }
-                }
-            }
-            catch (IOException) { }
-        }) { IsBackground = true };
-        acker.Start();
+        using var link = new BenchAckingLink(server.Mountpoint, oid, at1);
 
         using var stream = readers > 0 ? BenchStream.Start(Path.Combine(server.Mountpoint, "head", "bigfile", streamOid.ToString()), readers) : null;
         if (stream is not null)
@@ -381,8 +356,7 @@ internal sealed class BenchPin : IBenchCase
             .Select(l => l.Split("\t: ")).Where(a => a.Length == 2).ToDictionary(a => a[0], a => a[1]);
         if (stream is not null)
             ctx.Log.WriteLine($"  {readers} readers streamed {streamed / 1e9:0.00} GB meanwhile");
-        link.Write(Encoding.ASCII.GetBytes("3 bye\n"));
-        acker.Join(TimeSpan.FromSeconds(10));
+        link.Dispose();
         double Stat(string k) => double.Parse(stats[k], System.Globalization.CultureInfo.InvariantCulture);
         ctx.Log.WriteLine($"  pins {stats["pin"]}, client read with pin p50 {Pct(withPin, 0.5):0.0}µs p99 {Pct(withPin, 0.99):0.0}µs; " +
             $"the same block through @rev (no pin) p50 {Pct(plain, 0.5):0.0}µs p99 {Pct(plain, 0.99):0.0}µs");
@@ -454,5 +428,57 @@ internal sealed class BenchCommitHead : IBenchCase
             new BenchResult(Name, "commit → head/at p50 vs commit → change stream p50", "µs", BenchPin.Pct(toHead, 0.5), BenchPin.Pct(toStream, 0.5), false),
             new BenchResult(Name, "commit → head/at p99 vs commit → change stream p99", "µs", BenchPin.Pct(toHead, 0.99), BenchPin.Pct(toStream, 0.99), false),
         ];
+    }
+}
+
+/// <summary>
+/// A watch link on a server, watching one file at an older revision, that acks every pin from a
+/// thread of its own (as a client's native pinner does). Dispose says bye and waits for the thread.
+/// </summary>
+internal sealed class BenchAckingLink : IDisposable
+{
+    private readonly FileStream _link;
+    private readonly Thread _acker;
+    private int _disposed;
+
+    public BenchAckingLink(string mountpoint, Oid oid, Tid at)
+    {
+        _link = new FileStream(Path.Combine(mountpoint, "head", "watch"), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 0);
+        _link.Write(Encoding.UTF8.GetBytes($"1 watch {oid} @{at}\n"));
+        _acker = new Thread(Ack) { IsBackground = true };
+        _acker.Start();
+    }
+
+    private void Ack()
+    {
+        _ = VirtmemNative.RequestShortSlice(); // as the client's native pinner thread does
+        var buf = new byte[4096];
+        var line = new StringBuilder();
+        try
+        {
+            int got;
+            while ((got = _link.Read(buf)) > 0)
+            {
+                foreach (var ch in Encoding.ASCII.GetString(buf, 0, got))
+                {
+                    if (ch != '\n') { line.Append(ch); continue; }
+                    var text = line.ToString();
+                    line.Clear();
+                    var sp = text.IndexOf(' ', StringComparison.Ordinal);
+                    if (text.AsSpan(sp + 1).StartsWith("pin "))
+                        _link.Write(Encoding.ASCII.GetBytes(text[..sp] + " ack\n"));
+                }
+            }
+        }
+        catch (IOException) { }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        try { _link.Write(Encoding.ASCII.GetBytes("3 bye\n")); } catch (IOException) { }
+        _acker.Join(TimeSpan.FromSeconds(10));
+        _link.Dispose();
     }
 }
