@@ -75,7 +75,23 @@ internal sealed class PinnerActor : ReceiveActor
         _stopping = true;
         if (_reader is null)
             return;
-        ClientNative.WakeEvents(_conn!.EventFd);
+        var added = false;
+        try
+        {
+            _conn!.DangerousAddRef(ref added); // the native conn stays alive while we write to its eventfd
+            ClientNative.WakeEvents(_conn.EventFd);
+        }
+        catch (ObjectDisposedException)
+        {
+            // closed before its pinner stopped (ConnActor's invariant C3 forbids it): the reader, which
+            // holds its own reference, cannot be woken; never hang the actor system's shutdown on it
+            return;
+        }
+        finally
+        {
+            if (added)
+                _conn!.DangerousRelease();
+        }
         _reader.Join(); // why: the reader ends right after the wake-up; the conn must outlive its reader
     }
 
