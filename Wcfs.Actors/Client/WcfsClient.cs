@@ -116,7 +116,7 @@ public sealed class WcfsClient : IAsyncDisposable
     {
         options ??= new WcfsClientOptions();
         var ownsSystem = options.System is null;
-        var system = options.System ?? ActorSystem.Create("wcfs", StderrLogger.For(options.Config ?? Config.Empty)); // ours: never the host's stdout
+        var system = options.System ?? ActorSystem.Create("wcfs", Hosting.TimerQueueScheduler.For(StderrLogger.For(options.Config ?? Config.Empty))); // ours: never the host's stdout
         try
         {
             var runtime = WcfsRuntime.Get(system);

@@ -32,10 +32,8 @@ public sealed class StderrLogger : ReceiveActor
     }
 
     /// <summary>
-    /// <paramref name="config"/> with this logger at WARNING, no stdout logging and the scheduler that
-    /// wakes nothing at rest (<see cref="Hosting.TimerQueueScheduler"/>): each of akka.loggers,
-    /// akka.loglevel, akka.stdout-loglevel and akka.scheduler.implementation that <paramref name="config"/>
-    /// does not set itself.
+    /// <paramref name="config"/> with this logger at WARNING and no stdout logging: each of akka.loggers,
+    /// akka.loglevel and akka.stdout-loglevel that <paramref name="config"/> does not set itself.
     /// </summary>
     public static Config For(Config config)
     {
@@ -46,8 +44,6 @@ public sealed class StderrLogger : ReceiveActor
             defaults.Add("akka.loglevel = WARNING");
         if (!config.HasPath("akka.stdout-loglevel"))
             defaults.Add("akka.stdout-loglevel = OFF");
-        if (!config.HasPath("akka.scheduler.implementation"))
-            defaults.Add(Hosting.TimerQueueScheduler.Hocon); // a system of ours at rest wakes no thread
         return defaults.Count == 0 ? config : ConfigurationFactory.ParseString(string.Join('\n', defaults)).WithFallback(config);
     }
 }

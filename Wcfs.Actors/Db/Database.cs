@@ -104,7 +104,7 @@ public sealed class Database : IAsyncDisposable
         cancellationToken.ThrowIfCancellationRequested();
         options ??= new DatabaseOptions();
         var ownsSystem = options.System is null;
-        var system = options.System ?? ActorSystem.Create("wcfs", StderrLogger.For(options.Config ?? Config.Empty)); // ours: never the host's stdout
+        var system = options.System ?? ActorSystem.Create("wcfs", Hosting.TimerQueueScheduler.For(StderrLogger.For(options.Config ?? Config.Empty))); // ours: never the host's stdout
         try
         {
             var runtime = WcfsRuntime.Get(system);

@@ -14,8 +14,8 @@
 // short actions, which Akka requires to be thread-safe anyway). Resolution is the timer queue's (~1 ms)
 // instead of the wheel's 10 ms tick.
 //
-// Used by every ActorSystem wcfs creates (the server's, the library's own client systems, the demo's);
-// a host application opts in for its own system with
+// Used by every ActorSystem wcfs creates (For: the server's, the library's own client systems, the
+// demo's); a host application opts in for its own system with
 //   akka.scheduler.implementation = "Wcfs.Actors.Hosting.TimerQueueScheduler, Wcfs.Actors"
 using Akka.Actor;
 using Akka.Configuration;
@@ -38,6 +38,11 @@ public sealed class TimerQueueScheduler : SchedulerBase, IDateTimeOffsetNowTimeP
     private static readonly TimeSpan MaxDelay = TimeSpan.FromMilliseconds(int.MaxValue - 1);
     private readonly ILoggingAdapter _log;
     private volatile bool _disposed; // the system terminated: nothing runs any more, repeated items end
+
+    /// <summary><paramref name="config"/> selecting this scheduler, unless it names a scheduler itself: the
+    /// config of every ActorSystem wcfs creates goes through here.</summary>
+    public static Config For(Config config) =>
+        config.HasPath("akka.scheduler.implementation") ? config : ConfigurationFactory.ParseString(Hocon).WithFallback(config);
 
     /// <summary>Called by Akka with the <c>akka.scheduler</c> config and the system's log.</summary>
     public TimerQueueScheduler(Config scheduler, ILoggingAdapter log) : base(scheduler, log) => _log = log;

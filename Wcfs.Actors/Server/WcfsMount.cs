@@ -331,15 +331,14 @@ public sealed class WcfsMount : IAsyncDisposable
     /// The server's actor system: quiet (warnings and errors through Serilog), the dispatchers of
     /// wcfs.server (reference.conf) from the library defaults.
     /// </summary>
-    private static Config ServerConfig => ConfigurationFactory.ParseString("""
+    private static Config ServerConfig => Hosting.TimerQueueScheduler.For(ConfigurationFactory.ParseString("""
         akka {
           loglevel = WARNING
           stdout-loglevel = OFF
           loggers = ["Akka.Logger.Serilog.SerilogLogger, Akka.Logger.Serilog"]
           log-dead-letters = off
         }
-        """).WithFallback(ConfigurationFactory.ParseString(Hosting.TimerQueueScheduler.Hocon)) // at rest, free: no 10 ms tick once a pin was timed
-        .WithFallback(WcfsSettings.Reference);
+        """).WithFallback(WcfsSettings.Reference)); // the scheduler: at rest, free (no 10 ms tick once a pin was timed)
 
     private static unsafe int Mount(string mountpoint, string options, WfuseOps ops, out FuseSessionHandle session) =>
         FuseNative.Mount(mountpoint, options, &ops, out session);

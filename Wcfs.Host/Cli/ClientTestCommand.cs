@@ -111,8 +111,8 @@ internal static class ClientTestCommand
     private const int Block = 2 << 20;
 
     private static ActorSystem System(string mnt, string reattach) =>
-        ActorSystem.Create("wcfs-test-client", StderrLogger.For(ConfigurationFactory.ParseString(
-            $"wcfs.mount-root = \"{Path.GetDirectoryName(mnt)}\"\nwcfs.autostart = off\nwcfs.client.reattach-timeout = {reattach}").WithFallback(WcfsSettings.Reference)));
+        ActorSystem.Create("wcfs-test-client", Wcfs.Actors.Hosting.TimerQueueScheduler.For(StderrLogger.For(ConfigurationFactory.ParseString(
+            $"wcfs.mount-root = \"{Path.GetDirectoryName(mnt)}\"\nwcfs.autostart = off\nwcfs.client.reattach-timeout = {reattach}").WithFallback(WcfsSettings.Reference))));
 
     private static Task<Database> OpenAsync(ActorSystem system, string mnt, string url, bool autostart = false) =>
         Database.OpenAsync(url, new DatabaseOptions { System = system, Wcfs = new WcfsClientOptions { System = system, Mountpoint = mnt, Autostart = autostart } });

@@ -211,8 +211,8 @@ internal static class DemoCommand
     /// <summary>One actor system for the database and its WCFS client, logging warnings and errors only
     /// (the demo's output is its summary).</summary>
     internal static ActorSystem QuietSystem(Config config) =>
-        ActorSystem.Create("wcfs-demo", ConfigurationFactory.ParseString("akka { loglevel = WARNING, stdout-loglevel = WARNING }").WithFallback(config)
-            .WithFallback(ConfigurationFactory.ParseString(Wcfs.Actors.Hosting.TimerQueueScheduler.Hocon)));
+        ActorSystem.Create("wcfs-demo", Wcfs.Actors.Hosting.TimerQueueScheduler.For(
+            ConfigurationFactory.ParseString("akka { loglevel = WARNING, stdout-loglevel = WARNING }").WithFallback(config)));
 
     private static string DescribeStorage(string url) =>
         url.StartsWith("sqlite://", StringComparison.Ordinal) ? url["sqlite://".Length..]

@@ -139,11 +139,11 @@ internal sealed class BenchIdle : IBenchCase
         }
         var atFile = Path.Combine(server.Mountpoint, "head", "at");
         await BenchWait.UntilAsync(() => File.ReadAllText(atFile) == at2.ToString(), TimeSpan.FromSeconds(60), $"head/at to show {at2}", ct, TimeSpan.FromMilliseconds(10)); // why: bench poll, bounded, named
-        var pins = ReadStat(server.Mountpoint, "pin");
+        var pins = Pins(server.Mountpoint);
         using var link = new BenchAckingLink(server.Mountpoint, oid, at1);
         using (var h = File.OpenHandle(head, options: FileOptions.RandomAccess))
             RandomAccess.Read(h, new byte[4096], 0); // block 0 changed after the link's at: the server pins it (at the watch or before this read)
-        await BenchWait.UntilAsync(() => ReadStat(server.Mountpoint, "pin") > pins, TimeSpan.FromSeconds(30), "the server to count a pin to the watching link", ct, TimeSpan.FromMilliseconds(10)); // why: bench poll, bounded, named
+        await BenchWait.UntilAsync(() => Pins(server.Mountpoint) > pins, TimeSpan.FromSeconds(30), "the server to count a pin to the watching link", ct, TimeSpan.FromMilliseconds(10)); // why: bench poll, bounded, named
         await Task.Delay(TimeSpan.FromSeconds(ctx.Quick ? 1 : 5), ct); // why: the read's follow-up work settles before the windows
         var used = await WindowsAsync(server.Pid, window, ct);
         ctx.Log.WriteLine($"  server CPU per {window.TotalSeconds:0.#} s window, after a pin, a watch link open at rest: {Show(used)}");
@@ -172,9 +172,8 @@ internal sealed class BenchIdle : IBenchCase
     private static string Show(List<double> percents) =>
         string.Join(", ", percents.Select(p => p.ToString("0.000", CultureInfo.InvariantCulture) + " %"));
 
-    private static long ReadStat(string mountpoint, string key) =>
-        File.ReadAllLines(Path.Combine(mountpoint, ".wcfs", "stats")).Select(l => l.Split("\t: ")).Where(a => a.Length == 2 && a[0] == key)
-            .Select(a => long.Parse(a[1], CultureInfo.InvariantCulture)).Single();
+    private static long Pins(string mountpoint) =>
+        long.Parse(DemoData.Stat(mountpoint, "pin") ?? throw new CommandException($"bench idle: no pin line in {mountpoint}/.wcfs/stats"), CultureInfo.InvariantCulture);
 
     /// <summary>utime + stime of a process (/proc/PID/stat, clock ticks of 10 ms).</summary>
     internal static TimeSpan ProcessCpu(int pid)
