@@ -60,9 +60,20 @@ if [ -n "$need" ]; then
   fi
   echo "setup: installing $need" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  # another apt (a fresh machine's unattended upgrades, a second `./wcfs` started at the same time)
+  # may hold the package lists' lock: wait for it rather than fail. install waits through
+  # DPkg::Lock::Timeout; this apt's update does not honour it for the lists' lock, so it retries.
+  tries=0
+  until out=$(apt-get update -qq 2>&1); do
+    if ! grep -q 'Could not get lock' <<<"$out" || [ $((tries += 1)) -gt 300 ]; then
+      echo "$out" >&2
+      exit 1
+    fi
+    [ "$tries" = 1 ] && echo "setup: waiting for another apt to release its lock" >&2
+    sleep 1
+  done
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $need >/dev/null
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends $need >/dev/null
   need=$(missing)
   if [ -n "$need" ]; then
     echo "setup: still missing after apt-get install: $need (is PKG_CONFIG_PATH/PATH hiding them?)" >&2
