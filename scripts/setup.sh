@@ -64,7 +64,7 @@ if [ -n "$need" ]; then
   # may hold the package lists' lock: wait for it rather than fail. install waits through
   # DPkg::Lock::Timeout; this apt's update does not honour it for the lists' lock, so it retries.
   tries=0
-  until out=$(apt-get update -qq 2>&1); do
+  until out=$(LC_ALL=C apt-get update -qq 2>&1); do
     if ! grep -q 'Could not get lock' <<<"$out" || [ $((tries += 1)) -gt 300 ]; then
       echo "$out" >&2
       exit 1
