@@ -49,6 +49,51 @@ public sealed class TimerQueueSchedulerTests(ITestOutputHelper output)
         ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
 
+    [ThreadStatic]
+    private static bool t_scheduling; // true on a thread while it is inside a Schedule* call
+
+    [Fact]
+    public async Task Items_due_at_once_run_off_the_scheduling_call_and_a_tiny_interval_returns_to_the_caller()
+    {
+        // zero and sub-millisecond delays: Task.Delay of < 1 ms is already complete, so without the
+        // 1 ms floor the item ran inline, inside the Schedule* call, and a 1-tick interval looped there forever
+        var once = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        t_scheduling = true;
+        try
+        {
+            Sys.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, () => once.TrySetResult(t_scheduling));
+        }
+        finally
+        {
+            t_scheduling = false;
+        }
+        Assert.False(await once.Task.WaitAsync(TimeSpan.FromSeconds(10)), "the item ran inside ScheduleOnce");
+
+        var first = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var scheduling = Task.Run(() =>
+        {
+            t_scheduling = true;
+            try
+            {
+                return Sys.Scheduler.Advanced.ScheduleRepeatedlyCancelable(TimeSpan.Zero, TimeSpan.FromTicks(1), () =>
+                    first.TrySetResult(t_scheduling));
+            }
+            finally
+            {
+                t_scheduling = false;
+            }
+        });
+        var cancelable = await scheduling.WaitAsync(TimeSpan.FromSeconds(10)); // TimeoutException: the call never returned
+        try
+        {
+            Assert.False(await first.Task.WaitAsync(TimeSpan.FromSeconds(10)), "the first run happened inside ScheduleRepeatedly");
+        }
+        finally
+        {
+            cancelable.Cancel();
+        }
+    }
+
     [Fact]
     public void A_repeated_action_that_throws_keeps_running()
     {

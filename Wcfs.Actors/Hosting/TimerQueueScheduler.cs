@@ -8,11 +8,15 @@
 // sleeps until the next due item and not at all when there is none ("at rest, free").
 //
 // Semantics kept: an item runs once after its delay (repeated ones every interval after the first run)
-// unless its ICancelable was cancelled or the system terminated (Dispose); delays are clamped to [0, ~24.8 days]; an action that throws is
-// logged and a repeated one keeps running, as with the default scheduler. Not kept: the default runs all
-// items on its one worker thread in order; here each runs on a thread-pool thread (items are Tells and
-// short actions, which Akka requires to be thread-safe anyway). Resolution is the timer queue's (~1 ms)
-// instead of the wheel's 10 ms tick.
+// unless its ICancelable was cancelled or the system terminated (Dispose); an action that throws is
+// logged and a repeated one keeps running, as with the default scheduler; an item never runs on the
+// thread that schedules it (the default runs it on its worker at the next tick). Not kept: the default
+// runs all items on its one worker thread in order; here each runs on a thread-pool thread (items are
+// Tells and short actions, which Akka requires to be thread-safe anyway). Resolution is the timer
+// queue's (~1 ms) instead of the wheel's 10 ms tick: delays and intervals are clamped to [1 ms, ~24.8
+// days]. Why the 1 ms floor: Task.Delay of less than 1 ms is an already completed task, so a zero delay
+// ran the item inline on the caller's thread, and a repeated item with a sub-millisecond interval
+// (Akka refuses only intervals <= 0) looped on that thread forever, never returning to the caller.
 //
 // Used by every ActorSystem wcfs creates (For: the server's, the library's own client systems, the
 // demo's); a host application opts in for its own system with
@@ -35,6 +39,7 @@ public sealed class TimerQueueScheduler : SchedulerBase, IDateTimeOffsetNowTimeP
     public const string Hocon = "akka.scheduler.implementation = \"Wcfs.Actors.Hosting.TimerQueueScheduler, Wcfs.Actors\"";
 
     private static readonly long Started = System.Diagnostics.Stopwatch.GetTimestamp();
+    private static readonly TimeSpan MinDelay = TimeSpan.FromMilliseconds(1);
     private static readonly TimeSpan MaxDelay = TimeSpan.FromMilliseconds(int.MaxValue - 1);
     private readonly ILoggingAdapter _log;
     private volatile bool _disposed; // the system terminated: nothing runs any more, repeated items end
@@ -122,5 +127,5 @@ public sealed class TimerQueueScheduler : SchedulerBase, IDateTimeOffsetNowTimeP
         }
     }
 
-    private static TimeSpan Clamp(TimeSpan d) => d <= TimeSpan.Zero ? TimeSpan.Zero : d > MaxDelay ? MaxDelay : d;
+    private static TimeSpan Clamp(TimeSpan d) => d < MinDelay ? MinDelay : d > MaxDelay ? MaxDelay : d;
 }
