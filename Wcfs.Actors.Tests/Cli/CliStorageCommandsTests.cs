@@ -123,6 +123,21 @@ public sealed class CliStorageCommandsTests : IDisposable
         Assert.False(File.Exists(DbPath)); // nothing was opened
     }
 
+    [Theory]
+    [InlineData(2, "serve")]
+    [InlineData(1, "file", "ls")]
+    public async Task A_syntax_error_names_line_and_column_and_never_quotes_the_file(int exitCode, params string[] command)
+    {
+        // the parser's own message goes on with the offending line (here holding a password) and a caret
+        var conf = _dir.File("secret.conf");
+        await File.WriteAllTextAsync(conf, "# storage\nwcfs { storage = \"postgresql://u:SECRETPW@h/db\" , ,, }\n");
+        var r = await WcfsCli.RunAsync([.. command, "--config", conf]);
+        await Fails(exitCode, $"wcfs: invalid config {conf}: ", Task.FromResult(r));
+        Assert.Contains("(line 2, column 51)", r.Stderr);
+        Assert.DoesNotContain("SECRETPW", r.Stderr + r.Stdout);
+        Assert.False(File.Exists(DbPath)); // nothing was opened
+    }
+
     [Fact]
     public async Task Help_lists_every_command_and_hides_the_test_helpers()
     {
