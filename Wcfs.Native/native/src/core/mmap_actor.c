@@ -85,6 +85,7 @@ static _Atomic(struct vm_msg *) g_mbox;
 static _Atomic uint32_t g_mbox_seq;
 static pthread_t g_actor;
 static _Atomic int g_actor_started;
+static _Atomic uint32_t g_actor_ready; /* 1 once actor_main set up its thread (slice, signal stack) */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static int32_t g_init_rc;
 static struct vm_retired *g_graveyard;
@@ -162,6 +163,8 @@ static void *actor_main(void *unused)
     stack_t ss = { .ss_sp = malloc(65536), .ss_size = 65536, .ss_flags = 0 };
     if (ss.ss_sp)
         sigaltstack(&ss, NULL);
+    atomic_store(&g_actor_ready, 1); /* vm_init returns only now: the thread is what it promises */
+    vm_futex_wake(&g_actor_ready);
     for (;;) {
         uint32_t seq = atomic_load(&g_mbox_seq);
         struct vm_msg *list = atomic_exchange(&g_mbox, NULL);
@@ -213,6 +216,10 @@ static void init_once(void)
     }
     pthread_setname_np(g_actor, "wcfs-mmap-actor");
     atomic_store(&g_actor_started, 1);
+    /* a caller that looks at the thread right after vm_init (its slice in /proc) saw the creator's
+     * defaults while the new thread had not run yet, on a loaded machine */
+    while (!atomic_load(&g_actor_ready))
+        vm_futex_wait(&g_actor_ready, 0);
 }
 
 int32_t vm_init(void)
