@@ -55,8 +55,8 @@ public sealed class TimerQueueSchedulerTests(ITestOutputHelper output)
     [Fact]
     public async Task Items_due_at_once_run_off_the_scheduling_call_and_a_tiny_interval_returns_to_the_caller()
     {
-        // zero and sub-millisecond delays: Task.Delay of < 1 ms is already complete, so without the
-        // 1 ms floor the item ran inline, inside the Schedule* call, and a 1-tick interval looped there forever
+        // why: zero and sub-millisecond delays (Task.Delay of < 1 ms is already complete, so without the
+        // 1 ms floor the item ran inline, inside the Schedule* call, and a 1-tick interval looped there forever)
         var once = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         t_scheduling = true;
         try

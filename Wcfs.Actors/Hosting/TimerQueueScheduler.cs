@@ -39,7 +39,7 @@ public sealed class TimerQueueScheduler : SchedulerBase, IDateTimeOffsetNowTimeP
     public const string Hocon = "akka.scheduler.implementation = \"Wcfs.Actors.Hosting.TimerQueueScheduler, Wcfs.Actors\"";
 
     private static readonly long Started = System.Diagnostics.Stopwatch.GetTimestamp();
-    private static readonly TimeSpan MinDelay = TimeSpan.FromMilliseconds(1);
+    private static readonly TimeSpan MinDelay = TimeSpan.FromMilliseconds(1); // why: a floor, not a timer (file comment)
     private static readonly TimeSpan MaxDelay = TimeSpan.FromMilliseconds(int.MaxValue - 1);
     private readonly ILoggingAdapter _log;
     private volatile bool _disposed; // the system terminated: nothing runs any more, repeated items end
