@@ -39,7 +39,7 @@ internal static partial class ConfigFile
 
     /// <summary>The first line of the parser's <paramref name="message"/>, its position as line and column of
     /// <paramref name="text"/>, storage URLs redacted (see the file comment).</summary>
-    internal static string ParserError(string message, string text)
+    private static string ParserError(string message, string text)
     {
         var first = message.Split('\n', 2)[0].Trim().TrimEnd(':').TrimEnd();
         var m = PositionPattern().Match(first);
